@@ -1,0 +1,1 @@
+"""Policy text -> clauses -> embeddings -> FAISS index -> cited search."""

@@ -1,0 +1,157 @@
+"""The `policy-coach` command line: ingest, ask, eval, clauses."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from knowledge.settings import get_settings
+
+
+def _print_answer(answer) -> None:
+    print(answer.message)
+    for cite in answer.citations:
+        print(f"\n[{cite.clause}] {cite.section}  ({cite.policy_title}; score {cite.score:.2f})")
+        for line in cite.text.splitlines():
+            print(f"    {line}")
+    for contact in answer.contacts:
+        print(f"\nContact: {contact.text}")
+
+
+def cmd_ingest(args) -> int:
+    from knowledge.encoder import load_encoder  # noqa: PLC0415
+    from knowledge.index import ingest  # noqa: PLC0415
+    from knowledge.readers import PolicyReadError  # noqa: PLC0415
+
+    settings = get_settings()
+    index_dir = Path(args.index or settings.index_dir)
+    paths = [Path(p) for p in args.paths]
+    if not paths:
+        print("policy-coach ingest: give at least one policy file", file=sys.stderr)
+        return 2
+    try:
+        # Parse everything first so a bad file stops the run before the model loads or anything is written.
+        from knowledge.parser import parse_file  # noqa: PLC0415
+
+        for path in paths:
+            parse_file(path)
+        encoder = load_encoder(args.model or settings.model)
+        report = ingest(paths, index_dir, encoder, progress=not args.quiet)
+    except (PolicyReadError, ValueError) as exc:
+        print(f"policy-coach ingest: {exc}", file=sys.stderr)
+        return 1
+    for name in report.added:
+        print(f"added {name}: {len(report.changes[name]['added'])} clauses")
+    for name in report.updated:
+        ch = report.changes[name]
+        print(f"updated {name}: {len(ch['added'])} added, {len(ch['removed'])} removed, {len(ch['changed'])} changed")
+    for name in report.unchanged:
+        print(f"unchanged {name}: nothing to do")
+    print(f"index: {index_dir}" + ("" if report.written else " (not rewritten)"))
+    return 0
+
+
+def _searcher(args):
+    from knowledge.service import get_searcher  # noqa: PLC0415
+
+    return get_searcher(index_dir=Path(args.index) if args.index else None)
+
+
+def cmd_ask(args) -> int:
+    from knowledge.index import IndexError_  # noqa: PLC0415
+
+    try:
+        answer = _searcher(args).ask(args.question)
+    except IndexError_ as exc:
+        if args.json:
+            print(json.dumps({"answered": False, "message": str(exc), "citations": [], "reason": "no_index"}))
+        else:
+            print(f"policy-coach ask: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from knowledge.evaluate import evaluate, load_set  # noqa: PLC0415
+    from knowledge.index import IndexError_  # noqa: PLC0415
+
+    try:
+        rows = load_set(Path(args.file))
+        result = evaluate(_searcher(args), rows)
+    except (OSError, ValueError, IndexError_) as exc:
+        print(f"policy-coach eval: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        keys = ["n", "recall@1", "recall@3", "recall@5", "mrr", "oos_refused", "in_scope_refused", "p50_ms", "p95_ms"]
+        print(json.dumps({k: result[k] for k in keys}))
+        return 0
+    print(f"{args.file}: {result['n']} questions ({result['n_in_scope']} in scope, {result['n_oos']} off-topic)")
+    print(f"  recall@1 {result['recall@1']:.3f}  recall@3 {result['recall@3']:.3f}  "
+          f"recall@5 {result['recall@5']:.3f}  MRR {result['mrr']:.3f}")
+    if result["oos_refused"] is not None:
+        print(f"  off-topic refused {result['oos_refused']:.1%}")
+    print(f"  in-scope wrongly refused {result['in_scope_refused']:.1%}")
+    print(f"  latency p50 {result['p50_ms']:.1f} ms  p95 {result['p95_ms']:.1f} ms")
+    if args.verbose:
+        for d in result["details"]:
+            if d.get("oos") and not d["ok"]:
+                print(f"  ANSWERED off-topic: {d['q']!r} -> {d['top']}")
+            elif not d.get("oos") and (d["rank"] is None or d["rank"] > 1 or not d["answered"]):
+                flag = "" if d["answered"] else " [refused]"
+                print(f"  rank {d['rank']}{flag}: {d['q']!r} gold {d['gold']} top {d['top']}")
+    return 0
+
+
+def cmd_clauses(args) -> int:
+    from knowledge.index import IndexError_, load  # noqa: PLC0415
+
+    try:
+        index = load(Path(args.index or get_settings().index_dir))
+    except IndexError_ as exc:
+        print(f"policy-coach clauses: {exc}", file=sys.stderr)
+        return 1
+    for clause in index.clauses:
+        print(f"{clause.policy}\t{clause.clause}\t{clause.title}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the policy-coach console script."""
+    parser = argparse.ArgumentParser(prog="policy-coach", description="Offline policy-training assistant")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="build or update the policy index")
+    p.add_argument("paths", nargs="*")
+    p.add_argument("--index")
+    p.add_argument("--model", help="sentence-transformers model name or folder (default from settings)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="ask a question")
+    p.add_argument("question")
+    p.add_argument("--index")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="measure retrieval on a JSONL question set")
+    p.add_argument("file")
+    p.add_argument("--index")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("clauses", help="list the indexed clauses")
+    p.add_argument("--index")
+    p.set_defaults(func=cmd_clauses)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
