@@ -1,0 +1,51 @@
+# Policy Coach. `make run` starts everything; `make test` sets up and runs the tests.
+SHELL := /bin/bash
+PY ?= python3
+APP := .venv/bin
+RASA := .venv-rasa/bin/rasa
+export RASA_TELEMETRY_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+POLICIES := $(wildcard data/policies/*)
+
+.PHONY: run test setup index model bench lint unit conversation clean-venvs browser-deps
+
+setup: .venv/.stamp .venv-rasa/.stamp
+
+# App environment: knowledge, action server, UI, tests. Rebuilt only when its requirements change.
+.venv/.stamp: pyproject.toml requirements/app.lock
+	test -x $(APP)/python || $(PY) -m venv .venv
+	$(APP)/pip install -q --upgrade pip
+	$(APP)/pip install -q torch==2.13.0
+	$(APP)/pip install -q -r requirements/app.lock
+	$(APP)/pip install -q --no-deps -e .
+	$(APP)/pip check
+	touch $@
+
+# Rasa 3.6.21 in its own environment (its pins clash with the app's); see DEVELOPERS.md.
+.venv-rasa/.stamp: requirements/rasa-py311.lock
+	test -x .venv-rasa/bin/python || $(PY) -m venv .venv-rasa
+	.venv-rasa/bin/pip install -q --no-deps --ignore-requires-python -r requirements/rasa-py311.lock
+	touch $@
+
+index: .venv/.stamp
+	$(APP)/policy-coach ingest $(POLICIES)
+
+model: .venv/.stamp .venv-rasa/.stamp
+	$(APP)/python -m bot.stack train
+
+run: setup index model
+	$(APP)/python -m bot.stack run
+
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+lint: .venv/.stamp
+	$(APP)/ruff check knowledge bot ui tests
+
+# CI order: lint -> pytest -> rasa data validate -> rasa train -> rasa test (stories), then the stack tests.
+test: setup browser-deps index lint
+	$(RASA) data validate --domain bot/domain.yml --data data/rasa --config config.yml --fail-on-warnings
+	$(APP)/python -m bot.stack train
+	$(APP)/python -m pytest -q

@@ -1,0 +1,51 @@
+"""Helpers shared by the actions: run blocking work off the event loop, send text + payload, look up clauses."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Callable
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import messages, services
+from bot.store import StoreUnavailable
+from knowledge.index import IndexError_
+
+log = logging.getLogger(__name__)
+
+
+async def off_loop(func: Callable, *args: Any) -> Any:
+    """Run a blocking call (database, encoder) in a worker thread so the action server keeps serving."""
+    return await asyncio.to_thread(func, *args)
+
+
+def send(dispatcher: CollectingDispatcher, message: tuple, buttons: list | None = None) -> None:
+    """Send one message as text (with optional buttons) and its custom payload."""
+    text, payload = message[0], message[1]
+    payload = {**payload, "text": text}
+    dispatcher.utter_message(text=text, buttons=buttons or [], json_message=payload)
+
+
+def send_error(dispatcher: CollectingDispatcher, exc: Exception) -> None:
+    """Tell the user plainly that something is unavailable; never a traceback."""
+    if isinstance(exc, StoreUnavailable):
+        text = str(exc)
+    elif isinstance(exc, IndexError_):
+        text = "The policy index isn't available right now, so I can't look that up. Please tell your coordinator."
+    else:
+        log.exception("action failed")
+        text = "Sorry, something went wrong on my side. Nothing you entered was lost; please try again."
+    send(dispatcher, messages.notice("error", text))
+
+
+def citations_for(policy: str, clause_ids: list[str]) -> list[dict]:
+    """Verbatim clause citations for clause ids of one policy."""
+    index = services.searcher().index
+    title = index.policies.get(policy, {}).get("title", policy)
+    out = []
+    for clause_id in clause_ids:
+        clause = index.find(policy, clause_id)
+        if clause is not None:
+            out.append({"policy": policy, "policy_title": title, "clause": clause.clause,
+                        "section": clause.section, "title": clause.title, "text": clause.text})
+    return out

@@ -1,0 +1,208 @@
+"""The quiz loop: start/resume, ask, validate and store each answer, skip, stop, result."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import messages, services
+from bot.actions.common import citations_for, off_loop, send, send_error
+
+DONE = "done"
+NO_QUIZ = "no_quiz"
+
+
+def _looks_like_question(text: str, intent: str | None) -> bool:
+    """A reply that is not an option but a policy question asked mid-quiz."""
+    words = re.findall(r"[A-Za-z']+", text)
+    if intent == "ask_policy" and len(words) >= 3:
+        return True
+    return text.strip().endswith("?") and len(words) >= 3
+
+
+class ActionStartQuiz(Action):
+    """Start a quiz, or pick up the one in progress (a second 'quiz me' never starts a duplicate)."""
+
+    def name(self) -> str:
+        return "action_start_quiz"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        try:
+            question, resumed = await off_loop(lambda: services.quiz().start(tracker.sender_id))
+            engine = services.quiz()
+        except Exception as exc:  # noqa: BLE001
+            send_error(dispatcher, exc)
+            return [SlotSet("quiz_answer", NO_QUIZ)]
+        if resumed:
+            text = (f"You already have a quiz in progress — picking up at question {question.position + 1} "
+                    f"of {question.total}.")
+        else:
+            bank = engine.banks[engine.default_policy()]
+            text = (f"{bank.title}: {question.total} scenarios. Tap an option or type its letter. "
+                    f"You can ask a policy question at any point, say 'skip' or 'stop quiz'. "
+                    f"Pass mark {round(engine.pass_mark * 100)}%.")
+        send(dispatcher, messages.notice("quiz_start", text, resumed=resumed, attempt_id=question.attempt_id,
+                                         total=question.total))
+        return [SlotSet("quiz_answer", None)]
+
+
+class ActionAskQuizAnswer(Action):
+    """Ask the current scenario (the form calls this whenever it needs an answer)."""
+
+    def name(self) -> str:
+        return "action_ask_quiz_answer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        try:
+            question = await off_loop(lambda: services.quiz().current(tracker.sender_id))
+        except Exception as exc:  # noqa: BLE001
+            send_error(dispatcher, exc)
+            return []
+        if question is None:
+            send(dispatcher, messages.notice("quiz_stale", "There's no quiz in progress. Say 'quiz me' to start one."))
+            return []
+        text, payload, buttons = messages.quiz_question(question)
+        dispatcher.utter_message(text=text, buttons=buttons, json_message={**payload, "text": text})
+        return []
+
+
+class ValidateQuizForm(FormValidationAction):
+    """Mark each reply: store a valid answer at once and give feedback; answer a question; re-prompt otherwise."""
+
+    def name(self) -> str:
+        return "validate_quiz_form"
+
+    async def validate_quiz_answer(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: dict[str, Any]) -> dict[str, Any]:
+        if slot_value is None:
+            # Another action just cleared the slot (start, skip); there is no reply to mark.
+            return {}
+        text = tracker.latest_message.get("text") or str(slot_value)
+        sender = tracker.sender_id
+        try:
+            outcome = await off_loop(lambda: services.quiz().answer(sender, text))
+        except Exception as exc:  # noqa: BLE001
+            send_error(dispatcher, exc)
+            return {"quiz_answer": None}
+        if outcome.status == "answered":
+            question = outcome.question
+            cites = await off_loop(citations_for, _policy_of(question), list(question.scenario.clauses))
+            send(dispatcher, messages.quiz_feedback(outcome, cites))
+            return {"quiz_answer": DONE if outcome.finished else None}
+        if outcome.status == "no_quiz":
+            send(dispatcher, messages.notice("quiz_stale", "There's no quiz in progress any more. "
+                                                           "Say 'quiz me' to start one."))
+            return {"quiz_answer": NO_QUIZ}
+        if outcome.status == "stale":
+            send(dispatcher, messages.notice("quiz_stale", "That button belongs to an earlier question, so I "
+                                                           "haven't counted it. Here is your current question:"))
+            return {"quiz_answer": None}
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if _looks_like_question(text, intent):
+            try:
+                answer = await off_loop(services.ask_and_log, sender, text)
+            except Exception as exc:  # noqa: BLE001
+                send_error(dispatcher, exc)
+                return {"quiz_answer": None}
+            send(dispatcher, messages.policy_answer(answer))
+            send(dispatcher, messages.notice("quiz_resume", "Back to the quiz:"))
+            return {"quiz_answer": None}
+        n = len(outcome.question.options)
+        send(dispatcher, messages.notice(
+            "quiz_reprompt",
+            f"I didn't catch which option you meant. Please answer with a letter A–{'ABCDEFGH'[n - 1]} "
+            f"(or tap a button), or say 'skip' or 'stop quiz'."))
+        return {"quiz_answer": None}
+
+
+def _policy_of(question) -> str:
+    engine = services.quiz()
+    for policy, bank in engine.banks.items():
+        if question.scenario.id in bank.by_id:
+            return policy
+    return engine.default_policy()
+
+
+class ActionQuizResult(Action):
+    """At the end: score, pass or fail, the clauses to re-read, and an offer to retake."""
+
+    def name(self) -> str:
+        return "action_quiz_result"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        if tracker.get_slot("quiz_answer") == NO_QUIZ:
+            return [SlotSet("quiz_answer", None)]
+        try:
+            summary = await off_loop(lambda: services.quiz().last_result(tracker.sender_id))
+            if summary is None:
+                return [SlotSet("quiz_answer", None)]
+            reread = await off_loop(citations_for, summary["policy"], summary["reread"])
+        except Exception as exc:  # noqa: BLE001
+            send_error(dispatcher, exc)
+            return [SlotSet("quiz_answer", None)]
+        send(dispatcher, messages.quiz_result(summary, reread))
+        return [SlotSet("quiz_answer", None)]
+
+
+class ActionStopQuiz(Action):
+    """Stop the quiz; every answer given so far stays stored."""
+
+    def name(self) -> str:
+        return "action_stop_quiz"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        try:
+            summary = await off_loop(lambda: services.quiz().stop(tracker.sender_id))
+        except Exception as exc:  # noqa: BLE001
+            send_error(dispatcher, exc)
+            return [SlotSet("quiz_answer", None), SlotSet("requested_slot", None)]
+        if summary is None:
+            send(dispatcher, messages.notice("quiz_stale", "There's no quiz in progress to stop."))
+        else:
+            reread = await off_loop(citations_for, summary["policy"], summary["reread"])
+            send(dispatcher, messages.quiz_result(summary, reread))
+        return [SlotSet("quiz_answer", None), SlotSet("requested_slot", None)]
+
+
+class ActionSkipQuestion(Action):
+    """Skip the current scenario (counted as not correct); the form then asks the next one."""
+
+    def name(self) -> str:
+        return "action_skip_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        try:
+            outcome = await off_loop(lambda: services.quiz().skip(tracker.sender_id))
+        except Exception as exc:  # noqa: BLE001
+            send_error(dispatcher, exc)
+            return []
+        if outcome.status == "no_quiz":
+            send(dispatcher, messages.notice("quiz_stale", "There's no quiz in progress. Say 'quiz me' to start one."))
+            return [SlotSet("quiz_answer", NO_QUIZ)] if tracker.active_loop.get("name") else []
+        cites = await off_loop(citations_for, _policy_of(outcome.question), list(outcome.question.scenario.clauses))
+        send(dispatcher, messages.quiz_feedback(outcome, cites))
+        return [SlotSet("quiz_answer", DONE if outcome.finished else None)]
+
+
+class ActionNoQuiz(Action):
+    """A quiz reply (typed letter, old button) when this conversation has no quiz running."""
+
+    def name(self) -> str:
+        return "action_no_quiz"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        try:
+            current = await off_loop(lambda: services.quiz().current(tracker.sender_id))
+        except Exception as exc:  # noqa: BLE001
+            send_error(dispatcher, exc)
+            return []
+        if current is not None:
+            text = (f"Your quiz is paused at question {current.position + 1} of {current.total}; that reply wasn't "
+                    "counted. Say 'quiz me' to carry on.")
+        else:
+            text = "There's no quiz in progress, so that answer wasn't counted. Say 'quiz me' to start one."
+        send(dispatcher, messages.notice("quiz_stale", text))
+        return []

@@ -1,0 +1,25 @@
+"""Warm-up: load the encoder, index, database and quiz banks before the first user arrives."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import services
+from bot.actions.common import off_loop
+
+
+class ActionWarmUp(Action):
+    """Called once by the launcher; not part of any conversation."""
+
+    def name(self) -> str:
+        return "action_warm_up"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        def warm() -> None:
+            services.searcher().ask("friend request from a pupil")
+            services.quiz()
+
+        await off_loop(warm)
+        return []

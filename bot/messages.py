@@ -1,0 +1,113 @@
+"""Bot messages: plain text for any channel plus the machine-readable `custom` payload the UI renders."""
+from __future__ import annotations
+
+from bot.quiz import Outcome, Question
+
+SECTION_NAMES = {"doc": "Document details"}
+
+
+def _quote(cite: dict) -> str:
+    text = cite["text"].replace("\n", "\n> ")
+    return f"> **{cite['clause']}** — {cite['section']}\n> {text}"
+
+
+def policy_answer(answer: dict) -> tuple[str, dict]:
+    """An answer from the policy search (or a refusal that says the policy is silent, and who to ask)."""
+    if answer.get("answered"):
+        text = answer["message"] + "\n\n" + "\n\n".join(_quote(c) for c in answer["citations"])
+        return text, {"kind": "policy_answer", **answer}
+    kind = "out_of_scope" if answer.get("reason") in ("out_of_scope", None) else "invalid_question"
+    text = answer["message"]
+    for contact in answer.get("contacts") or []:
+        text += f"\n\n{contact['text']}"
+    return text, {"kind": kind, **answer}
+
+
+def quiz_question(question: Question, *, resumed: bool = False, note: str | None = None) -> tuple[str, dict, list]:
+    """A scenario with its options as buttons."""
+    payload = question.payload()
+    if note:
+        payload["note"] = note
+    payload["resumed"] = resumed
+    buttons = [{"title": f"{o['letter']}) {o['text']}", "payload": o["payload"]} for o in payload["options"]]
+    text = question.text()
+    if note:
+        text = f"{note}\n\n{text}"
+    return text, payload, buttons
+
+
+def quiz_feedback(outcome: Outcome, citations: list[dict]) -> tuple[str, dict]:
+    """Right or wrong, the feedback for the chosen option, and the verbatim clauses the scenario tests."""
+    question = outcome.question
+    correct_option = question.scenario.correct_option
+    letters = {o.id: "ABCDEFGH"[i] for i, o in enumerate(question.options)}
+    if outcome.option is None:
+        head = f"Skipped. The answer was {letters[correct_option.id]}) {correct_option.text}"
+        feedback = correct_option.feedback
+    else:
+        head = "Correct!" if outcome.correct else (
+            f"Not quite — the best answer is {letters[correct_option.id]}) {correct_option.text}")
+        feedback = outcome.option.feedback
+    text = f"{head}\n{feedback}\n\n" + "\n\n".join(_quote(c) for c in citations)
+    payload = {
+        "kind": "quiz_feedback",
+        "scenario_id": question.scenario.id,
+        "number": question.position + 1,
+        "total": question.total,
+        "correct": bool(outcome.correct),
+        "skipped": outcome.option is None,
+        "chosen": None if outcome.option is None else {"letter": letters[outcome.option.id],
+                                                       "text": outcome.option.text},
+        "answer": {"letter": letters[correct_option.id], "text": correct_option.text},
+        "feedback": feedback,
+        "headline": head,
+        "citations": citations,
+        "finished": outcome.finished,
+    }
+    return text, payload
+
+
+def quiz_result(summary: dict, reread: list[dict]) -> tuple[str, dict]:
+    """Score, pass or fail against the pass mark, clauses to re-read, and an offer to retake."""
+    pct = round(summary["score"] * 100)
+    mark = round(summary["pass_mark"] * 100)
+    if summary["status"] == "stopped":
+        head = (f"Quiz stopped. Your {summary['answered']} answer(s) are saved: {summary['correct']} correct out of "
+                f"{summary['total']} questions. A stopped quiz does not count as a pass.")
+    elif summary["passed"]:
+        head = f"Well done — you passed with {summary['correct']}/{summary['total']} ({pct}%; pass mark {mark}%)."
+    else:
+        head = f"You scored {summary['correct']}/{summary['total']} ({pct}%). The pass mark is {mark}%, so not a pass yet."
+    lines = [head]
+    if reread:
+        lines.append("Clauses worth re-reading: " + ", ".join(c["clause"] for c in reread) + ".")
+    lines.append("Would you like to take the quiz again? (a retake draws a fresh set in a new order)")
+    payload = {"kind": "quiz_result", **summary, "reread_citations": reread, "offer_retake": True}
+    return "\n".join(lines), payload
+
+
+def progress(report: dict) -> tuple[str, dict]:
+    """The user's own training record."""
+    attempts = report["attempts"]
+    if not attempts:
+        text = "You haven't taken the quiz yet. Say 'quiz me' to start."
+    else:
+        done = [a for a in attempts if a["status"] == "completed"]
+        best = report["best_score"]
+        lines = [f"You have {len(attempts)} attempt(s), {len(done)} completed."]
+        if best is not None:
+            lines.append(f"Best score: {round(best * 100)}%.")
+        lines.append("You have passed the training." if report["passed"] else "You have not passed yet.")
+        if report["in_progress"]:
+            lines.append("You have a quiz in progress — say 'quiz me' to carry on.")
+        if report["weakest_sections"]:
+            names = ", ".join(f"{SECTION_NAMES.get(w['section'], 'section ' + w['section'])} "
+                              f"({w['correct']}/{w['answered']})" for w in report["weakest_sections"])
+            lines.append(f"Weakest: {names}.")
+        text = "\n".join(lines)
+    return text, {"kind": "progress", **report}
+
+
+def notice(kind: str, text: str, **extra) -> tuple[str, dict]:
+    """A short message with a payload kind (errors, re-prompts, quiz state notices)."""
+    return text, {"kind": kind, "text": text, **extra}

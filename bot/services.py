@@ -1,0 +1,60 @@
+"""Process-wide services for the action server: searcher, store and quiz engine, built on first use."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from bot.quiz import QuizEngine
+from bot.store import Store, StoreUnavailable, get_store
+from knowledge.search import Searcher, normalise_question
+from knowledge.service import get_searcher
+from knowledge.settings import get_settings
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_engine: QuizEngine | None = None
+_links_checked = 0.0
+
+
+def store() -> Store:
+    """The configured database store."""
+    return get_store(get_settings().database_url)
+
+
+def searcher() -> Searcher:
+    """The policy searcher, with coordinator question links refreshed at most every 30 s."""
+    global _links_checked
+    found = get_searcher()
+    if time.monotonic() - _links_checked > 30:
+        try:
+            found.set_links(store().question_links())
+        except StoreUnavailable:
+            log.warning("question links not refreshed: database unavailable")
+        _links_checked = time.monotonic()
+    return found
+
+
+def quiz() -> QuizEngine:
+    """The quiz engine over every bank in data/quizzes, clause refs checked against the index."""
+    global _engine
+    with _lock:
+        if _engine is None:
+            settings = get_settings()
+            index = get_searcher().index
+            texts: dict[str, dict[str, str]] = {}
+            for clause in index.clauses:
+                texts.setdefault(clause.policy, {})[clause.clause] = clause.text
+            _engine = QuizEngine.from_dir(store(), settings.quizzes_dir, texts,
+                                          length=settings.quiz_length, pass_mark=settings.pass_mark)
+        return _engine
+
+
+def ask_and_log(sender_id: str, question: str) -> dict:
+    """Answer a policy question and log it (logging failure never blocks the answer)."""
+    answer = searcher().ask(question).to_dict()
+    try:
+        store().log_question(sender_id, question, normalise_question(question), answer)
+    except StoreUnavailable:
+        log.warning("question not logged: database unavailable")
+    return answer

@@ -1,0 +1,236 @@
+"""Start and stop the whole stack: Rasa server (5005), action server (5055), Streamlit (8501).
+
+Used by `make run` (python -m bot.stack run) and by the end-to-end tests.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
+
+from knowledge.settings import ROOT, VAR
+
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+APP_PY = ROOT / ".venv" / "bin" / "python"
+MODELS = ROOT / "models"
+MODEL = MODELS / "policy-coach.tar.gz"
+TRAINING_INPUTS = [ROOT / "config.yml", ROOT / "bot" / "domain.yml", ROOT / "data" / "rasa"]
+
+
+def rasa_env() -> dict[str, str]:
+    """Environment for Rasa processes: no telemetry, no hub downloads, quiet TensorFlow."""
+    env = dict(os.environ)
+    env.update({
+        "RASA_TELEMETRY_ENABLED": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "PYTHONWARNINGS": "ignore",
+    })
+    return env
+
+
+def training_fingerprint() -> str:
+    """Hash of everything a trained model depends on."""
+    digest = hashlib.sha256()
+    for item in TRAINING_INPUTS:
+        files = sorted(item.rglob("*.yml")) if item.is_dir() else [item]
+        for path in files:
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def train_if_needed(*, force: bool = False) -> bool:
+    """Train the Rasa model when its inputs changed since the last training; return True if it trained."""
+    stamp = MODELS / "fingerprint.txt"
+    fingerprint = training_fingerprint()
+    if not force and MODEL.exists() and stamp.exists() and stamp.read_text().strip() == fingerprint:
+        return False
+    MODELS.mkdir(exist_ok=True)
+    cmd = [str(RASA_BIN), "train", "--domain", "bot/domain.yml", "--data", "data/rasa", "--config", "config.yml",
+           "--out", str(MODELS), "--fixed-model-name", "policy-coach"]
+    subprocess.run(cmd, cwd=ROOT, env=rasa_env(), check=True)
+    stamp.write_text(fingerprint)
+    return True
+
+
+def tracker_store_config(url: str | None) -> str:
+    """YAML for Rasa's SQL tracker store: Postgres when RASA_TRACKER_URL/DATABASE_URL is Postgres, else SQLite."""
+    if url and url.startswith("postgres"):
+        parsed = urlparse(url)
+        return (
+            "tracker_store:\n  type: SQL\n  dialect: postgresql\n"
+            f"  url: {parsed.hostname or 'localhost'}\n  port: {parsed.port or 5432}\n"
+            f"  db: {parsed.path.lstrip('/')}\n  username: {parsed.username or ''}\n"
+            f"  password: ${{RASA_TRACKER_PASSWORD}}\n"
+        )
+    db = os.environ.get("RASA_TRACKER_DB") or str(VAR / "rasa_tracker.db")
+    return f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {db}\n"
+
+
+def lock_store_config(redis_url: str | None) -> str:
+    """YAML for Rasa's lock store: Redis when REDIS_URL is set (needed for several Rasa replicas)."""
+    if not redis_url:
+        return ""
+    parsed = urlparse(redis_url)
+    return (f"lock_store:\n  type: redis\n  url: {parsed.hostname or 'localhost'}\n  port: {parsed.port or 6379}\n"
+            f"  db: {(parsed.path or '/0').lstrip('/') or 0}\n")
+
+
+def write_endpoints(path: Path, action_port: int, *, tracker_url: str | None = None,
+                    redis_url: str | None = None) -> Path:
+    """Write the endpoints.yml a Rasa server uses (action server URL, tracker store, lock store)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
+    text += tracker_store_config(tracker_url) + lock_store_config(redis_url)
+    path.write_text(text)
+    return path
+
+
+def wait_for(url: str, timeout: float, proc: subprocess.Popen | None = None, name: str = "") -> None:
+    """Poll a URL until it answers 200, the process dies, or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{name or url} exited with code {proc.returncode} while starting")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{name or url} did not answer within {timeout:.0f} s")
+
+
+@dataclass
+class Stack:
+    """The running processes of one stack."""
+
+    rasa_port: int = 5005
+    action_port: int = 5055
+    ui_port: int = 8501
+    log_dir: Path = VAR / "logs"
+    env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def start_actions(self) -> None:
+        """Start the rasa-sdk action server and wait until it answers."""
+        env = {**os.environ, **self.env, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+        proc = self._spawn("actions", [str(APP_PY), "-m", "rasa_sdk", "--actions", "bot.actions",
+                                       "--port", str(self.action_port)], env)
+        wait_for(f"http://127.0.0.1:{self.action_port}/health", 120, proc, "action server")
+        # Load the model, index and database now so the first user does not wait for them.
+        requests.post(f"http://127.0.0.1:{self.action_port}/webhook", timeout=120, json={
+            "next_action": "action_warm_up", "sender_id": "__warmup__",
+            "tracker": {"sender_id": "__warmup__", "slots": {}, "latest_message": {}, "events": [],
+                        "active_loop": {}}, "domain": {}})
+
+    def start_rasa(self, *, port: int | None = None, name: str = "rasa") -> None:
+        """Start a Rasa server with the REST channel and wait until it has loaded the model."""
+        port = port or self.rasa_port
+        env = {**rasa_env(), **self.env}
+        endpoints = write_endpoints(VAR / f"endpoints-{name}.yml", self.action_port,
+                                    tracker_url=env.get("RASA_TRACKER_URL") or env.get("DATABASE_URL"),
+                                    redis_url=env.get("REDIS_URL"))
+        proc = self._spawn(name, [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(port),
+                                  "--endpoints", str(endpoints), "--credentials", str(ROOT / "bot" / "credentials.yml"),
+                                  "--enable-api", "-i", "127.0.0.1"], env)
+        wait_for(f"http://127.0.0.1:{port}/status", 240, proc, f"Rasa server ({name})")
+
+    def start_ui(self) -> None:
+        """Start Streamlit and wait until it answers."""
+        env = {**os.environ, **self.env, "RASA_URL": f"http://127.0.0.1:{self.rasa_port}", "HF_HUB_OFFLINE": "1"}
+        proc = self._spawn("ui", [str(APP_PY), "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
+                                  "--server.port", str(self.ui_port), "--server.headless", "true",
+                                  "--server.address", "127.0.0.1",
+                                  "--browser.gatherUsageStats", "false"], env)
+        wait_for(f"http://127.0.0.1:{self.ui_port}/_stcore/health", 120, proc, "Streamlit")
+
+    def stop(self, name: str | None = None, *, sig: int = signal.SIGTERM) -> None:
+        """Stop one process (or all), waiting for it to exit."""
+        names = [name] if name else list(self.procs)
+        for key in names:
+            proc = self.procs.pop(key, None)
+            if proc is None or proc.poll() is not None:
+                continue
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                continue
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+def run(args) -> int:
+    """Start everything and wait for Ctrl-C."""
+    stack = Stack(rasa_port=args.rasa_port, action_port=args.action_port, ui_port=args.ui_port)
+    started = time.monotonic()
+    try:
+        print("starting action server ...", flush=True)
+        stack.start_actions()
+        print("starting Rasa server ...", flush=True)
+        stack.start_rasa()
+        print("starting Streamlit ...", flush=True)
+        stack.start_ui()
+        print(f"\nPolicy Coach is running ({time.monotonic() - started:.0f} s to start):\n"
+              f"  app:            http://127.0.0.1:{stack.ui_port}\n"
+              f"  Rasa REST:      http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook\n"
+              f"  action server:  http://127.0.0.1:{stack.action_port}/health\n"
+              f"  logs:           {stack.log_dir}\nPress Ctrl-C to stop.", flush=True)
+        while all(p.poll() is None for p in stack.procs.values()):
+            time.sleep(1)
+        dead = [n for n, p in stack.procs.items() if p.poll() is not None]
+        print(f"{', '.join(dead)} stopped unexpectedly; see {stack.log_dir}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping ...")
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"could not start: {exc}; see {stack.log_dir}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line for the stack: `run` or `train`."""
+    parser = argparse.ArgumentParser(prog="python -m bot.stack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run")
+    p.add_argument("--rasa-port", type=int, default=5005)
+    p.add_argument("--action-port", type=int, default=5055)
+    p.add_argument("--ui-port", type=int, default=8501)
+    p = sub.add_parser("train")
+    p.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        trained = train_if_needed(force=args.force)
+        print("Rasa model trained" if trained else "Rasa model up to date (data and config unchanged)")
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""Scores, answers, question log and sign-offs in a SQL database (SQLite by default, Postgres by DATABASE_URL)."""
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached; the message is safe to show a user."""
+
+
+def utcnow() -> datetime:
+    """Current UTC time (timezone-aware)."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254), unique=True, index=True)
+    role: Mapped[str | None] = mapped_column(String(50))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    is_coordinator: Mapped[bool] = mapped_column(Boolean, default=False)
+    on_roster: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[list["Attempt"]] = relationship(back_populates="staff")
+
+
+class Attempt(Base):
+    __tablename__ = "quiz_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    policy: Mapped[str] = mapped_column(String(100))
+    bank_version: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="in_progress", index=True)  # in_progress|completed|stopped
+    plan: Mapped[str] = mapped_column(Text)  # JSON: [{"scenario": id, "options": [ids in shown order]}]
+    position: Mapped[int] = mapped_column(Integer, default=0)  # index of the next question to ask
+    n_questions: Mapped[int] = mapped_column(Integer)
+    correct: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[float | None] = mapped_column(Float)
+    pass_mark: Mapped[float] = mapped_column(Float)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    staff: Mapped[Staff] = relationship(back_populates="attempts")
+    answers: Mapped[list["Answer"]] = relationship(back_populates="attempt", order_by="Answer.position")
+
+    def plan_items(self) -> list[dict]:
+        """The drawn scenarios and their shown option order."""
+        return json.loads(self.plan)
+
+
+class Answer(Base):
+    __tablename__ = "quiz_answers"
+    __table_args__ = (UniqueConstraint("attempt_id", "position", name="uq_answer_position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("quiz_attempts.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    scenario_id: Mapped[str] = mapped_column(String(100), index=True)
+    option_id: Mapped[str | None] = mapped_column(String(20))  # None when skipped
+    correct: Mapped[bool] = mapped_column(Boolean)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    clauses: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of clause ids the scenario tests
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempt: Mapped[Attempt] = relationship(back_populates="answers")
+
+
+class QuestionLog(Base):
+    __tablename__ = "question_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    normalised: Mapped[str] = mapped_column(String(500), index=True)
+    answered: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(30))
+    top_policy: Mapped[str | None] = mapped_column(String(100))
+    top_clause: Mapped[str | None] = mapped_column(String(50))
+    top_score: Mapped[float | None] = mapped_column(Float)
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class QuestionLink(Base):
+    __tablename__ = "question_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    normalised: Mapped[str] = mapped_column(String(500), unique=True)
+    status: Mapped[str] = mapped_column(String(20))  # linked | not_covered
+    policy: Mapped[str | None] = mapped_column(String(100))
+    clause: Mapped[str | None] = mapped_column(String(50))
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SignOff(Base):
+    __tablename__ = "signoffs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    policy: Mapped[str] = mapped_column(String(100))
+    document: Mapped[str] = mapped_column(String(200))  # e.g. "Appendix 1 — Acceptable Use Agreement"
+    policy_version: Mapped[str] = mapped_column(String(80))
+    signed_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(50))
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PolicyVersion(Base):
+    __tablename__ = "policy_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy: Mapped[str] = mapped_column(String(100), index=True)
+    checksum: Mapped[str] = mapped_column(String(80))
+    title: Mapped[str] = mapped_column(String(300))
+    changes: Mapped[str] = mapped_column(Text, default="{}")
+    uploaded_by: Mapped[str | None] = mapped_column(String(254))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+_engines: dict[str, Engine] = {}
+_engine_lock = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (dashboard) and one writer (action server) work at once; busy_timeout waits out short locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per database URL per process, created on first use."""
+    with _engine_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                path = url.split("///", 1)[-1]
+                if path and path != ":memory:":
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(url, connect_args={"timeout": 5, "check_same_thread": False})
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                                       connect_args={"connect_timeout": 5} if "postgres" in url else {})
+            _engines[url] = engine
+        return engine
+
+
+def migrate(url: str) -> None:
+    """Create or upgrade the schema to the latest Alembic revision."""
+    from alembic import command  # noqa: PLC0415
+    from alembic.config import Config  # noqa: PLC0415
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["connection_url"] = url
+    try:
+        command.upgrade(config, "head")
+    except OperationalError as exc:
+        raise StoreUnavailable(_down_message()) from exc
+
+
+def _down_message() -> str:
+    return "The training records database is not available right now. Nothing was saved; please try again shortly."
+
+
+class Store:
+    """Short transactions over the database; every public method commits or rolls back before it returns."""
+
+    def __init__(self, url: str, *, create: bool = True):
+        self.url = url
+        self.engine = get_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if create:
+            self.ensure_schema()
+
+    def ensure_schema(self) -> None:
+        """Bring the schema up to date (Alembic), once per process per URL."""
+        if self.url in _migrated:
+            return
+        migrate(self.url)
+        _migrated.add(self.url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction; database errors become StoreUnavailable."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StoreUnavailable(_down_message()) from exc
+        except SQLAlchemyError as exc:
+            if "could not connect" in str(exc) or "Connection refused" in str(exc):
+                raise StoreUnavailable(_down_message()) from exc
+            raise
+
+    # -- staff --------------------------------------------------------------
+    def staff_for_sender(self, session: Session, sender_id: str) -> Staff:
+        """The staff row for a Rasa sender id, created on first contact."""
+        staff = session.scalar(select(Staff).where(Staff.sender_id == sender_id))
+        if staff is None:
+            staff = Staff(sender_id=sender_id)
+            session.add(staff)
+            session.flush()
+        staff.last_active_at = utcnow()
+        return staff
+
+    def find_staff(self, sender_id: str) -> dict | None:
+        """Public facts about one staff member, or None."""
+        with self.session() as session:
+            staff = session.scalar(select(Staff).where(Staff.sender_id == sender_id))
+            return _staff_dict(staff) if staff else None
+
+    # -- question log -------------------------------------------------------
+    def log_question(self, sender_id: str, question: str, normalised: str, answer: dict) -> None:
+        """Record a question and whether the policy answered it."""
+        top = (answer.get("citations") or [{}])[0]
+        with self.session() as session:
+            staff = self.staff_for_sender(session, sender_id)
+            session.add(QuestionLog(
+                staff_id=staff.id,
+                question=question[:4000],
+                normalised=normalised[:500],
+                answered=bool(answer.get("answered")),
+                reason=str(answer.get("reason", "ok"))[:30],
+                top_policy=top.get("policy"),
+                top_clause=top.get("clause"),
+                top_score=top.get("score"),
+            ))
+
+    def question_links(self) -> dict[str, list[tuple[str, str]]]:
+        """Coordinator links: normalised question -> [(policy, clause)]."""
+        with self.session() as session:
+            rows = session.scalars(select(QuestionLink).where(QuestionLink.status == "linked")).all()
+            links: dict[str, list[tuple[str, str]]] = {}
+            for row in rows:
+                links.setdefault(row.normalised, []).append((row.policy, row.clause))
+            return links
+
+
+_migrated: set[str] = set()
+
+
+def _staff_dict(staff: Staff) -> dict:
+    return {
+        "id": staff.id,
+        "sender_id": staff.sender_id,
+        "name": staff.name,
+        "email": staff.email,
+        "role": staff.role,
+        "is_coordinator": staff.is_coordinator,
+        "on_roster": staff.on_roster,
+    }
+
+
+_stores: dict[str, Store] = {}
+
+
+def get_store(url: str | None = None) -> Store:
+    """The process-wide Store for the configured database (created on first call, not on import)."""
+    if url is None:
+        from knowledge.settings import get_settings  # noqa: PLC0415
+
+        url = get_settings().database_url
+    store = _stores.get(url)
+    if store is None:
+        store = Store(url)
+        _stores[url] = store
+    return store

@@ -1,0 +1,266 @@
+"""`policy-coach ingest` and `ask --json`, run in-process with the hashing encoder (no model is loaded)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from knowledge import cli
+from knowledge.index import load
+
+ROOT = Path(__file__).resolve().parent.parent
+SOCIAL = ROOT / "data" / "policies" / "social-media-policy.md"
+MOBILE = ROOT / "data" / "eval" / "policies" / "staff-mobile-phone-policy.txt"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "policies"
+
+GARDEN_V1 = """Garden Safety Policy
+
+Policy owner: Mr Alan Green, Site Manager
+Review date: April 2026
+
+1 TOOLS
+
+1.1 Garden tools must be locked in the shed when they are not in use.
+1.2 Pupils may use hand tools only when an adult is supervising them.
+1.3 Power tools must never be used while pupils are in the garden.
+
+2 PONDS
+
+2.1 The pond cover must stay closed unless a pond-dipping lesson is taking place.
+"""
+
+GARDEN_V2 = GARDEN_V1.replace(
+    "1.3 Power tools must never be used while pupils are in the garden.\n", ""
+).replace(
+    "2.1 The pond cover must stay closed unless a pond-dipping lesson is taking place.\n",
+    "2.1 The pond cover must stay closed unless a pond-dipping lesson is taking place.\n"
+    "2.2 Wellington boots must be worn for pond-dipping lessons.\n",
+)
+
+
+def make_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF showing the given lines in Helvetica (see tests/test_parser.py for the multi-page version)."""
+    text = "\n".join(["BT", "/F1 10 Tf", "14 TL", "50 800 Td"] + [f"({line}) Tj T*" for line in lines] + ["ET"])
+    stream = text.encode("cp1252")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
+        b"/Contents 5 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 6\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+@pytest.fixture(autouse=True)
+def hashing_model(monkeypatch, tmp_path):
+    monkeypatch.setenv("POLICY_COACH_MODEL", "hashing")
+    monkeypatch.setenv("POLICY_COACH_INDEX", str(tmp_path / "default-index"))
+
+
+@pytest.fixture
+def index_dir(tmp_path) -> Path:
+    return tmp_path / "index"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def ingest(capsys, index_dir: Path, *paths: Path) -> tuple[int, str, str]:
+    return run(capsys, "ingest", *map(str, paths), "--index", str(index_dir), "--quiet")
+
+
+def snapshot(directory: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file under the index folder with its mtime and contents."""
+    return {
+        str(p.relative_to(directory)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def siblings(directory: Path) -> list[str]:
+    """Names next to the index folder (no stray temporary or .old copies may be left behind)."""
+    return sorted(p.name for p in directory.parent.iterdir())
+
+
+def bad_files(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    files = {
+        "empty.md": b"",
+        "blank.txt": b"   \n\n\t \n",
+        "binary.md": os.urandom(1024) + b"\x00",
+        "corrupt.pdf": os.urandom(1024),
+        "corrupt.docx": os.urandom(1024),
+        "notes.txt": b"Notes\n\nRemember to buy milk and eggs on the way home tonight.\n",
+        "policy.rtf": b"{\\rtf1 1.1 Text}",
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return [folder / name for name in files] + [folder / "missing.md"]
+
+
+def test_ingest_new_index(capsys, index_dir):
+    code, out, err = ingest(capsys, index_dir, SOCIAL)
+    assert code == 0, err
+    assert "added social-media-policy:" in out
+    index = load(index_dir)
+    assert set(index.policies) == {"social-media-policy"}
+    assert index.model == "hashing"
+    assert index.find("social-media-policy", "6.3").text.startswith("6.3 Staff members must not have contact")
+    assert index.policies["social-media-policy"]["owner"] == "K. Formby"
+
+
+def test_bad_files_exit_non_zero_and_leave_the_index_untouched(capsys, tmp_path, index_dir):
+    assert ingest(capsys, index_dir, SOCIAL)[0] == 0
+    bad_paths = bad_files(tmp_path)
+    before, names = snapshot(index_dir), siblings(index_dir)
+    manifest = (index_dir / "manifest.json").read_text()
+    for bad in bad_paths:
+        code, out, err = ingest(capsys, index_dir, bad)
+        assert code != 0, bad
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert lines[0].startswith("policy-coach ingest: ") and bad.name in lines[0]
+        assert "Traceback" not in err and out == ""
+        assert snapshot(index_dir) == before
+        assert siblings(index_dir) == names
+    assert (index_dir / "manifest.json").read_text() == manifest
+
+
+def test_one_bad_file_among_good_ones_writes_nothing(capsys, tmp_path, index_dir):
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4\n garbage")
+    code, out, err = ingest(capsys, index_dir, SOCIAL, bad)
+    assert code != 0
+    assert "broken.pdf" in err and len(err.strip().splitlines()) == 1
+    assert not index_dir.exists()
+
+
+def test_reingest_unchanged_does_not_rewrite(capsys, index_dir):
+    assert ingest(capsys, index_dir, SOCIAL)[0] == 0
+    before = snapshot(index_dir)
+    mtime = (index_dir / "manifest.json").stat().st_mtime_ns
+    code, out, err = ingest(capsys, index_dir, SOCIAL)
+    assert code == 0, err
+    assert "unchanged social-media-policy" in out
+    assert "(not rewritten)" in out
+    assert (index_dir / "manifest.json").stat().st_mtime_ns == mtime
+    assert snapshot(index_dir) == before
+
+
+def test_changed_policy_replaces_its_clauses_and_keeps_others(capsys, tmp_path, index_dir):
+    garden = tmp_path / "garden-safety.txt"
+    garden.write_text(GARDEN_V1)
+    assert ingest(capsys, index_dir, garden, MOBILE)[0] == 0
+    first = load(index_dir)
+    assert first.find("garden-safety", "1.3") is not None
+    mobile_before = [c.to_dict() for c in first.policy_clauses("staff-mobile-phone-policy")]
+
+    garden.write_text(GARDEN_V2)
+    code, out, err = ingest(capsys, index_dir, garden)
+    assert code == 0, err
+    assert "updated garden-safety: 1 added, 1 removed, 0 changed" in out
+    after = load(index_dir)
+    garden_ids = [c.clause for c in after.policy_clauses("garden-safety")]
+    assert "1.3" not in garden_ids
+    assert "2.2" in garden_ids
+    assert after.find("garden-safety", "2.2").text == "2.2 Wellington boots must be worn for pond-dipping lessons."
+    assert [c.to_dict() for c in after.policy_clauses("staff-mobile-phone-policy")] == mobile_before
+    assert set(after.policies) == {"garden-safety", "staff-mobile-phone-policy"}
+    # every vector still belongs to a clause of the index
+    assert int(after.owners.max()) == len(after.clauses) - 1
+    assert len(after.owners) == after.faiss_index.ntotal
+
+
+def test_ask_json_cites_each_policy_by_name(capsys, tmp_path, index_dir):
+    assert ingest(capsys, index_dir, SOCIAL, MOBILE)[0] == 0
+
+    code, out, err = run(
+        capsys, "ask", "Staff members must not have contact through any personal social medium with any pupil",
+        "--index", str(index_dir), "--json",
+    )
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    answer = json.loads(lines[0])
+    assert {"answered", "message", "citations"} <= set(answer)
+    assert answer["answered"] is True
+    assert answer["citations"]
+    for cite in answer["citations"]:
+        assert {"policy", "clause", "section", "text", "score"} <= set(cite)
+        assert cite["policy"] in {"social-media-policy", "staff-mobile-phone-policy"}
+        assert isinstance(cite["score"], float)
+    top = answer["citations"][0]
+    assert (top["policy"], top["clause"]) == ("social-media-policy", "6.3")
+    assert top["section"] == "6 Personal Use of Social Media"
+
+    code, out, err = run(
+        capsys, "ask", "Can I use my personal phone to take photographs or videos of pupils on a school trip?",
+        "--index", str(index_dir), "--json",
+    )
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["answered"] is True
+    assert answer["citations"][0]["policy"] == "staff-mobile-phone-policy"
+
+
+def test_ask_json_without_index(capsys, tmp_path):
+    code, out, err = run(capsys, "ask", "anything", "--index", str(tmp_path / "none"), "--json")
+    assert code != 0
+    answer = json.loads(out)
+    assert answer["answered"] is False and answer["citations"] == []
+
+
+def test_ingest_word_and_pdf_together(capsys, tmp_path, index_dir):
+    docx = pytest.importorskip("docx")
+
+    document = docx.Document()
+    document.add_heading("Visitors Policy", 0)
+    document.add_heading("1 SIGNING IN", 1)
+    document.add_paragraph("1.1 All visitors must sign in at reception and wear a visitor badge.")
+    document.add_paragraph("1.2 Visitors must be escorted by a member of staff at all times.")
+    word = tmp_path / "visitors.docx"
+    document.save(str(word))
+    pdf = tmp_path / "first-aid.pdf"
+    pdf.write_bytes(make_pdf(["First Aid Policy", "1 FIRST AIDERS", "1.1 A first aider must be on site.",
+                              "1.2 First aid boxes are kept in every classroom."]))
+    code, out, err = ingest(capsys, index_dir, word, pdf, FIXTURES / "lone-working-policy.txt")
+    assert code == 0, err
+    index = load(index_dir)
+    assert set(index.policies) == {"visitors", "first-aid", "lone-working-policy"}
+    assert index.policies["visitors"]["title"] == "Visitors Policy"
+    assert index.find("first-aid", "1.2").text == "1.2 First aid boxes are kept in every classroom."
+
+
+def test_clauses_listing_names_policy_and_title(capsys, index_dir):
+    assert ingest(capsys, index_dir, SOCIAL, FIXTURES / "acceptable-use-policy.md")[0] == 0
+    code, out, err = run(capsys, "clauses", "--index", str(index_dir))
+    assert code == 0, err
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert ["acceptable-use-policy", "A1.4", "Appendix 1 — Acceptable Use Agreement, item 4"] in rows
+    assert any(r[:2] == ["social-media-policy", "8.2"] for r in rows)
+
+
+def test_index_copy_is_loadable(tmp_path, capsys, index_dir):
+    """The index folder is self-contained: a copy elsewhere loads the same clauses."""
+    assert ingest(capsys, index_dir, MOBILE)[0] == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(index_dir, copy)
+    assert [c.clause for c in load(copy).clauses] == [c.clause for c in load(index_dir).clauses]

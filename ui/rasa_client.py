@@ -1,0 +1,44 @@
+"""Talk to the Rasa server over its REST channel and pair each reply's text with its custom payload."""
+from __future__ import annotations
+
+import requests
+
+
+class RasaUnavailable(RuntimeError):
+    """The Rasa server (or its action server) could not be reached; the message is safe to show."""
+
+
+def group_messages(raw: list[dict]) -> list[dict]:
+    """Turn REST replies into render-ready messages: a payload when the bot sent one, else plain text."""
+    out: list[dict] = []
+    for item in raw:
+        if "custom" in item and isinstance(item["custom"], dict):
+            payload = dict(item["custom"])
+            if out and out[-1].get("kind") == "text" and "text" not in payload:
+                payload["text"] = out[-1]["text"]
+            if out and out[-1].get("kind") == "text" and out[-1]["text"] == payload.get("text"):
+                out.pop()
+            out.append(payload)
+        elif item.get("text"):
+            out.append({"kind": "text", "text": item["text"], "buttons": item.get("buttons") or []})
+    return out
+
+
+def send_message(base_url: str, sender: str, text: str, *, timeout: float = 60) -> list[dict]:
+    """Send one user message and return the bot's render-ready replies."""
+    try:
+        response = requests.post(f"{base_url.rstrip('/')}/webhooks/rest/webhook",
+                                 json={"sender": sender, "message": text}, timeout=timeout)
+    except requests.RequestException as exc:
+        raise RasaUnavailable("The chat service isn't reachable right now. Please try again in a minute; "
+                              "if it keeps happening, tell your coordinator.") from exc
+    if response.status_code != 200:
+        raise RasaUnavailable(f"The chat service answered with an error ({response.status_code}). Please try again.")
+    try:
+        raw = response.json()
+    except ValueError as exc:
+        raise RasaUnavailable("The chat service sent a reply I couldn't read. Please try again.") from exc
+    replies = group_messages(raw or [])
+    if not replies:
+        raise RasaUnavailable("The chat service didn't reply — its action server may be down. Please try again shortly.")
+    return replies
