@@ -157,8 +157,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def normalise_url(url: str) -> str:
+    """Use the psycopg2 driver for plain postgres:// URLs (what hosting providers hand out)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
 def get_engine(url: str) -> Engine:
     """One engine per database URL per process, created on first use."""
+    url = normalise_url(url)
     with _engine_lock:
         engine = _engines.get(url)
         if engine is None:
@@ -182,6 +191,7 @@ def migrate(url: str) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    url = normalise_url(url)
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["connection_url"] = url
     try:

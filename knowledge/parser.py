@@ -53,19 +53,19 @@ class Policy:
     def review_date(self) -> str | None:
         """The review date the front matter gives, as written, if any."""
         for key, value in self.details.items():
-            if re.search(r"review", key, re.I) and value:
+            if re.search(r"review", key, re.IGNORECASE) and value:
                 return value
         return None
 
 
-_OWNER_KEY = re.compile(r"responsib|owner|lead|author", re.I)
+_OWNER_KEY = re.compile(r"responsib|owner|lead|author", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _PHONE = re.compile(r"\b0\d{3,4}[ -]?\d{3}[ -]?\d{3,4}\b")
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _CLAUSE = re.compile(r"^(?:[-*•]\s+)?(\d{1,2}(?:\.\d{1,2}){1,3})\.?(?:\s+(\S.*))?$")
-_SECTION_NUM = re.compile(r"^(?:[-*•]\s+)?(?:section\s+)?(\d{1,2})[.:]?(?:\s+(?:[-–—:]\s+)?(\S.*))?$", re.I)
-_APPENDIX = re.compile(r"^(appendix|annex|annexe|schedule)\s+([A-Z0-9]{1,3})\b[\s.:\-–—]*(.*)$", re.I)
+_SECTION_NUM = re.compile(r"^(?:[-*•]\s+)?(?:section\s+)?(\d{1,2})[.:]?(?:\s+(?:[-–—:]\s+)?(\S.*))?$", re.IGNORECASE)
+_APPENDIX = re.compile(r"^(appendix|annex|annexe|schedule)\s+([A-Z0-9]{1,3})\b[\s.:\-–—]*(.*)$", re.IGNORECASE)
 _BULLET = re.compile(r"^(?:[-*•●▪◦]|\d{1,2}[.)])\s+(.*)$")
 _SUBITEM = re.compile(r"^(?:[-*•]\s+)?\(?([a-z]|[ivx]{1,4})\)\s+\S|^(?:[-*•]\s+)?[a-z]\.\s+\S")
 _FILL_IN = re.compile(r"(\.{3,}|_{3,}|…{2,})")
@@ -75,7 +75,7 @@ _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$")
 _DOC_WORD = re.compile(
     r"\b(polic(y|ies)|guidance|guidelines|procedures?|code of conduct|agreement|handbook|protocol|statement|"
     r"charter|framework|plan|rules)\b",
-    re.I,
+    re.IGNORECASE,
 )
 _SENTENCE_END = (".", ":", ";", "!", "?", ")", '"', "'", "”", "’")
 

@@ -21,9 +21,9 @@ def read_lines(path: Path) -> list[str]:
         raise PolicyReadError(f"{path}: not a file")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
-        hint = _CONVERT_HINTS.get(suffix, "")
+        hint = _CONVERT_HINTS.get(suffix, "use .md, .txt, .docx or .pdf")
         kind = f"'{suffix}'" if suffix else "(no extension)"
-        raise PolicyReadError(f"{path.name}: unsupported file type {kind}{hint} (use .md, .txt, .docx or .pdf)")
+        raise PolicyReadError(f"{path.name}: unsupported file type {kind} ({hint})")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -44,12 +44,12 @@ def read_lines(path: Path) -> list[str]:
 
 
 _CONVERT_HINTS = {
-    ".doc": "; save it from Word as .docx",
-    ".rtf": "; save it from Word as .docx",
-    ".odt": "; save it as .docx",
-    ".pages": "; export it as .docx or PDF",
-    ".htm": "; save the page as text",
-    ".html": "; save the page as text",
+    ".doc": "save it from Word as .docx",
+    ".rtf": "save it from Word as .docx",
+    ".odt": "save it as .docx",
+    ".pages": "export it as .docx or PDF",
+    ".htm": "save the page as text (.txt)",
+    ".html": "save the page as text (.txt)",
 }
 
 _BINARY_MAGIC = (b"%PDF", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"{\\rtf")
@@ -110,7 +110,7 @@ def _docx_body_lines(document) -> list[str]:
     return lines
 
 
-def _docx_paragraph(para, numbering: "_DocxNumbering") -> list[str]:
+def _docx_paragraph(para, numbering: _DocxNumbering) -> list[str]:
     text = re.sub(r"\s+", " ", para.text).strip()
     style = (para.style.name or "").lower() if para.style is not None else ""
     if not text:
@@ -162,11 +162,15 @@ class _DocxNumbering:
         self.levels: dict[str, dict[int, tuple[str, str, int]]] = {}  # numId -> ilvl -> (fmt, lvlText, start)
         self.counters: dict[str, dict[int, int]] = {}
         self.style_num: dict[str, tuple[str, int]] = {}
-        w = self._NS
         try:
-            root = document.part.numbering_part.element
-        except Exception:  # no numbering part
-            return
+            self._load(document)
+        except (AttributeError, KeyError, NotImplementedError, ValueError, TypeError):
+            # no numbering part, or one we cannot follow: the text is still read, without generated numbers
+            self.levels, self.style_num = {}, {}
+
+    def _load(self, document) -> None:
+        w = self._NS
+        root = document.part.numbering_part.element
         abstract: dict[str, dict[int, tuple[str, str, int]]] = {}
         for node in root.iter(f"{w}abstractNum"):
             levels = {}
@@ -198,7 +202,8 @@ class _DocxNumbering:
         if num_pr is None:
             return None
         num_id = self._val(num_pr, "numId")
-        ilvl = int(self._val(num_pr, "ilvl") or "0")
+        level = self._val(num_pr, "ilvl") or "0"
+        ilvl = int(level) if level.isdigit() else 0
         return (num_id, ilvl) if num_id and num_id != "0" else None
 
     def label(self, para) -> tuple[str, str, bool]:
@@ -210,7 +215,7 @@ class _DocxNumbering:
             return "", "", False
         num_id, ilvl = num
         levels = self.levels[num_id]
-        fmt, pattern, start = levels.get(ilvl, ("decimal", f"%{ilvl + 1}.", 1))
+        fmt, pattern, _ = levels.get(ilvl, ("decimal", f"%{ilvl + 1}.", 1))
         counters = self.counters.setdefault(num_id, {})
         counters[ilvl] = counters.get(ilvl, levels.get(ilvl, ("", "", 1))[2] - 1) + 1
         for deeper in [k for k in counters if k > ilvl]:
@@ -266,7 +271,7 @@ def _pdf_lines(path: Path) -> list[str]:
     return _strip_page_furniture([page.splitlines() for page in pages])
 
 
-_PAGE_NUMBER = re.compile(r"^\s*(page\s+)?\d{1,3}(\s*(of|/)\s*\d{1,3})?\s*$", re.I)
+_PAGE_NUMBER = re.compile(r"^\s*(page\s+)?\d{1,3}(\s*(of|/)\s*\d{1,3})?\s*$", re.IGNORECASE)
 
 
 def _strip_page_furniture(pages: list[list[str]]) -> list[str]:

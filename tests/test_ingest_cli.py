@@ -49,8 +49,10 @@ def make_pdf(lines: list[str]) -> bytes:
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
-        b"/Contents 5 0 R >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
+            b"/Contents 5 0 R >>"
+        ),
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
     ]
     out = bytearray(b"%PDF-1.4\n")
@@ -147,7 +149,7 @@ def test_bad_files_exit_non_zero_and_leave_the_index_untouched(capsys, tmp_path,
 def test_one_bad_file_among_good_ones_writes_nothing(capsys, tmp_path, index_dir):
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"%PDF-1.4\n garbage")
-    code, out, err = ingest(capsys, index_dir, SOCIAL, bad)
+    code, _, err = ingest(capsys, index_dir, SOCIAL, bad)
     assert code != 0
     assert "broken.pdf" in err and len(err.strip().splitlines()) == 1
     assert not index_dir.exists()
@@ -222,7 +224,7 @@ def test_ask_json_cites_each_policy_by_name(capsys, tmp_path, index_dir):
 
 
 def test_ask_json_without_index(capsys, tmp_path):
-    code, out, err = run(capsys, "ask", "anything", "--index", str(tmp_path / "none"), "--json")
+    code, out, _ = run(capsys, "ask", "anything", "--index", str(tmp_path / "none"), "--json")
     assert code != 0
     answer = json.loads(out)
     assert answer["answered"] is False and answer["citations"] == []
@@ -241,7 +243,7 @@ def test_ingest_word_and_pdf_together(capsys, tmp_path, index_dir):
     pdf = tmp_path / "first-aid.pdf"
     pdf.write_bytes(make_pdf(["First Aid Policy", "1 FIRST AIDERS", "1.1 A first aider must be on site.",
                               "1.2 First aid boxes are kept in every classroom."]))
-    code, out, err = ingest(capsys, index_dir, word, pdf, FIXTURES / "lone-working-policy.txt")
+    code, _, err = ingest(capsys, index_dir, word, pdf, FIXTURES / "lone-working-policy.txt")
     assert code == 0, err
     index = load(index_dir)
     assert set(index.policies) == {"visitors", "first-aid", "lone-working-policy"}

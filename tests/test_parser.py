@@ -213,7 +213,7 @@ def test_mobile_policy_appendices(mobile):
     assert declaration[0].text.startswith("I have read and understood")
     assert declaration[-1].text.startswith("Please return the signed declaration")
     assert not any("...." in c.text for c in mobile.clauses)  # the signature line is a form, not content
-    assert set(c.clause for c in contacts) <= {c.clause for c in mobile.contacts()}
+    assert {c.clause for c in contacts} <= {c.clause for c in mobile.contacts()}
 
 
 def test_mobile_policy_front_matter(mobile):

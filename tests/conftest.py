@@ -1,0 +1,115 @@
+"""Shared fixtures: the real policy index, and a live stack (Rasa server + action server [+ Streamlit])."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory) -> Path:
+    """A FAISS index over the real Social Media policy, built with the real model (once per session)."""
+    from knowledge.encoder import load_encoder
+    from knowledge.index import ingest
+    from knowledge.settings import get_settings
+
+    directory = tmp_path_factory.mktemp("index") / "index"
+    ingest([POLICY], directory, load_encoder(get_settings().model))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def live_env(tmp_path_factory, real_index) -> dict[str, str]:
+    """Environment for a test stack: its own database, tracker store and index."""
+    base = tmp_path_factory.mktemp("stack")
+    return {
+        "DATABASE_URL": f"sqlite:///{base / 'coach.db'}",
+        "RASA_TRACKER_DB": str(base / "tracker.db"),
+        "POLICY_COACH_INDEX": str(real_index),
+        "COORDINATOR_EMAIL": "coordinator@example.org",
+        "COORDINATOR_PASSWORD": "test-coordinator-pass",
+    }
+
+
+@pytest.fixture(scope="session")
+def live_stack(live_env):
+    """The real Rasa server and action server on free ports (trained model required: `make model`)."""
+    from bot.stack import MODEL, Stack
+
+    if not MODEL.exists():
+        pytest.fail("No trained Rasa model: run `make model` (make test does this) first")
+    stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(),
+                  log_dir=Path(live_env["RASA_TRACKER_DB"]).parent / "logs", env=dict(live_env))
+    old = {k: os.environ.get(k) for k in live_env}
+    os.environ.update(live_env)
+    try:
+        stack.start_actions()
+        stack.start_rasa()
+        yield stack
+    finally:
+        stack.stop()
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def rest(stack, sender: str, text: str) -> list[dict]:
+    """Send one message through the Rasa REST channel; return the raw reply list."""
+    response = requests.post(f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook",
+                             json={"sender": sender, "message": text}, timeout=60)
+    response.raise_for_status()
+    return response.json()
+
+
+def payloads(replies: list[dict]) -> list[dict]:
+    """Only the custom payloads of a reply list."""
+    return [r["custom"] for r in replies if "custom" in r]
+
+
+@pytest.fixture
+def sender() -> str:
+    """A fresh sender id per test."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A fresh SQLite database URL."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A real Postgres database (TEST_POSTGRES_URL, started by .ci/run); skipped locally when absent."""
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("TEST_POSTGRES_URL is not set in CI")
+        pytest.skip("no Postgres server configured (set TEST_POSTGRES_URL)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of Debian's chromium (installed by make test)."""
+    path = shutil.which("chromium")
+    if not path:
+        pytest.fail("chromium is not installed (make test installs Debian's chromium and chromium-driver)")
+    return path

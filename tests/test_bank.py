@@ -1,0 +1,122 @@
+"""Scenario bank: validation, coverage, drawing and answer matching."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.bank import ROLES, Option, QuizBankError, draw, load_bank, match_option, parse_token
+from knowledge.parser import parse_file
+
+ROOT = Path(__file__).resolve().parent.parent
+BANK = ROOT / "data" / "quizzes" / "social-media-policy.yml"
+POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
+
+
+@pytest.fixture(scope="module")
+def clause_texts() -> dict[str, str]:
+    return {c.clause: c.text for c in parse_file(POLICY).clauses}
+
+
+@pytest.fixture(scope="module")
+def bank(clause_texts):
+    return load_bank(BANK, clause_texts)
+
+
+def test_every_cited_clause_exists_in_the_policy(bank, clause_texts):
+    for scenario in bank.scenarios:
+        for clause in scenario.clauses:
+            assert clause in clause_texts, (scenario.id, clause)
+
+
+def test_bank_covers_every_numbered_section_and_appendices_1_to_3(bank):
+    sections = {c.split(".")[0] for s in bank.scenarios for c in s.clauses}
+    assert {"1", "2", "3", "4", "5", "6", "7", "8", "A1", "A2", "A3"} <= sections
+    assert len(bank.scenarios) >= 24
+
+
+def test_every_scenario_is_well_formed(bank):
+    for scenario in bank.scenarios:
+        assert 3 <= len(scenario.options) <= 4
+        assert sum(o.correct for o in scenario.options) == 1
+        assert all(o.feedback for o in scenario.options)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_can_draw_a_full_quiz_spread_over_sections(bank, role):
+    plan = draw(bank, role, 10, random.Random(1))
+    assert len(plan) == 10
+    assert len({p["scenario"] for p in plan}) == 10
+    sections = {bank.by_id[p["scenario"]].section for p in plan}
+    assert len(sections) >= 6
+    assert all(bank.by_id[p["scenario"]].applies_to(role) for p in plan)
+
+
+def test_draws_differ_between_attempts(bank):
+    one = draw(bank, "teacher", 10, random.Random(1))
+    two = draw(bank, "teacher", 10, random.Random(2))
+    assert [p["scenario"] for p in one] != [p["scenario"] for p in two]
+
+
+def _write(tmp_path, scenarios) -> Path:
+    path = tmp_path / "bank.yml"
+    path.write_text(yaml.safe_dump({"policy": "social-media-policy", "version": 1, "scenarios": scenarios}))
+    return path
+
+
+def _scenario(**over):
+    base = {"id": "s1", "prompt": "What now?", "clauses": ["6.3"], "options": [
+        {"id": "a", "text": "Yes", "correct": True, "feedback": "Right"},
+        {"id": "b", "text": "No", "correct": False, "feedback": "Wrong"},
+        {"id": "c", "text": "Maybe", "correct": False, "feedback": "Wrong"}]}
+    base.update(over)
+    return base
+
+
+@pytest.mark.parametrize("scenarios, message", [
+    ([_scenario(clauses=["9.9"])], "unknown clause id '9.9'"),
+    ([_scenario(clauses=["text:no such words anywhere"])], "no clause contains"),
+    ([_scenario(), _scenario()], "duplicate id"),
+    ([_scenario(options=[{"id": "a", "text": "x", "correct": False, "feedback": "f"},
+                         {"id": "b", "text": "y", "correct": False, "feedback": "f"}])], "exactly one correct"),
+    ([_scenario(options=[{"id": "a", "text": "x", "correct": True}, {"id": "b", "text": "y", "feedback": "f"}])],
+     "needs feedback"),
+    ([_scenario(roles=["headmaster"])], "unknown role"),
+])
+def test_invalid_banks_are_rejected_with_a_clear_message(tmp_path, clause_texts, scenarios, message):
+    with pytest.raises(QuizBankError, match=message):
+        load_bank(_write(tmp_path, scenarios), clause_texts)
+
+
+def test_unreadable_bank(tmp_path):
+    path = tmp_path / "bank.yml"
+    path.write_text("scenarios: [unclosed")
+    with pytest.raises(QuizBankError, match="cannot be read as YAML"):
+        load_bank(path)
+
+
+OPTIONS = [Option("x", "Accept it but never message them", False, "f"),
+           Option("y", "Decline it and signpost the official school page", True, "f"),
+           Option("z", "Report the pupil to the police", False, "f")]
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("B", "y"), ("b", "y"), ("b)", "y"), ("option b", "y"), ("Option B.", "y"), ("answer: c", "z"),
+    ("2", "y"), ("number 3", "z"), ("the first one", "x"), ("I'd go with B", "y"),
+    ("decline it and signpost the official page", "y"), ("report the pupil to the police", "z"),
+])
+def test_answers_are_matched_by_letter_number_ordinal_or_words(reply, expected):
+    assert match_option(reply, OPTIONS).id == expected
+
+
+@pytest.mark.parametrize("reply", ["", "   ", "d", "5", "banana", "what does 6.3 say?", "yes", "it"])
+def test_replies_matching_no_option_are_rejected(reply):
+    assert match_option(reply, OPTIONS) is None
+
+
+def test_button_tokens_parse_from_payloads():
+    assert parse_token('/quiz_answer{"quiz_choice":"12:3:b"}') == (12, 3, "b")
+    assert parse_token("12:3:b") == (12, 3, "b")
+    assert parse_token("B") is None
