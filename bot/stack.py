@@ -147,9 +147,11 @@ class Stack:
         """Start a Rasa server with the REST channel and wait until it has loaded the model."""
         port = port or self.rasa_port
         env = {**rasa_env(), **self.env}
-        endpoints = write_endpoints(VAR / f"endpoints-{name}.yml", self.action_port,
-                                    tracker_url=env.get("RASA_TRACKER_URL") or env.get("DATABASE_URL"),
-                                    redis_url=env.get("REDIS_URL"))
+        tracker_url = env.get("RASA_TRACKER_URL") or env.get("DATABASE_URL")
+        if tracker_url and tracker_url.startswith("postgres"):
+            env["RASA_TRACKER_PASSWORD"] = urlparse(tracker_url).password or ""
+        endpoints = write_endpoints(self.log_dir.parent / f"endpoints-{name}.yml", self.action_port,
+                                    tracker_url=tracker_url, redis_url=env.get("REDIS_URL"))
         proc = self._spawn(name, [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(port),
                                   "--endpoints", str(endpoints), "--credentials", str(ROOT / "bot" / "credentials.yml"),
                                   "--enable-api", "-i", "127.0.0.1"], env)

@@ -64,7 +64,9 @@ _PHONE = re.compile(r"\b0\d{3,4}[ -]?\d{3}[ -]?\d{3,4}\b")
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _CLAUSE = re.compile(r"^(?:[-*•]\s+)?(\d{1,2}(?:\.\d{1,2}){1,3})\.?(?:\s+(\S.*))?$")
-_SECTION_NUM = re.compile(r"^(?:[-*•]\s+)?(?:section\s+)?(\d{1,2})[.:]?(?:\s+(?:[-–—:]\s+)?(\S.*))?$", re.IGNORECASE)
+_SECTION_NUM = re.compile(
+    r"^(?:[-*•]\s+)?(?:section\s+)?(\d{1,2})[.:]?(?:\s+(?:[-–—:]\s+)?(\S.*))?$", re.IGNORECASE
+)
 _APPENDIX = re.compile(r"^(appendix|annex|annexe|schedule)\s+([A-Z0-9]{1,3})\b[\s.:\-–—]*(.*)$", re.IGNORECASE)
 _BULLET = re.compile(r"^(?:[-*•●▪◦]|\d{1,2}[.)])\s+(.*)$")
 _SUBITEM = re.compile(r"^(?:[-*•]\s+)?\(?([a-z]|[ivx]{1,4})\)\s+\S|^(?:[-*•]\s+)?[a-z]\.\s+\S")
@@ -238,7 +240,6 @@ class _Builder:
     def open_numbered(self, clause_id: str, first: str | None) -> None:
         self.close()
         self.started = True
-        self.carry = []
         major = clause_id.split(".")[0]
         if self.appendix is not None:
             # "1.2" inside Appendix B is that appendix's clause, not clause 1.2 of the policy
@@ -246,9 +247,11 @@ class _Builder:
         else:
             self.last_major = max(self.last_major, int(major))
             if self.section_num != major:
-                self.section_num = major
-                if not self.section or self.section.startswith("Section "):
+                # a clause of another number than the current numbered section is not under its heading
+                if not self.section or self.section_num is not None or self.section.startswith("Section "):
                     self.section = f"Section {major}"
+                    self.subheading, self.subheading_raw, self.items_under_heading = "", "", 0
+                self.section_num = major
         section = self.section
         title = f"{clause_id} — {section}" if section else clause_id
         self.current = {
@@ -395,6 +398,13 @@ class _Builder:
             return False
         return not self.current["lines"][-1].rstrip().endswith(_SENTENCE_END)
 
+    def _sentence_ended(self, following: str) -> bool:
+        """With no blank lines (text from a PDF): the open unit ended a sentence and the next line starts one."""
+        if not self.current or not self.current["lines"]:
+            return False
+        last = self.current["lines"][-1].rstrip()
+        return last.endswith((".", "!", "?")) and following[:1].isupper()
+
     def _continues(self, major: str, rest: str | None) -> bool:
         """A line starting with a number that is really the open clause's wrapped text ('…within' / '24 hours')."""
         if not self._mid_sentence():
@@ -440,12 +450,18 @@ class _Builder:
                 continue
             if self.pending_heading_num is not None:
                 num, self.pending_heading_num = self.pending_heading_num, None
-                if _looks_like_title(line) and not _body_like(line):
+                if _CLAUSE.match(line) or _SECTION_NUM.match(line):
+                    pass  # the lone number was a stray page number: read this line normally
+                elif self.current and line[:1].islower():
+                    self.current["lines"].append(f"{num} {line}")  # wrapped text: '…within' / '24' / 'hours'
+                    continue
+                elif _looks_like_title(line) and not _body_like(line):
                     self.heading(f"{num} {line}")
+                    continue
                 else:
                     # "3" on its own line, then the clause text
                     self.open_numbered(num, f"{num} {line}")
-                continue
+                    continue
             if self.pending_clause_id is not None:
                 clause_id, self.pending_clause_id = self.pending_clause_id, None
                 self.open_numbered(clause_id, f"{clause_id} {line}")
@@ -493,7 +509,7 @@ class _Builder:
                 self.heading(line)
                 continue
             if (
-                after_blank
+                (after_blank or self._sentence_ended(following))
                 and self.appendix is None
                 and len(line.split()) <= 6
                 and _looks_like_title(line)

@@ -66,7 +66,7 @@ def _decode(data: bytes) -> str:
 
 def _text_lines(name: str, data: bytes) -> list[str]:
     if data.startswith(_BINARY_MAGIC):
-        raise PolicyReadError(f"{name}: looks like a binary file (PDF, Word, image…), not text; check the file extension")
+        raise PolicyReadError(f"{name}: looks like a binary file (PDF, Word, image…), not text; check its extension")
     utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
     if b"\x00" in data[:4096] and not utf16:
         raise PolicyReadError(f"{name}: looks like a binary file, not text")
@@ -258,9 +258,11 @@ def _pdf_lines(path: Path) -> list[str]:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
             try:
-                reader.decrypt("")
-            except Exception as exc:
+                opened = reader.decrypt("")  # many PDFs are "encrypted" with an empty password
+            except Exception as exc:  # unsupported encryption: the same answer for the user
                 raise PolicyReadError(f"{path.name}: the PDF is password-protected") from exc
+            if not opened:
+                raise PolicyReadError(f"{path.name}: the PDF is password-protected")
         pages = [page.extract_text() or "" for page in reader.pages]
     except PolicyReadError:
         raise
@@ -287,13 +289,17 @@ def _strip_page_furniture(pages: list[list[str]]) -> list[str]:
         need = len(pages) if len(pages) < 5 else len(pages) - 1  # a header may be missing from the cover page
         repeated = {key for key, count in edges.items() if count >= need and not re.match(r"#(\.#)+\s", key)}
     lines: list[str] = []
+    def furniture(line: str) -> bool:
+        return re.sub(r"\d+", "#", line.strip()) in repeated
+
     for number, page in enumerate(pages):
         body = list(page)
         for _ in range(2):  # a footer or header line at either edge of the page
-            if body and (_PAGE_NUMBER.match(body[-1]) or re.sub(r"\d+", "#", body[-1].strip()) in repeated):
+            if body and (_PAGE_NUMBER.match(body[-1]) or furniture(body[-1])):
                 body.pop()
+            # at the top, a bare number may be a section number ("3" then "SAFEGUARDING"): only "Page 3" goes
             top = body[0].strip() if body else ""
-            if body and ((_PAGE_NUMBER.match(top) and not top.isdigit()) or (number and re.sub(r"\d+", "#", top) in repeated)):
+            if body and ((_PAGE_NUMBER.match(top) and not top.isdigit()) or (number and furniture(top))):
                 body.pop(0)
         lines.extend(body)
         lines.append("")

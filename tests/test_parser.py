@@ -371,6 +371,38 @@ def test_unnumbered_heading_after_title_with_no_front_matter():
     assert policy.clauses[2].title == "Purpose, item 3"
 
 
+def test_headings_and_wrapped_lines_without_blank_lines():
+    """Text extracted from a PDF has no blank lines: headings and wrapped numbers must still be told apart."""
+    policy = parse_lines(
+        ["Behaviour Policy", "1. INTRODUCTION",
+         "1.1 Staff must apply the policy consistently, as set out in section",
+         "2 of this policy.",
+         "2. REWARDS", "2.1 Staff should use praise.",
+         "Sanctions", "Detentions may be given for repeated low-level disruption.", "- A detention lasts 20 minutes.",
+         "3. EXCLUSIONS", "3.1 Only the Headteacher may exclude a pupil."],
+        "behaviour",
+    )
+    clauses = by_id(policy)
+    assert numbered(policy) == ["1.1", "2.1", "3.1"]
+    assert clauses["1.1"].text.endswith("as set out in section\n2 of this policy.")
+    assert clauses["2.1"].text == "2.1 Staff should use praise."
+    assert [c.clause for c in policy.clauses if c.section == "Sanctions"] == ["sanctions.1", "sanctions.2"]
+    assert clauses["3.1"].section == "3 Exclusions"
+
+
+def test_lone_numbers():
+    policy = parse_lines(
+        ["Conduct Policy", "", "1 DUTIES", "1.1 Staff must be on time.", "", "7", "", "1.2 Staff must be polite.",
+         "", "2", "", "Staff must dress smartly.", "", "3", "SAFEGUARDING", "3.1 Report concerns the same day."],
+        "conduct",
+    )
+    clauses = by_id(policy)
+    assert numbered(policy) == ["1.1", "1.2", "2", "3.1"]  # the "7" was a page number
+    assert clauses["2"].text == "2 Staff must dress smartly."
+    assert clauses["2"].section == "Section 2"
+    assert clauses["3.1"].section == "3 Safeguarding"
+
+
 def test_roman_and_letter_sub_items_stay_with_clause():
     policy = parse_lines(
         ["1 SCOPE", "1.1 This applies to:", "a. teachers;", "b. support staff;", "(i) volunteers;", "ii) governors.",
@@ -622,6 +654,21 @@ def test_empty_pdf_has_no_text(tmp_path):
     path.write_bytes(make_pdf([[]]))
     with pytest.raises(PolicyReadError, match="no text found"):
         parse_file(path)
+
+
+def test_password_protected_pdf(tmp_path):
+    pypdf = pytest.importorskip("pypdf")
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(
+        make_pdf([["Trips Policy", "1 PLANNING", "1.1 Trips must be planned.", "1.2 Trips need a risk assessment."]])
+    )
+    for password, name in [("secret", "locked.pdf"), ("", "open-with-empty-password.pdf")]:
+        writer = pypdf.PdfWriter(clone_from=str(plain))
+        writer.encrypt(user_password=password, owner_password="owner", algorithm="RC4-128")
+        writer.write(str(tmp_path / name))
+    with pytest.raises(PolicyReadError, match=r"^locked\.pdf: the PDF is password-protected$"):
+        parse_file(tmp_path / "locked.pdf")
+    assert numbered(parse_file(tmp_path / "open-with-empty-password.pdf")) == ["1.1", "1.2"]
 
 
 def test_docx_without_clauses(tmp_path):
