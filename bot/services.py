@@ -58,3 +58,11 @@ def ask_and_log(sender_id: str, question: str) -> dict:
     except StoreUnavailable:
         log.warning("question not logged: database unavailable")
     return answer
+
+
+def reset() -> None:
+    """Forget the cached quiz engine (tests switch databases and settings between cases)."""
+    global _engine, _links_checked
+    with _lock:
+        _engine = None
+        _links_checked = 0.0

@@ -19,6 +19,24 @@ def _print_answer(answer) -> None:
         print(f"\nContact: {contact.text}")
 
 
+def _all_unchanged(parsed, index_dir: Path, model: str) -> bool:
+    """True when the index already holds every file at the same checksum, built by the same model."""
+    import json  # noqa: PLC0415
+
+    from knowledge.encoder import model_label  # noqa: PLC0415
+
+    manifest = index_dir / "manifest.json"
+    if not manifest.exists():
+        return False
+    try:
+        meta = json.loads(manifest.read_text())
+    except ValueError:
+        return False
+    known = meta.get("policies", {})
+    return meta.get("model") == model_label(model) and all(
+        known.get(p.policy, {}).get("checksum") == p.checksum for p in parsed)
+
+
 def cmd_ingest(args) -> int:
     from knowledge.encoder import load_encoder  # noqa: PLC0415
     from knowledge.index import ingest  # noqa: PLC0415
@@ -34,8 +52,12 @@ def cmd_ingest(args) -> int:
         # Parse everything first so a bad file stops the run before the model loads or anything is written.
         from knowledge.parser import parse_file  # noqa: PLC0415
 
-        for path in paths:
-            parse_file(path)
+        parsed = [parse_file(path) for path in paths]
+        if not args.model and _all_unchanged(parsed, index_dir, settings.model):
+            for policy in parsed:
+                print(f"unchanged {policy.policy}: nothing to do")
+            print(f"index: {index_dir} (not rewritten)")
+            return 0
         encoder = load_encoder(args.model or settings.model)
         report = ingest(paths, index_dir, encoder, progress=not args.quiet)
     except (PolicyReadError, ValueError) as exc:

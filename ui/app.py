@@ -1,4 +1,4 @@
-"""Policy Coach — Streamlit entry point."""
+"""Policy Coach — Streamlit entry point: sign-in, then the pages the signed-in person may open."""
 from __future__ import annotations
 
 import sys
@@ -8,8 +8,50 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st  # noqa: E402
 
-from ui.views import chat  # noqa: E402
+from bot.auth import ROLE_LABELS  # noqa: E402
+from ui import session  # noqa: E402
+from ui.pages import pages_for  # noqa: E402
+from ui.render import escape_md  # noqa: E402
 
-st.set_page_config(page_title="Policy Coach", page_icon="📘")
-page = st.navigation([st.Page(chat.render, title="Ask & practise", url_path="chat", default=True)])
-page.run()
+
+def _sso_sign_in(store) -> None:
+    """Match a single-sign-on user to the roster once per session."""
+    from bot.auth import sign_in_sso  # noqa: PLC0415
+
+    email = session.sso_email()
+    if not email or session.current_user() or st.session_state.get("sso_refused") == email:
+        return
+    result = sign_in_sso(store, email)
+    if result.status == "ok":
+        session.sign_in({**result.user, "sso": True})
+    else:
+        st.session_state["sso_refused"] = email
+        st.session_state["sso_message"] = result.message
+
+
+def _sidebar(user: dict) -> None:
+    with st.sidebar:
+        role = "Coordinator" if user.get("is_coordinator") else ROLE_LABELS.get(user.get("role"), user.get("role"))
+        st.markdown(f"**{escape_md(user['name'])}**  \n{escape_md(role or '')}")
+        if st.button("Sign out", key="sign-out", icon=":material/logout:"):
+            sso = user.get("sso")
+            session.sign_out()
+            if sso:
+                st.logout()
+            st.rerun()
+
+
+def main() -> None:
+    """Draw the app for whoever is signed in."""
+    st.set_page_config(page_title="Policy Coach", page_icon="📘", layout="wide")
+    store = session.require_store()
+    session.bootstrap(store)
+    _sso_sign_in(store)
+    user = session.current_user()
+    page = st.navigation(pages_for(user))
+    if user:
+        _sidebar(user)
+    page.run()
+
+
+main()

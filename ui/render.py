@@ -1,63 +1,141 @@
-"""Render bot payloads in Streamlit. User-typed text is always escaped: the chat never renders user HTML."""
+"""Render bot payloads in Streamlit. Every text is escaped first: the chat never renders user (or bot) HTML."""
 from __future__ import annotations
 
 import html
 import re
+from typing import Callable
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+Send = Callable[[str, str], None]  # (message to send, text to show as the user's turn)
 
 
 def escape_md(text: str) -> str:
     """Escape text so Streamlit's Markdown shows it literally (no HTML, links or formatting)."""
-    text = html.escape(text or "", quote=False)
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|>~])", r"\\\1", text)
+    text = html.escape(str(text or ""), quote=False)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|>~:$])", r"\\\1", text)
+
+
+def multiline(text: str) -> str:
+    """Escaped text with its line breaks kept."""
+    return escape_md(text).replace("\n", "  \n")
+
+
+def reader_link(cite: dict, *, key: str = "") -> None:
+    """A link that opens the cited clause in the policy reader (skipped where the reader isn't a page)."""
+    from ui.pages import reader_page  # noqa: PLC0415
+
+    try:
+        st.page_link(reader_page(), label=f"Open {cite['clause']} in the policy reader",
+                     icon=":material/open_in_new:",
+                     query_params={"clause": cite["clause"], "policy": cite.get("policy", "")})
+    except StreamlitAPIException:
+        pass
 
 
 def citation(cite: dict, *, expanded: bool = False, key: str = "") -> None:
-    """One cited clause: number and section, with the verbatim text in an expander."""
+    """One cited clause: number and section, the verbatim text in an expander, and a link to the reader."""
     label = f"{cite['clause']} — {cite['section']}"
-    with st.expander(label, expanded=expanded):
-        st.markdown(escape_md(cite["text"]).replace("\n", "  \n"))
-        st.caption(escape_md(cite.get("policy_title") or cite.get("policy", "")))
+    with st.expander(escape_md(label), expanded=expanded, icon=":material/format_quote:"):
+        st.markdown(multiline(cite["text"]))
+        source = cite.get("policy_title") or cite.get("policy", "")
+        if source:
+            st.caption(escape_md(source))
+        reader_link(cite, key=key)
 
 
-def bot_message(msg: dict, *, key: str, on_button=None) -> None:
-    """Render one bot message by its payload kind."""
+def _quiz_question(msg: dict, key: str, send: Send | None) -> None:
+    st.markdown(f"**Question {escape_md(msg.get('progress', ''))}**")
+    st.markdown(multiline(msg.get("question", "")))
+    for opt in msg.get("options", []):
+        label = f"{opt['letter']}) {opt['text']}"
+        if send is not None:
+            st.button(escape_md(label), key=f"{key}-{opt['letter']}", on_click=send, args=(opt["payload"], label),
+                      width="stretch")
+        else:
+            st.markdown(escape_md(label))
+    if send is not None:
+        left, right, _ = st.columns([1, 1, 4])
+        left.button("Skip", key=f"{key}-skip", on_click=send, args=("/skip_question", "Skip"),
+                    icon=":material/skip_next:")
+        right.button("Stop quiz", key=f"{key}-stop", on_click=send, args=("/stop_quiz", "Stop quiz"),
+                     icon=":material/stop:")
+
+
+def _quiz_feedback(msg: dict, key: str) -> None:
+    headline = msg.get("headline", "")
+    if msg.get("correct"):
+        st.success(escape_md(headline), icon=":material/check_circle:")
+    else:
+        st.error(escape_md(headline), icon=":material/cancel:")
+    if msg.get("chosen") and not msg.get("correct"):
+        st.caption(f"You chose {escape_md(msg['chosen']['letter'] + ') ' + msg['chosen']['text'])}")
+    st.markdown(multiline(msg.get("feedback", "")))
+    for i, cite in enumerate(msg.get("citations", [])):
+        citation(cite, key=f"{key}-c{i}")
+
+
+def _quiz_result(msg: dict, key: str, send: Send | None) -> None:
+    pct = round(msg.get("score", 0) * 100)
+    head = (msg.get("text") or "").split("\n")[0]
+    if msg.get("passed"):
+        st.success(escape_md(head), icon=":material/workspace_premium:")
+    else:
+        st.warning(escape_md(head), icon=":material/info:")
+    cols = st.columns(3)
+    cols[0].metric("Score", f"{pct}%")
+    cols[1].metric("Correct", f"{msg.get('correct', 0)} / {msg.get('total', 0)}")
+    cols[2].metric("Pass mark", f"{round(msg.get('pass_mark', 0) * 100)}%")
+    reread = msg.get("reread_citations", [])
+    if reread:
+        st.markdown("**Clauses worth re-reading**")
+        for i, cite in enumerate(reread):
+            citation(cite, key=f"{key}-r{i}")
+    if msg.get("offer_retake") and send is not None:
+        st.button("Retake the quiz", key=f"{key}-retake", on_click=send, args=("/start_quiz", "Retake the quiz"),
+                  icon=":material/replay:")
+
+
+def _progress(msg: dict) -> None:
+    st.markdown(multiline(msg.get("text", "")))
+    try:
+        from ui.pages import training_page  # noqa: PLC0415
+
+        st.page_link(training_page(), label="See My training", icon=":material/school:")
+    except StreamlitAPIException:
+        pass
+
+
+def bot_message(msg: dict, *, key: str, on_button: Send | None = None) -> None:
+    """Render one bot message by its payload kind; buttons call on_button(text to send, text to show)."""
     kind = msg.get("kind", "text")
     if kind == "policy_answer":
-        st.markdown(escape_md(msg.get("message", "")))
+        st.markdown(multiline(msg.get("message", "")))
         for i, cite in enumerate(msg.get("citations", [])):
             citation(cite, expanded=(i == 0), key=f"{key}-c{i}")
     elif kind in ("out_of_scope", "invalid_question"):
-        st.warning(msg.get("message", ""))
+        st.warning(multiline(msg.get("message", "")), icon=":material/help:")
         for contact in msg.get("contacts", []):
-            st.caption(escape_md(contact["text"]))
+            st.caption(multiline(contact.get("text", "")))
     elif kind == "quiz_question":
-        st.markdown(f"**Question {msg['progress']}**")
-        st.markdown(escape_md(msg["question"]))
-        for opt in msg.get("options", []):
-            if on_button is not None:
-                st.button(f"{opt['letter']}) {opt['text']}", key=f"{key}-{opt['letter']}",
-                          on_click=on_button, args=(opt["payload"], f"{opt['letter']}) {opt['text']}"),
-                          use_container_width=True)
-            else:
-                st.markdown(f"{opt['letter']}) {escape_md(opt['text'])}")
+        _quiz_question(msg, key, on_button)
     elif kind == "quiz_feedback":
-        (st.success if msg.get("correct") else st.error)(msg.get("headline", ""))
-        st.markdown(escape_md(msg.get("feedback", "")))
-        for i, cite in enumerate(msg.get("citations", [])):
-            citation(cite, key=f"{key}-c{i}")
+        _quiz_feedback(msg, key)
     elif kind == "quiz_result":
-        pct = round(msg.get("score", 0) * 100)
-        (st.success if msg.get("passed") else st.info)(msg.get("text", "").split("\n")[0])
-        st.metric("Score", f"{msg.get('correct', 0)}/{msg.get('total', 0)}", f"{pct}%")
-        for i, cite in enumerate(msg.get("reread_citations", [])):
-            citation(cite, key=f"{key}-r{i}")
-        if msg.get("offer_retake"):
-            st.caption("Say 'yes' to retake the quiz.")
+        _quiz_result(msg, key, on_button)
+    elif kind == "quiz_start":
+        st.info(multiline(msg.get("text", "")), icon=":material/quiz:")
     elif kind == "progress":
-        st.markdown(escape_md(msg.get("text", "")).replace("\n", "  \n"))
+        _progress(msg)
     elif kind == "error":
-        st.error(msg.get("text", ""))
+        st.error(multiline(msg.get("text", "")), icon=":material/error:")
+    elif kind in ("quiz_reprompt", "quiz_stale"):
+        st.warning(multiline(msg.get("text", "")))
     else:
-        st.markdown(escape_md(msg.get("text", "")).replace("\n", "  \n"))
+        st.markdown(multiline(msg.get("text", "")))
+        buttons = msg.get("buttons") or []
+        if buttons and on_button is not None:
+            for n, button in enumerate(buttons):
+                st.button(escape_md(button.get("title", "")), key=f"{key}-b{n}", on_click=on_button,
+                          args=(button.get("payload", ""), button.get("title", "")))

@@ -1,0 +1,404 @@
+"""Training records for the UI: one person's own record, the coordinator's tables, sign-offs and question links.
+
+Plain functions that take a Store and return lists of dicts (ready for a DataFrame or a CSV).
+"""
+from __future__ import annotations
+
+import json
+import re
+from calendar import monthrange
+from collections import Counter, defaultdict
+from datetime import date, datetime, timezone
+
+from sqlalchemy import select
+
+from bot.store import Answer, Attempt, PolicyVersion, QuestionLink, QuestionLog, SignOff, Staff, Store, utcnow
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def _staff(session, sender_id: str) -> Staff | None:
+    return session.scalar(select(Staff).where(Staff.sender_id == sender_id))
+
+
+# -- one person's own record --------------------------------------------------
+def my_attempts(store: Store, sender_id: str) -> list[dict]:
+    """The signed-in person's quiz attempts, newest first (nobody else's)."""
+    with store.session() as session:
+        staff = _staff(session, sender_id)
+        if staff is None:
+            return []
+        attempts = session.scalars(select(Attempt).where(Attempt.staff_id == staff.id)
+                                   .order_by(Attempt.started_at.desc(), Attempt.id.desc())).all()
+        return [{
+            "attempt": a.id,
+            "policy": a.policy,
+            "started": _iso(a.started_at),
+            "finished": _iso(a.finished_at),
+            "status": a.status.replace("_", " "),
+            "answered": len(a.answers),
+            "correct": a.correct if a.status != "in_progress" else sum(x.correct for x in a.answers),
+            "questions": a.n_questions,
+            "score": round(a.score, 4) if a.score is not None else None,
+            "passed": bool(a.passed) if a.status == "completed" else None,
+        } for a in attempts]
+
+
+def my_summary(store: Store, sender_id: str) -> dict:
+    """Best score, pass status and the clauses still to re-read (last answer on them was wrong)."""
+    with store.session() as session:
+        staff = _staff(session, sender_id)
+        if staff is None:
+            return {"attempts": 0, "completed": 0, "best_score": None, "passed": False, "reread": []}
+        attempts = session.scalars(select(Attempt).where(Attempt.staff_id == staff.id)).all()
+        completed = [a for a in attempts if a.status == "completed"]
+        answers = session.execute(
+            select(Answer, Attempt.policy).join(Attempt, Answer.attempt_id == Attempt.id)
+            .where(Attempt.staff_id == staff.id).order_by(Answer.answered_at, Answer.id)
+        ).all()
+        latest: dict[tuple[str, str], bool] = {}
+        for answer, policy in answers:
+            for clause in json.loads(answer.clauses or "[]"):
+                latest[(policy, clause)] = bool(answer.correct)
+        reread = [{"policy": p, "clause": c} for (p, c), ok in latest.items() if not ok]
+        return {
+            "attempts": len(attempts),
+            "completed": len(completed),
+            "best_score": max((a.score or 0.0 for a in completed), default=None),
+            "passed": any(a.passed for a in completed),
+            "reread": reread,
+        }
+
+
+def my_signoffs(store: Store, sender_id: str) -> list[dict]:
+    """The signed-in person's agreement sign-offs, newest first."""
+    with store.session() as session:
+        staff = _staff(session, sender_id)
+        if staff is None:
+            return []
+        rows = session.scalars(select(SignOff).where(SignOff.staff_id == staff.id)
+                               .order_by(SignOff.signed_at.desc(), SignOff.id.desc())).all()
+        return [_signoff_dict(r) for r in rows]
+
+
+def _signoff_dict(row: SignOff) -> dict:
+    return {"policy": row.policy, "document": row.document, "policy_version": row.policy_version,
+            "signed_name": row.signed_name, "role": row.role, "signed_at": _iso(row.signed_at)}
+
+
+def record_signoff(store: Store, sender_id: str, *, policy: str, document: str, policy_version: str,
+                   signed_name: str, role: str | None) -> dict:
+    """Record an electronic signature of an agreement (name, role, date and policy version)."""
+    if not signed_name.strip():
+        raise ValueError("Type your full name to sign.")
+    with store.session() as session:
+        staff = _staff(session, sender_id)
+        if staff is None:
+            raise ValueError("Unknown staff member")
+        row = SignOff(staff_id=staff.id, policy=policy, document=document[:200], policy_version=policy_version[:80],
+                      signed_name=" ".join(signed_name.split())[:200], role=role, signed_at=utcnow())
+        session.add(row)
+        staff.last_active_at = utcnow()
+        session.flush()
+        return _signoff_dict(row)
+
+
+# -- coordinator: completion --------------------------------------------------
+def completion(store: Store, versions: dict[str, str] | None = None) -> list[dict]:
+    """Everyone on the roster: signed?, quiz attempts, best score, passed?, last activity.
+
+    `versions` (policy -> current checksum) makes 'signed' mean signed the current version.
+    """
+    with store.session() as session:
+        people = session.scalars(select(Staff).where(Staff.on_roster.is_(True)).order_by(Staff.name)).all()
+        ids = [p.id for p in people]
+        attempts: dict[int, list[Attempt]] = defaultdict(list)
+        for a in session.scalars(select(Attempt).where(Attempt.staff_id.in_(ids))).all():
+            attempts[a.staff_id].append(a)
+        signoffs: dict[int, list[SignOff]] = defaultdict(list)
+        for s in session.scalars(select(SignOff).where(SignOff.staff_id.in_(ids))).all():
+            signoffs[s.staff_id].append(s)
+        rows = []
+        for person in people:
+            mine = attempts[person.id]
+            done = [a for a in mine if a.status == "completed"]
+            signs = signoffs[person.id]
+            current = [s for s in signs if not versions or versions.get(s.policy) == s.policy_version]
+            moments = [person.last_active_at] + [a.finished_at or a.started_at for a in mine] + \
+                      [s.signed_at for s in signs]
+            moments = [_aware(m) for m in moments if m]
+            rows.append({
+                "name": person.name,
+                "email": person.email,
+                "role": person.role,
+                "signed": bool(current),
+                "signed_at": _iso(max((s.signed_at for s in current), default=None)),
+                "attempts": len(mine),
+                "completed": len(done),
+                "best_score": round(max(a.score or 0.0 for a in done), 4) if done else None,
+                "passed": any(a.passed for a in done),
+                "last_activity": _iso(max(moments)) if moments else None,
+                "password_set": bool(person.password_hash),
+            })
+        return rows
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def summary(rows: list[dict]) -> dict:
+    """Headline numbers over completion rows: people, signed, attempted, passed and the pass rate."""
+    n = len(rows)
+    passed = sum(r["passed"] for r in rows)
+    return {
+        "people": n,
+        "signed": sum(r["signed"] for r in rows),
+        "attempted": sum(r["attempts"] > 0 for r in rows),
+        "passed": passed,
+        "pass_rate": passed / n if n else None,
+    }
+
+
+def scores(store: Store) -> list[dict]:
+    """Score of every completed attempt by roster staff (for the distribution chart)."""
+    with store.session() as session:
+        rows = session.execute(
+            select(Attempt.score, Attempt.passed, Staff.role, Attempt.finished_at)
+            .join(Staff, Attempt.staff_id == Staff.id)
+            .where(Attempt.status == "completed", Staff.on_roster.is_(True))
+        ).all()
+        return [{"score": round(s or 0.0, 4), "passed": bool(p), "role": r, "finished": _iso(f)}
+                for s, p, r, f in rows]
+
+
+def score_bands(rows: list[dict], width: int = 10) -> list[dict]:
+    """Completed attempts counted in score bands: 0-9%, 10-19%, … 100%."""
+    counts = Counter(min(int(round(r["score"] * 100)) // width * width, 100) for r in rows)
+    return [{"band": f"{lo}%" if lo == 100 else f"{lo}-{lo + width - 1}%", "attempts": counts.get(lo, 0)}
+            for lo in range(0, 101, width)]
+
+
+# -- coordinator: facility ----------------------------------------------------
+def _answers(session) -> list[tuple[Answer, str]]:
+    return session.execute(
+        select(Answer, Attempt.policy).join(Attempt, Answer.attempt_id == Attempt.id)
+        .join(Staff, Attempt.staff_id == Staff.id).where(Staff.on_roster.is_(True))
+    ).all()
+
+
+def _facility(tally: dict, keys: tuple[str, ...]) -> list[dict]:
+    rows = []
+    for key, (correct, answered) in tally.items():
+        row = dict(zip(keys, key))
+        row.update({"answered": answered, "correct": correct, "wrong": answered - correct,
+                    "facility": round(correct / answered, 4) if answered else None})
+        rows.append(row)
+    rows.sort(key=lambda r: (r["facility"], -r["answered"]))
+    return rows
+
+
+def scenario_facility(store: Store) -> list[dict]:
+    """Per scenario: answers, correct, and facility (share answered correctly), hardest first."""
+    with store.session() as session:
+        tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+        for answer, policy in _answers(session):
+            t = tally[(policy, answer.scenario_id)]
+            t[0] += int(answer.correct)
+            t[1] += 1
+        return _facility(tally, ("policy", "scenario"))
+
+
+def clause_facility(store: Store) -> list[dict]:
+    """Per clause tested: answers, correct and facility (an answer counts for each clause it tests)."""
+    with store.session() as session:
+        tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+        for answer, policy in _answers(session):
+            for clause in json.loads(answer.clauses or "[]"):
+                t = tally[(policy, clause)]
+                t[0] += int(answer.correct)
+                t[1] += 1
+        return _facility(tally, ("policy", "clause"))
+
+
+def most_missed(rows: list[dict]) -> dict | None:
+    """The clause (or scenario) answered wrongly most often; ties go to the lower facility."""
+    wrong = [r for r in rows if r["wrong"] > 0]
+    if not wrong:
+        return None
+    return max(wrong, key=lambda r: (r["wrong"], -r["facility"], r["answered"]))
+
+
+# -- coordinator: questions the bot could not answer ---------------------------
+def unanswered_questions(store: Store, *, include_decided: bool = False) -> list[dict]:
+    """Questions the policy did not answer, grouped by their normalised form, most asked first."""
+    with store.session() as session:
+        logs = session.scalars(select(QuestionLog).where(QuestionLog.answered.is_(False))
+                               .order_by(QuestionLog.asked_at)).all()
+        links = {row.normalised: row for row in session.scalars(select(QuestionLink)).all()}
+        groups: dict[str, dict] = {}
+        for log in logs:
+            group = groups.get(log.normalised)
+            if group is None:
+                group = groups[log.normalised] = {
+                    "normalised": log.normalised, "question": log.question, "count": 0, "askers": set(),
+                    "reasons": Counter(), "first_asked": log.asked_at, "last_asked": log.asked_at,
+                    "top_clause": log.top_clause, "top_policy": log.top_policy,
+                }
+            group["count"] += 1
+            group["askers"].add(log.staff_id)
+            group["reasons"][log.reason] += 1
+            group["last_asked"] = log.asked_at
+            group["question"] = log.question
+        rows = []
+        for group in groups.values():
+            link = links.get(group["normalised"])
+            if link is not None and not include_decided:
+                continue
+            rows.append({
+                "question": group["question"],
+                "normalised": group["normalised"],
+                "count": group["count"],
+                "people": len(group["askers"]),
+                "reason": group["reasons"].most_common(1)[0][0],
+                "nearest_clause": group["top_clause"],
+                "nearest_policy": group["top_policy"],
+                "first_asked": _iso(group["first_asked"]),
+                "last_asked": _iso(group["last_asked"]),
+                "status": link.status if link else "open",
+                "linked_clause": link.clause if link else None,
+            })
+        rows.sort(key=lambda r: r["last_asked"] or "", reverse=True)
+        rows.sort(key=lambda r: -r["count"])
+        return rows
+
+
+def _decide(store: Store, normalised: str, status: str, policy: str | None, clause: str | None,
+            by: str | None) -> None:
+    with store.session() as session:
+        row = session.scalar(select(QuestionLink).where(QuestionLink.normalised == normalised))
+        if row is None:
+            row = QuestionLink(normalised=normalised)
+            session.add(row)
+        row.status, row.policy, row.clause, row.decided_by, row.decided_at = status, policy, clause, by, utcnow()
+
+
+def link_question(store: Store, normalised: str, policy: str, clause: str, *, by: str | None = None) -> None:
+    """Link a question to the clause that answers it; the bot's searcher picks the link up."""
+    if not policy or not clause:
+        raise ValueError("Choose the clause that answers the question.")
+    _decide(store, normalised, "linked", policy, clause, by)
+
+
+def mark_not_covered(store: Store, normalised: str, *, by: str | None = None) -> None:
+    """Record that the policy does not cover a question."""
+    _decide(store, normalised, "not_covered", None, None, by)
+
+
+def reopen_question(store: Store, normalised: str) -> None:
+    """Undo a coordinator decision on a question."""
+    with store.session() as session:
+        row = session.scalar(select(QuestionLink).where(QuestionLink.normalised == normalised))
+        if row is not None:
+            session.delete(row)
+
+
+def question_links(store: Store) -> list[dict]:
+    """Every coordinator decision on a question."""
+    with store.session() as session:
+        rows = session.scalars(select(QuestionLink).order_by(QuestionLink.decided_at.desc())).all()
+        return [{"normalised": r.normalised, "status": r.status, "policy": r.policy, "clause": r.clause,
+                 "decided_by": r.decided_by, "decided_at": _iso(r.decided_at)} for r in rows]
+
+
+# -- policies -----------------------------------------------------------------
+def record_policy_version(store: Store, *, policy: str, checksum: str, title: str, changes: dict,
+                          uploaded_by: str | None) -> None:
+    """Record an uploaded policy version and what changed in it."""
+    with store.session() as session:
+        session.add(PolicyVersion(policy=policy, checksum=checksum, title=title[:300],
+                                  changes=json.dumps(changes), uploaded_by=uploaded_by))
+
+
+def policy_versions(store: Store) -> list[dict]:
+    """Every recorded policy upload, newest first."""
+    with store.session() as session:
+        rows = session.scalars(select(PolicyVersion).order_by(PolicyVersion.uploaded_at.desc(),
+                                                              PolicyVersion.id.desc())).all()
+        out = []
+        for r in rows:
+            changes = json.loads(r.changes or "{}")
+            out.append({"policy": r.policy, "title": r.title, "checksum": r.checksum,
+                        "added": ", ".join(changes.get("added", [])),
+                        "removed": ", ".join(changes.get("removed", [])),
+                        "changed": ", ".join(changes.get("changed", [])),
+                        "uploaded_by": r.uploaded_by, "uploaded_at": _iso(r.uploaded_at)})
+        return out
+
+
+_MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+                "october", "november", "december"]
+_SEASONS = {"spring": 4, "summer": 7, "autumn": 10, "fall": 10, "winter": 12}
+
+
+def _month(word: str) -> int | None:
+    if len(word) < 3:
+        return None
+    for i, name in enumerate(_MONTH_NAMES, 1):
+        if name.startswith(word) or (word == "sept" and i == 9):
+            return i
+    return None
+
+
+def parse_review_date(text: str | None) -> date | None:
+    """The last day a review date allows: 'March 2023' -> 2023-03-31; '1/9/2024', '2024-09-01' -> that day."""
+    if not text:
+        return None
+    raw = text.strip().lower()
+    m = re.search(r"\b(\d{4})-(\d{1,2})(?:-(\d{1,2}))?\b", raw)
+    if m:
+        return _day(int(m.group(1)), int(m.group(2)), int(m.group(3)) if m.group(3) else None)
+    m = re.search(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})\b", raw)  # UK order: day/month/year
+    if m:
+        year = int(m.group(3)) + (2000 if len(m.group(3)) == 2 else 0)
+        return _day(year, int(m.group(2)), int(m.group(1)))
+    m = re.search(r"\b(\d{1,2})[/.](\d{4})\b", raw)
+    if m:
+        return _day(int(m.group(2)), int(m.group(1)), None)
+    year = re.search(r"\b(?:19|20)\d{2}\b", raw)
+    if not year:
+        return None
+    y = int(year.group(0))
+    rest = raw.replace(year.group(0), " ")
+    for word in re.findall(r"[a-z]+", rest):
+        month = _month(word)
+        if month:
+            day = re.search(r"\b(\d{1,2})(?:st|nd|rd|th)?\b", rest)
+            return _day(y, month, int(day.group(1)) if day else None)
+        if word in _SEASONS:
+            return _day(y, _SEASONS[word], None)
+    return date(y, 12, 31)
+
+
+def _day(year: int, month: int, day: int | None) -> date | None:
+    if not 1 <= month <= 12:
+        return None
+    last = monthrange(year, month)[1]
+    try:
+        return date(year, month, day if day else last)
+    except ValueError:
+        return None
+
+
+def review_warnings(policies: dict[str, dict], today: date | None = None) -> list[dict]:
+    """Policies whose review date has passed (from the index's policy metadata)."""
+    today = today or date.today()
+    out = []
+    for policy, meta in policies.items():
+        due = parse_review_date(meta.get("review_date"))
+        if due and due < today:
+            out.append({"policy": policy, "title": meta.get("title", policy), "review_date": meta.get("review_date"),
+                        "due": due.isoformat(), "days_overdue": (today - due).days})
+    return out

@@ -1,0 +1,116 @@
+"""rasa-sdk action tests on tracker-JSON fixtures, with the real index and a real SQLite database."""
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import services
+from bot.actions.policy import ActionAnswerPolicy
+from bot.actions.progress import ActionShowProgress
+from bot.actions.quiz import ActionQuizResult, ActionStartQuiz, ActionStopQuiz, ValidateQuizForm
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trackers"
+DOMAIN = {"forms": {"quiz_form": {"required_slots": ["quiz_answer"]}}, "slots": {"quiz_answer": {}}}
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, real_index):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'actions.db'}")
+    monkeypatch.setenv("POLICY_COACH_INDEX", str(real_index))
+    services.reset()
+    yield
+    services.reset()
+
+
+def tracker(name: str, sender: str | None = None, **changes) -> Tracker:
+    state = json.loads((FIXTURES / f"{name}.json").read_text())
+    state = copy.deepcopy(state)
+    state["sender_id"] = sender or f"fx-{uuid.uuid4().hex[:8]}"
+    state.update(changes)
+    return Tracker.from_dict(state)
+
+
+def run(action, tr: Tracker) -> tuple[list, list[dict]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tr, DOMAIN))
+    return events, dispatcher.messages
+
+
+def kinds(messages) -> list[str]:
+    return [m["custom"]["kind"] for m in messages if m.get("custom")]
+
+
+def test_policy_answer_sends_text_and_a_payload_citing_6_3(env):
+    _, messages = run(ActionAnswerPolicy(), tracker("policy_question"))
+    assert kinds(messages) == ["policy_answer"]
+    payload = messages[0]["custom"]
+    assert payload["citations"][0]["clause"] == "6.3"
+    assert "6.3" in messages[0]["text"]
+
+
+def test_policy_answer_when_database_is_down_still_answers(env, monkeypatch, tmp_path):
+    bad = tmp_path / "dir-not-db"
+    bad.mkdir()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{bad}")
+    _, messages = run(ActionAnswerPolicy(), tracker("policy_question"))
+    assert kinds(messages) == ["policy_answer"]  # the answer does not depend on logging
+
+
+def test_start_quiz_when_database_is_down_says_so(env, monkeypatch, tmp_path):
+    bad = tmp_path / "dir-not-db"
+    bad.mkdir()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{bad}")
+    services.reset()
+    _, messages = run(ActionStartQuiz(), tracker("policy_question"))
+    assert kinds(messages) == ["error"]
+    assert "not available" in messages[0]["text"]
+
+
+def test_quiz_answer_is_validated_stored_and_given_feedback(env):
+    sender = f"fx-{uuid.uuid4().hex[:8]}"
+    events, messages = run(ActionStartQuiz(), tracker("policy_question", sender))
+    assert kinds(messages) == ["quiz_start"] and SlotSet("quiz_answer", None) in events
+    question = services.quiz().current(sender)
+    right = "ABCD"[[o.correct for o in question.options].index(True)]
+    tr = tracker("quiz_answer", sender, latest_message={"text": right, "intent": {"name": "quiz_answer"},
+                                                         "entities": []})
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(ValidateQuizForm().validate_quiz_answer(right, dispatcher, tr, DOMAIN))
+    assert result == {"quiz_answer": None}  # more questions to come: the form asks again
+    feedback = dispatcher.messages[0]["custom"]
+    assert feedback["kind"] == "quiz_feedback" and feedback["correct"] is True
+    assert feedback["citations"][0]["text"]
+    assert services.quiz().current(sender).position == 1
+
+
+def test_unmatched_reply_reprompts_and_stores_nothing(env):
+    sender = f"fx-{uuid.uuid4().hex[:8]}"
+    run(ActionStartQuiz(), tracker("policy_question", sender))
+    tr = tracker("quiz_answer", sender, latest_message={"text": "purple", "intent": {"name": "deny"}, "entities": []})
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(ValidateQuizForm().validate_quiz_answer("purple", dispatcher, tr, DOMAIN))
+    assert result == {"quiz_answer": None}
+    assert kinds(dispatcher.messages) == ["quiz_reprompt"]
+    assert services.quiz().current(sender).position == 0
+
+
+def test_stop_then_result_and_progress(env):
+    sender = f"fx-{uuid.uuid4().hex[:8]}"
+    run(ActionStartQuiz(), tracker("policy_question", sender))
+    services.quiz().answer(sender, "A")
+    events, messages = run(ActionStopQuiz(), tracker("quiz_answer", sender))
+    assert kinds(messages) == ["quiz_result"] and messages[0]["custom"]["status"] == "stopped"
+    assert SlotSet("requested_slot", None) in events
+    _, messages = run(ActionShowProgress(), tracker("policy_question", sender))
+    progress = messages[0]["custom"]
+    assert progress["kind"] == "progress" and len(progress["attempts"]) == 1
+    _, messages = run(ActionQuizResult(), tracker("policy_question", sender))
+    assert kinds(messages) == ["quiz_result"]

@@ -1,0 +1,72 @@
+"""The app's pages, and which of them each kind of user may open (st.navigation only offers those)."""
+from __future__ import annotations
+
+import streamlit as st
+
+
+def signin_page():
+    """The sign-in page (the only page before signing in)."""
+    from ui.views import signin  # noqa: PLC0415
+
+    return st.Page(signin.render, title="Sign in", url_path="signin", icon=":material/login:", default=True)
+
+
+def chat_page(default: bool = False):
+    """Chat with the policy coach."""
+    from ui.views import chat  # noqa: PLC0415
+
+    return st.Page(chat.render, title="Ask & practise", url_path="chat", icon=":material/chat:", default=default)
+
+
+def training_page():
+    """The signed-in person's own training record."""
+    from ui.views import training  # noqa: PLC0415
+
+    return st.Page(training.render, title="My training", url_path="training", icon=":material/school:")
+
+
+def reader_page():
+    """The policy reader (linked from citations with ?clause=)."""
+    from ui.views import reader  # noqa: PLC0415
+
+    return st.Page(reader.render, title="Policy reader", url_path="reader", icon=":material/menu_book:")
+
+
+def agreement_page():
+    """Read and sign the acceptable use agreement."""
+    from ui.views import agreement  # noqa: PLC0415
+
+    return st.Page(agreement.render, title="Sign the agreement", url_path="agreement", icon=":material/draw:")
+
+
+def dashboard_page(default: bool = False):
+    """Coordinator: completion, scores and facility."""
+    from ui.views import dashboard  # noqa: PLC0415
+
+    return st.Page(dashboard.render, title="Dashboard", url_path="dashboard", icon=":material/monitoring:",
+                   default=default)
+
+
+def questions_page():
+    """Coordinator: questions the bot could not answer."""
+    from ui.views import questions  # noqa: PLC0415
+
+    return st.Page(questions.render, title="Unanswered questions", url_path="questions",
+                   icon=":material/help:")
+
+
+def manage_page():
+    """Coordinator: upload policies and the roster."""
+    from ui.views import manage  # noqa: PLC0415
+
+    return st.Page(manage.render, title="Policies & roster", url_path="manage", icon=":material/upload_file:")
+
+
+def pages_for(user: dict | None) -> dict[str, list] | list:
+    """The pages a user may open: sign-in only, staff pages, or coordinator pages."""
+    if not user:
+        return [signin_page()]
+    if user.get("is_coordinator"):
+        return {"Coordinator": [dashboard_page(default=True), questions_page(), manage_page()],
+                "Policy": [reader_page()]}
+    return [chat_page(default=True), training_page(), reader_page(), agreement_page()]
