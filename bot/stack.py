@@ -20,6 +20,7 @@ import requests
 from knowledge.settings import ROOT, VAR
 
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
 APP_PY = ROOT / ".venv" / "bin" / "python"
 MODELS = ROOT / "models"
 MODEL = MODELS / "policy-coach.tar.gz"
@@ -152,7 +153,7 @@ class Stack:
             env["RASA_TRACKER_PASSWORD"] = urlparse(tracker_url).password or ""
         endpoints = write_endpoints(self.log_dir.parent / f"endpoints-{name}.yml", self.action_port,
                                     tracker_url=tracker_url, redis_url=env.get("REDIS_URL"))
-        proc = self._spawn(name, [str(RASA_BIN), "run", "--model", str(MODEL), "--port", str(port),
+        proc = self._spawn(name, [str(RASA_PY), "-m", "bot.rasa_server", "run", "--model", str(MODEL), "--port", str(port),
                                   "--endpoints", str(endpoints), "--credentials", str(ROOT / "bot" / "credentials.yml"),
                                   "--enable-api", "-i", "127.0.0.1"], env)
         wait_for(f"http://127.0.0.1:{port}/status", 240, proc, f"Rasa server ({name})")

@@ -24,6 +24,7 @@ def _all_unchanged(parsed, index_dir: Path, model: str) -> bool:
     import json  # noqa: PLC0415
 
     from knowledge.encoder import model_label  # noqa: PLC0415
+    from knowledge.index import FORMAT_VERSION  # noqa: PLC0415
 
     manifest = index_dir / "manifest.json"
     if not manifest.exists():
@@ -33,7 +34,7 @@ def _all_unchanged(parsed, index_dir: Path, model: str) -> bool:
     except ValueError:
         return False
     known = meta.get("policies", {})
-    return meta.get("model") == model_label(model) and all(
+    return meta.get("format") == FORMAT_VERSION and meta.get("model") == model_label(model) and all(
         known.get(p.policy, {}).get("checksum") == p.checksum for p in parsed)
 
 

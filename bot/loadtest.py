@@ -1,0 +1,257 @@
+"""Load test through the Rasa REST channel: simulated staff asking questions and taking quizzes.
+
+Bounded and self-stopping; talks to 127.0.0.1 only. Prints figures, asserts nothing.
+
+  python -m bot.loadtest latency      # sequential warm latency of questions and quiz turns
+  python -m bot.loadtest saturation   # closed loop, no think time: max turns/s
+  python -m bot.loadtest morning      # 200 staff, a message every 5-15 s, >= 2 minutes
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ROOT / "data" / "eval" / "social-media.jsonl"
+MAX_REQUESTS = 200_000
+
+
+def _questions() -> list[str]:
+    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    return [r["q"] for r in rows]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The pct-th percentile (nearest rank) of values, or 0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(pct / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[k]
+
+
+class Recorder:
+    """Latency per turn kind, and errors."""
+
+    def __init__(self):
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.count = 0
+
+    def add(self, kind: str, seconds: float) -> None:
+        self.latency[kind].append(seconds * 1000)
+        self.count += 1
+
+    def report(self, elapsed: float) -> None:
+        """Print throughput and p50/p95/p99 per turn kind."""
+        total = sum(len(v) for v in self.latency.values())
+        print(f"  turns: {total} in {elapsed:.1f} s = {total / elapsed:.1f} turns/s; "
+              f"errors: {sum(self.errors.values())} {dict(self.errors) or ''}")
+        print(f"  {'turn kind':<14}{'n':>7}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+        everything = [x for v in self.latency.values() for x in v]
+        for kind, values in sorted(self.latency.items()) + [("all", everything)]:
+            print(f"  {kind:<14}{len(values):>7}{percentile(values, 50):>10.0f}{percentile(values, 95):>10.0f}"
+                  f"{percentile(values, 99):>10.0f}{max(values, default=0):>10.0f}")
+
+
+class StaffMember:
+    """One simulated member of staff: asks questions, takes a quiz, answers with buttons."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str, rec: Recorder, rng: random.Random, questions: list[str]):
+        self.client, self.url, self.rec, self.rng, self.questions = client, url, rec, rng, questions
+        self.sender = f"load-{uuid.uuid4().hex[:12]}"
+        self.question: dict | None = None
+
+    async def _send(self, kind: str, text: str) -> list[dict] | None:
+        start = time.perf_counter()
+        try:
+            response = await self.client.post(self.url, json={"sender": self.sender, "message": text})
+            elapsed = time.perf_counter() - start
+            if response.status_code != 200:
+                self.rec.errors[f"http {response.status_code}"] += 1
+                return None
+            replies = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            self.rec.errors[type(exc).__name__] += 1
+            return None
+        customs = [r["custom"] for r in replies if "custom" in r]
+        if not customs or any(c.get("kind") == "error" for c in customs):
+            self.rec.errors["no payload" if not customs else "error reply"] += 1
+            return None
+        self.rec.add(kind, elapsed)
+        return customs
+
+    async def turn(self) -> None:
+        """Take one action: continue the quiz if one is open, else ask or start a quiz."""
+        if self.question is not None:
+            option = self.rng.choice(self.question["options"])
+            customs = await self._send("quiz_answer", option["payload"])
+            self.question = next((c for c in customs or [] if c["kind"] == "quiz_question"), None)
+        elif self.rng.random() < 0.3:
+            customs = await self._send("quiz_start", "quiz me")
+            self.question = next((c for c in customs or [] if c["kind"] == "quiz_question"), None)
+        else:
+            await self._send("question", self.rng.choice(self.questions))
+
+
+def _children(pid: int) -> list[int]:
+    """pid and all its descendants (Sanic may run its workers as child processes)."""
+    parents: dict[int, list[int]] = defaultdict(list)
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents[ppid].append(int(proc.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(parents.get(current, []))
+    return out
+
+
+def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User+system CPU seconds of each process and its descendants (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, pid in pids.items():
+        total = 0.0
+        for member in _children(pid):
+            try:
+                fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+                total += sum(int(x) for x in fields[11:13]) / tick
+            except (OSError, IndexError, ValueError):
+                continue
+        out[name] = total
+    return out
+
+
+def _pid_on_port(port: int) -> int | None:
+    """The pid of the process listening on a local TCP port (from /proc, no extra tools)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            for line in Path(table).read_text().splitlines()[1:]:
+                parts = line.split()
+                if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(parts[9])
+        except OSError:
+            continue
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+def _stack_pids(rasa_port: int, action_port: int) -> dict[str, int]:
+    """The Rasa server and action server processes behind the ports under test."""
+    found = {"rasa server (NLU, policies, tracker store)": _pid_on_port(rasa_port),
+             "action server (search, encoder, quiz DB)": _pid_on_port(action_port)}
+    return {k: v for k, v in found.items() if v}
+
+
+async def latency(url: str, n: int) -> None:
+    """Sequential warm latency over n questions and a full quiz."""
+    rec = Recorder()
+    rng = random.Random(1)
+    questions = _questions()
+    async with httpx.AsyncClient(timeout=60) as client:
+        member = StaffMember(client, url, rec, rng, questions)
+        await member._send("warm-up", "hello")
+        rec.latency.clear()
+        start = time.perf_counter()
+        for q in (questions * ((n // len(questions)) + 1))[:n]:
+            await member._send("question", q)
+        for _ in range(3):
+            customs = await member._send("quiz_start", "quiz me")
+            member.question = next((c for c in customs or [] if c["kind"] == "quiz_question"), None)
+            while member.question is not None:
+                await member.turn()
+        rec.report(time.perf_counter() - start)
+
+
+async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, float] | None,
+                      ports: tuple[int, int] = (5005, 5055)) -> None:
+    """Run `users` simulated staff for `seconds`; think=None means no think time (saturation)."""
+    rec = Recorder()
+    questions = _questions()
+    pids = _stack_pids(*ports)
+    before = _cpu_seconds(pids)
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        async def run_user(i: int) -> None:
+            rng = random.Random(i)
+            member = StaffMember(client, url, rec, rng, questions)
+            if think:
+                await asyncio.sleep(rng.uniform(0, think[1]))  # staff arrive spread out, not all at once
+            while time.monotonic() < deadline and rec.count < MAX_REQUESTS:
+                await member.turn()
+                if think:
+                    await asyncio.sleep(rng.uniform(*think))
+
+        start = time.perf_counter()
+        await asyncio.gather(*(run_user(i) for i in range(users)))
+        elapsed = time.perf_counter() - start
+    after = _cpu_seconds(pids)
+    rec.report(elapsed)
+    used = {k: after[k] - before.get(k, 0.0) for k in after}
+    total = sum(used.values()) or 1.0
+    print(f"  CPU used by the stack: {total:.1f} s over {elapsed:.0f} s wall "
+          f"({total / elapsed:.2f} of {os.cpu_count()} cores)")
+    for name, secs in used.items():
+        print(f"    {name:<40}{secs:>8.1f} s  {secs / total:>5.0%}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line."""
+    parser = argparse.ArgumentParser(prog="python -m bot.loadtest")
+    parser.add_argument("mode", choices=["latency", "saturation", "morning"])
+    parser.add_argument("--url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    parser.add_argument("--n", type=int, default=100, help="questions for latency")
+    parser.add_argument("--users", type=int, default=None)
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--action-port", type=int, default=5055)
+    args = parser.parse_args(argv)
+    host = httpx.URL(args.url).host
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print("the load test only targets this machine (127.0.0.1)", file=sys.stderr)
+        return 2
+    url = args.url.rstrip("/") + "/webhooks/rest/webhook"
+    if args.mode == "latency":
+        print(f"latency: {args.n} questions then 3 quizzes, one at a time")
+        asyncio.run(latency(url, args.n))
+    elif args.mode == "saturation":
+        users, seconds = args.users or 16, args.seconds or 60
+        print(f"saturation: {users} clients, closed loop, no think time, {seconds:.0f} s")
+        asyncio.run(closed_loop(url, users, seconds, None, (httpx.URL(args.url).port or 5005, args.action_port)))
+    else:
+        users, seconds = args.users or 200, args.seconds or 150
+        print(f"school morning: {users} staff, a message every 5-15 s each, {seconds:.0f} s")
+        asyncio.run(closed_loop(url, users, seconds, (5.0, 15.0),
+                                (httpx.URL(args.url).port or 5005, args.action_port)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Record queries over a real SQLite database filled by the real quiz engine and the real scenario bank."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot import auth, records
+from bot.store import QuestionLink, Store
+from knowledge.parser import parse_file
+from knowledge.search import normalise_question
+from ui.demo import quiz_engine, seed_demo, take_quiz
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
+QUIZZES = ROOT / "data" / "quizzes"
+
+
+@pytest.fixture(scope="module")
+def clauses():
+    return parse_file(POLICY).clauses
+
+
+@pytest.fixture
+def store(sqlite_url) -> Store:
+    return Store(sqlite_url)
+
+
+@pytest.fixture
+def seeded(store, clauses):
+    seed_demo(store, clauses, QUIZZES, passwords=False)
+    return store
+
+
+def test_my_records_are_only_mine(seeded):
+    alice = records.my_attempts(seeded, "alice@school.example")
+    bob = records.my_attempts(seeded, "bob@school.example")
+    assert len(alice) == 2 and len(bob) == 2
+    assert {a["attempt"] for a in alice}.isdisjoint({b["attempt"] for b in bob})
+    assert all(a["status"] == "completed" and a["answered"] == a["questions"] == 10 for a in alice)
+    summary = records.my_summary(seeded, "alice@school.example")
+    assert summary["completed"] == 2
+    assert summary["best_score"] == max(a["score"] for a in alice)
+    assert summary["passed"] == any(a["passed"] for a in alice)
+    assert records.my_attempts(seeded, "vera@school.example") == []
+    assert records.my_summary(seeded, "nobody@school.example")["attempts"] == 0
+
+
+def test_reread_lists_clauses_whose_latest_answer_was_wrong(store, clauses):
+    auth.import_roster(store, "name,email,role\nZed,zed@school.example,teacher\n")
+    engine = quiz_engine(store, clauses, QUIZZES, length=3)
+    take_quiz(engine, "zed@school.example", accuracy=0.0, seed=1)
+    wrong = {r["clause"] for r in records.my_summary(store, "zed@school.example")["reread"]}
+    assert wrong and all(r["policy"] == "social-media-policy" for r in
+                         records.my_summary(store, "zed@school.example")["reread"])
+    known = {c.clause for c in clauses}
+    assert wrong <= known
+
+
+def test_signoff_recorded_with_name_role_date_and_version(seeded):
+    row = records.record_signoff(seeded, "gwen@school.example", policy="social-media-policy",
+                                 document="Appendix 3 — Governing Body Document", policy_version="abc123",
+                                 signed_name="  Gwen   Governor ", role="governor")
+    assert row["signed_name"] == "Gwen Governor" and row["role"] == "governor" and row["signed_at"]
+    mine = records.my_signoffs(seeded, "gwen@school.example")
+    assert [s["policy_version"] for s in mine] == ["abc123"]
+    assert records.my_signoffs(seeded, "alice@school.example") == []
+    with pytest.raises(ValueError):
+        records.record_signoff(seeded, "gwen@school.example", policy="p", document="d", policy_version="v",
+                               signed_name=" ", role=None)
+
+
+def test_completion_table_and_summary(seeded):
+    records.record_signoff(seeded, "alice@school.example", policy="social-media-policy", document="Appendix 1",
+                           policy_version="v1", signed_name="Alice Teacher", role="teacher")
+    rows = {r["email"]: r for r in records.completion(seeded)}
+    assert set(rows) == {"alice@school.example", "bob@school.example", "gwen@school.example",
+                         "carl@school.example", "vera@school.example"}
+    assert rows["alice@school.example"]["signed"] and not rows["bob@school.example"]["signed"]
+    assert rows["alice@school.example"]["attempts"] == 2 and rows["vera@school.example"]["attempts"] == 0
+    assert rows["vera@school.example"]["best_score"] is None and not rows["vera@school.example"]["passed"]
+    assert rows["alice@school.example"]["last_activity"]
+    # with the current version known, an old signature no longer counts
+    assert not {r["email"]: r for r in records.completion(seeded, {"social-media-policy": "v2"})}[
+        "alice@school.example"]["signed"]
+    totals = records.summary(list(rows.values()))
+    assert totals["people"] == 5 and totals["attempted"] == 4
+    assert totals["pass_rate"] == totals["passed"] / 5
+
+
+def test_scores_and_bands(seeded):
+    rows = records.scores(seeded)
+    assert len(rows) == 6
+    bands = records.score_bands(rows)
+    assert len(bands) == 11 and sum(b["attempts"] for b in bands) == 6
+    assert bands[-1]["band"] == "100%"
+
+
+def test_facility_by_scenario_and_clause_names_most_missed(seeded):
+    scenarios = records.scenario_facility(seeded)
+    assert sum(s["answered"] for s in scenarios) == 60
+    assert all(0 <= s["facility"] <= 1 for s in scenarios)
+    assert scenarios == sorted(scenarios, key=lambda s: (s["facility"], -s["answered"]))
+    clauses = records.clause_facility(seeded)
+    assert all(c["correct"] + c["wrong"] == c["answered"] for c in clauses)
+    worst = records.most_missed(clauses)
+    assert worst["wrong"] == max(c["wrong"] for c in clauses)
+    assert records.most_missed([{"wrong": 0, "facility": 1.0, "answered": 3}]) is None
+
+
+def test_unanswered_questions_grouped_linked_and_not_covered(seeded):
+    rows = records.unanswered_questions(seeded)
+    dog = normalise_question("Can I bring my dog to school?")
+    assert rows[0]["normalised"] == dog and rows[0]["count"] == 2 and rows[0]["people"] == 2
+    assert {r["status"] for r in rows} == {"open"}
+    records.link_question(seeded, dog, "social-media-policy", "6.3", by="coord@school.example")
+    assert dog not in {r["normalised"] for r in records.unanswered_questions(seeded)}
+    decided = {r["normalised"]: r for r in records.unanswered_questions(seeded, include_decided=True)}
+    assert decided[dog]["status"] == "linked" and decided[dog]["linked_clause"] == "6.3"
+    # the action server's searcher reads links through Store.question_links
+    assert seeded.question_links()[dog] == [("social-media-policy", "6.3")]
+    canteen = normalise_question("What time does the canteen open?")
+    records.mark_not_covered(seeded, canteen, by="coord@school.example")
+    records.link_question(seeded, canteen, "social-media-policy", "6.4")  # changing a decision updates it
+    with seeded.session() as session:
+        assert session.query(QuestionLink).filter_by(normalised=canteen).one().clause == "6.4"
+    records.reopen_question(seeded, canteen)
+    assert canteen in {r["normalised"] for r in records.unanswered_questions(seeded)}
+    with pytest.raises(ValueError):
+        records.link_question(seeded, dog, "", "")
+
+
+def test_policy_versions(store):
+    records.record_policy_version(store, policy="p", checksum="c1", title="Policy", uploaded_by="coord",
+                                  changes={"added": ["1.1"], "removed": [], "changed": ["2.1", "2.2"]})
+    rows = records.policy_versions(store)
+    assert rows[0]["added"] == "1.1" and rows[0]["changed"] == "2.1, 2.2" and rows[0]["uploaded_by"] == "coord"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("March 2023", date(2023, 3, 31)),
+    ("Mar 2023", date(2023, 3, 31)),
+    ("Sept. 2024", date(2024, 9, 30)),
+    ("1 September 2024", date(2024, 9, 1)),
+    ("3rd June 2025", date(2025, 6, 3)),
+    ("2024-02", date(2024, 2, 29)),
+    ("2024-02-10", date(2024, 2, 10)),
+    ("10/02/2024", date(2024, 2, 10)),
+    ("02/2024", date(2024, 2, 29)),
+    ("Summer term 2025", date(2025, 7, 31)),
+    ("2026", date(2026, 12, 31)),
+    ("annually", None),
+    ("", None),
+    (None, None),
+])
+def test_parse_review_date(text, expected):
+    assert records.parse_review_date(text) == expected
+
+
+def test_review_warnings():
+    policies = {"old": {"title": "Old", "review_date": "March 2023"}, "new": {"title": "New", "review_date": "2099"},
+                "none": {"title": "None"}}
+    warnings = records.review_warnings(policies, today=date(2024, 1, 1))
+    assert [w["policy"] for w in warnings] == ["old"] and warnings[0]["days_overdue"] == 276

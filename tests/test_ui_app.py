@@ -1,0 +1,464 @@
+"""AppTest tests of the Streamlit app: sign-in, every page, chat and quiz buttons, sign-off, dashboard, access."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+from bot import auth, messages, records
+from bot.store import Store
+from knowledge.encoder import HashingEncoder
+from knowledge.index import ingest, load
+from knowledge.parser import parse_file
+from ui import rasa_client
+from ui.demo import DEMO_PASSWORD, quiz_engine, seed_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "ui" / "app.py")
+POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
+QUIZZES = ROOT / "data" / "quizzes"
+COORD = ("coord@school.example", "coordinator password 1")
+
+
+@pytest.fixture(scope="session")
+def hashing_index(tmp_path_factory) -> Path:
+    """A real index of the real policy, embedded with the fast hashing encoder (the reader needs no model)."""
+    directory = tmp_path_factory.mktemp("ui-index") / "index"
+    ingest([POLICY], directory, HashingEncoder())
+    return directory
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, hashing_index) -> dict:
+    """A fresh database, a writable copy of the index and policies folder, and a coordinator from the env."""
+    index = tmp_path / "index"
+    shutil.copytree(hashing_index, index)
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    shutil.copy(POLICY, policies / POLICY.name)
+    values = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ui.db'}",
+        "POLICY_COACH_INDEX": str(index),
+        "POLICY_COACH_POLICIES": str(policies),
+        "POLICY_COACH_MODEL": "hashing",
+        "RASA_URL": "http://127.0.0.1:9",
+        "COORDINATOR_EMAIL": COORD[0],
+        "COORDINATOR_PASSWORD": COORD[1],
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+@pytest.fixture
+def store(env) -> Store:
+    return Store(env["DATABASE_URL"])
+
+
+@pytest.fixture
+def seeded(store) -> Store:
+    seed_demo(store, parse_file(POLICY).clauses, QUIZZES)
+    return store
+
+
+def app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=30)
+
+
+def open_page(at: AppTest, url_path: str) -> AppTest:
+    """Open an st.navigation page by its url path (AppTest.switch_page only knows file pages)."""
+    at._page_hash = calc_hash(url_path)
+    return at.run()
+
+
+def as_user(at: AppTest, store: Store, email: str) -> AppTest:
+    """Sign a roster member in with the demo password through the real auth code."""
+    name = {"alice": "Alice Teacher", "bob": "Bob Support", "gwen": "Gwen Governor"}[email.split("@")[0]]
+    result = auth.sign_in_staff(store, name, email, DEMO_PASSWORD)
+    assert result.status == "ok", result.message
+    at.session_state["user"] = result.user
+    return at
+
+
+def as_coordinator(at: AppTest, store: Store) -> AppTest:
+    auth.bootstrap_coordinator(store, {"COORDINATOR_EMAIL": COORD[0], "COORDINATOR_PASSWORD": COORD[1]})
+    at.session_state["user"] = auth.sign_in_coordinator(store, *COORD).user
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything visible as text on the page."""
+    parts = []
+    for kind in ("markdown", "title", "header", "subheader", "caption", "success", "error", "warning", "info",
+                 "metric", "expander"):
+        for element in getattr(at, kind):
+            parts.append(str(getattr(element, "label", "") or ""))
+            parts.append(str(getattr(element, "value", "") or ""))
+    return "\n".join(parts).replace("\\", "")
+
+
+def no_exceptions(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# -- sign-in ------------------------------------------------------------------
+def test_only_sign_in_before_signing_in(env):
+    at = app().run()
+    no_exceptions(at)
+    assert at.title[0].value == "Policy Coach"
+    assert [b.label for b in at.button] == ["Sign in", "Sign in as coordinator"]
+    for page in ("chat", "training", "reader", "agreement", "dashboard", "questions", "manage"):
+        open_page(at, page)
+        no_exceptions(at)
+        assert at.title[0].value == "Policy Coach", page  # unknown pages fall back to sign-in
+    assert "sso-login" not in [b.key for b in at.button]  # no [auth] secrets: no SSO button
+
+
+def test_staff_first_use_password_then_sign_in(env, store):
+    auth.import_roster(store, "name,email,role\nAlice Teacher,alice@school.example,teacher\n")
+    at = app().run()
+    at.text_input(key="signin-name").input("Alice Teacher")
+    at.text_input(key="signin-email").input("ALICE@school.example")
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert "Welcome" in texts(at)
+    at.text_input(key="new-password").input("short")
+    at.text_input(key="confirm-password").input("short")
+    at.button[0].click().run()
+    assert "at least 10 characters" in texts(at)
+    at.text_input(key="new-password").input("my new password")
+    at.text_input(key="confirm-password").input("my new password")
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert at.session_state["user"]["sender_id"] == "alice@school.example"
+    assert at.title[0].value == "Ask & practise"
+    # sign out and back in with the password
+    at.button(key="sign-out").click().run()
+    assert at.title[0].value == "Policy Coach" and "user" not in at.session_state
+    at.text_input(key="signin-name").input("Alice Teacher")
+    at.text_input(key="signin-email").input("alice@school.example")
+    at.text_input(key="signin-password").input("my new password")
+    at.button[0].click().run()
+    assert at.title[0].value == "Ask & practise"
+
+
+def test_wrong_password_refused_with_clear_message(env, seeded):
+    at = app().run()
+    at.text_input(key="signin-name").input("Alice Teacher")
+    at.text_input(key="signin-email").input("alice@school.example")
+    at.text_input(key="signin-password").input("not my password")
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert "user" not in at.session_state
+    assert any("Wrong password" in e.value for e in at.error)
+    assert at.title[0].value == "Policy Coach"
+
+
+def test_coordinator_signs_in_from_env_bootstrap(env):
+    at = app().run()
+    at.text_input(key="coord-email").input(COORD[0])
+    at.text_input(key="coord-password").input("wrong password!")
+    at.button[1].click().run()
+    assert any("Wrong coordinator email or password" in e.value for e in at.error)
+    at.text_input(key="coord-password").input(COORD[1])
+    at.button[1].click().run()
+    no_exceptions(at)
+    assert at.session_state["user"]["is_coordinator"]
+    assert at.title[0].value == "Training dashboard"
+
+
+def test_sso_button_only_when_configured_and_user_matched_by_email(env, seeded):
+    at = app()
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x",
+                          "client_id": "id", "client_secret": "s",
+                          "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+    at.run()
+    assert "sso-login" in [b.key for b in at.button]
+    at.user = {"is_logged_in": True, "email": "Bob@School.example", "name": "Bob"}
+    at.run()
+    no_exceptions(at)
+    assert at.session_state["user"]["sender_id"] == "bob@school.example"
+    assert at.title[0].value == "Ask & practise"
+    stranger = app()
+    stranger.secrets["auth"] = dict(at.secrets["auth"])
+    stranger.user = {"is_logged_in": True, "email": "stranger@school.example"}
+    stranger.run()
+    assert "user" not in stranger.session_state
+    assert any("isn't on the staff roster" in e.value.replace("\\", "") for e in stranger.error)
+
+
+# -- access -------------------------------------------------------------------
+def test_staff_cannot_open_coordinator_pages(env, seeded):
+    at = as_user(app(), seeded, "alice@school.example").run()
+    for page in ("dashboard", "questions", "manage"):
+        open_page(at, page)
+        no_exceptions(at)
+        assert at.title[0].value == "Ask & practise", page  # not offered: falls back to the staff default
+        assert "Training dashboard" not in texts(at)
+
+
+def test_coordinator_pages_refuse_a_forged_session(env, seeded):
+    """Even a session that claims to be a coordinator is checked against the database."""
+    at = AppTest.from_string("from ui.views import dashboard\ndashboard.render()\n", default_timeout=30)
+    at.session_state["user"] = {**auth.sign_in_staff(seeded, "Alice Teacher", "alice@school.example",
+                                                     DEMO_PASSWORD).user, "is_coordinator": True}
+    at.run()
+    no_exceptions(at)
+    assert any("coordinator only" in e.value for e in at.error)
+    assert not at.dataframe
+
+
+def test_my_training_shows_only_my_records(env, seeded):
+    at = open_page(as_user(app(), seeded, "alice@school.example").run(), "training")
+    no_exceptions(at)
+    page = texts(at)
+    assert at.title[0].value == "My training"
+    mine = records.my_attempts(seeded, "alice@school.example")
+    assert len(at.dataframe[0].value) == len(mine) == 2
+    bob_ids = {a["attempt"] for a in records.my_attempts(seeded, "bob@school.example")}
+    assert not bob_ids & set(at.dataframe[0].value.index)
+    assert "Bob" not in page and "bob@school.example" not in page
+    assert at.download_button
+
+
+# -- pages ----------------------------------------------------------------------
+@pytest.mark.parametrize("page,title", [("chat", "Ask & practise"), ("training", "My training"),
+                                        ("reader", "Policy reader"), ("agreement", "Sign the agreement")])
+def test_staff_pages_smoke(env, seeded, page, title):
+    at = open_page(as_user(app(), seeded, "bob@school.example").run(), page)
+    no_exceptions(at)
+    assert at.title[0].value == title
+
+
+@pytest.mark.parametrize("page,title", [("dashboard", "Training dashboard"), ("questions", "Unanswered questions"),
+                                        ("manage", "Policies & roster"), ("reader", "Policy reader")])
+def test_coordinator_pages_smoke(env, seeded, page, title):
+    at = open_page(as_coordinator(app(), seeded).run(), page)
+    no_exceptions(at)
+    assert at.title[0].value == title
+
+
+def test_reader_highlights_clause_from_query_param_and_searches(env, seeded):
+    at = as_user(app(), seeded, "alice@school.example")
+    at.query_params["clause"] = "6.3"
+    at.query_params["policy"] = "social-media-policy"
+    open_page(at.run(), "reader")
+    no_exceptions(at)
+    assert any("Clause 6.3" in i.value.replace("\\", "") for i in at.info)
+    assert "Guidance on Social Media Use" in texts(at)
+    assert "Appendix 1" in texts(at)
+    at.text_input(key="reader-search").input("friend request").run()
+    page = texts(at)
+    assert "match" in page and "**friend**" in "\n".join(m.value for m in at.markdown)
+
+
+# -- chat -------------------------------------------------------------------------
+class FakeRasa:
+    """Answers like the real bot: policy answers from the index, quizzes from the real engine and messages."""
+
+    def __init__(self, store: Store, index_dir: Path):
+        self.store = store
+        self.index = load(index_dir)
+        self.engine = quiz_engine(store, self.index.clauses, QUIZZES, length=2)
+        self.sent: list[tuple[str, str]] = []
+
+    def cite(self, clause_id: str) -> dict:
+        c = self.index.find("social-media-policy", clause_id)
+        return {"policy": c.policy, "policy_title": "Guidance on Social Media Use for Education Establishments",
+                "clause": c.clause, "section": c.section, "title": c.title, "text": c.text, "score": 0.9}
+
+    def __call__(self, base_url: str, sender: str, text: str, **_) -> list[dict]:
+        self.sent.append((sender, text))
+        if text == "/start_quiz":
+            question, _ = self.engine.start(sender, seed=3)
+            return [{"kind": "quiz_start", "text": "Quiz: 2 scenarios."}, self.question(question)]
+        if "quiz_choice" in text:
+            outcome = self.engine.answer(sender, text)
+            cites = [self.cite(c) for c in outcome.question.scenario.clauses]
+            text_, payload = messages.quiz_feedback(outcome, cites)
+            out = [{**payload, "text": text_}]
+            if outcome.finished:
+                summary = self.engine.last_result(sender)
+                text_, payload = messages.quiz_result(summary, [self.cite(c) for c in summary["reread"]])
+                out.append({**payload, "text": text_})
+            else:
+                out.append(self.question(self.engine.current(sender)))
+            return out
+        if "<script>" in text:
+            return [{"kind": "out_of_scope", "message": "I can't find that in the policy.", "contacts": []}]
+        return [{"kind": "policy_answer", "message": "The policy says (6.3):", "citations": [self.cite("6.3")]}]
+
+    @staticmethod
+    def question(question) -> dict:
+        text, payload, _ = messages.quiz_question(question)
+        return {**payload, "text": text}
+
+
+@pytest.fixture
+def rasa(monkeypatch, seeded, env) -> FakeRasa:
+    fake = FakeRasa(seeded, Path(env["POLICY_COACH_INDEX"]))
+    monkeypatch.setattr(rasa_client, "send_message", fake)
+    return fake
+
+
+def test_chat_sends_as_signed_in_user_and_shows_cited_clause(env, seeded, rasa):
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value("A pupil sent me a friend request on Facebook, what do I do?").run()
+    no_exceptions(at)
+    assert rasa.sent == [("alice@school.example", "A pupil sent me a friend request on Facebook, what do I do?")]
+    assert any(e.label.replace("\\", "").startswith("6.3 — 6 Personal Use of Social Media") for e in at.expander)
+    assert "friend request" in texts(at)  # verbatim clause text in the expander
+    assert len(at.chat_message) == 2
+
+
+def test_chat_escapes_user_html_and_markdown(env, seeded, rasa):
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value("<script>alert(1)</script> **bold** [x](http://evil)").run()
+    no_exceptions(at)
+    user_turn = at.chat_message[0].markdown[0].value
+    assert "<script>" not in user_turn and "&lt;script&gt;" in user_turn
+    assert "\\*\\*bold\\*\\*" in user_turn and "\\[x\\]\\(http" in user_turn
+
+
+def test_quiz_buttons_send_payloads_and_show_feedback_and_result(env, seeded, rasa):
+    at = as_user(app(), seeded, "bob@school.example").run()
+    at.button(key="suggest-Quiz me").click().run()
+    no_exceptions(at)
+    assert rasa.sent[-1] == ("bob@school.example", "/start_quiz")
+    assert "Question 1 of 2" in texts(at)
+    for number in (1, 2):
+        options = [b for b in at.button if b.key and b.key.endswith(("-A", "-B", "-C", "-D")) and not b.disabled]
+        assert len(options) >= 2
+        options[0].click().run()
+        no_exceptions(at)
+        sender, sent = rasa.sent[-1]
+        assert sender == "bob@school.example" and sent.startswith('/quiz_answer{"quiz_choice":')
+        assert at.success or at.error  # feedback headline shown
+    page = texts(at)
+    assert "Pass mark" in page and "Score" in page
+    assert at.button(key=[b.key for b in at.button if b.key and b.key.endswith("-retake")][0])
+    attempts = records.my_attempts(seeded, "bob@school.example")
+    assert attempts[0]["status"] == "completed" and attempts[0]["answered"] == 2
+
+
+def test_chat_shows_a_clear_message_when_rasa_is_down(env, seeded):
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value("Can I post photos of pupils?").run()
+    no_exceptions(at)
+    assert any("isn't reachable" in e.value.replace("\\", "") for e in at.error)
+
+
+# -- sign-off -------------------------------------------------------------------------
+def test_sign_off_records_name_role_date_and_version(env, seeded):
+    at = open_page(as_user(app(), seeded, "alice@school.example").run(), "agreement")
+    no_exceptions(at)
+    assert "Acceptable Use Agreement" in texts(at)
+    at.text_input(key="agree-name").input("Alice Teacher")
+    at.button[0].click().run()
+    assert any("Tick the box" in e.value for e in at.error)
+    at.checkbox(key="agree-check").check()
+    at.text_input(key="agree-name").input("Someone Else")
+    at.button[0].click().run()
+    assert any("full name" in e.value for e in at.error)
+    at.text_input(key="agree-name").input("alice teacher")
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert any("You signed this agreement" in s.value for s in at.success)
+    [signed] = records.my_signoffs(seeded, "alice@school.example")
+    checksum = load(Path(env["POLICY_COACH_INDEX"])).policies["social-media-policy"]["checksum"]
+    assert signed["policy_version"] == checksum and signed["role"] == "teacher"
+    assert signed["document"].startswith("Appendix 1") and signed["signed_at"]
+
+
+def test_governors_sign_the_governing_body_agreement(env, seeded):
+    at = open_page(as_user(app(), seeded, "gwen@school.example").run(), "agreement")
+    no_exceptions(at)
+    assert "Appendix 3" in texts(at) and "Acceptable Use" not in at.subheader[0].value
+
+
+# -- dashboard ------------------------------------------------------------------------
+def test_dashboard_completion_charts_facility_and_review_warning(env, seeded):
+    at = as_coordinator(app(), seeded).run()
+    no_exceptions(at)
+    page = texts(at)
+    assert "was due for review in March 2023" in page
+    completion = at.dataframe[0].value
+    assert len(completion) == 5 and {"signed", "attempts", "best_score", "passed", "last_activity"} <= set(
+        completion.columns)
+    assert "Most missed clause" in page
+    assert len(at.get("vega_lite_chart")) >= 3
+    assert {"dl-completion", "dl-scores", "dl-clause-facility", "dl-scenario-facility"} <= {
+        b.key for b in at.download_button}
+    at.multiselect(key="filter-roles").set_value(["governor"]).run()
+    assert list(at.dataframe[0].value["email"]) == ["gwen@school.example"]
+
+
+def test_questions_link_and_not_covered(env, seeded):
+    at = open_page(as_coordinator(app(), seeded).run(), "questions")
+    no_exceptions(at)
+    assert "Can I bring my dog to school" in texts(at)
+    link_buttons = [b for b in at.button if b.key and b.key.startswith("link-")]
+    at.selectbox(key="pick-" + link_buttons[0].key[5:]).set_value(("social-media-policy", "6.3"))
+    link_buttons[0].click().run()
+    no_exceptions(at)
+    assert any("Linked to 6.3" in s.value for s in at.success)
+    links = seeded.question_links()
+    assert list(links.values()) == [[("social-media-policy", "6.3")]]
+    [b for b in at.button if b.key and b.key.startswith("nc-")][0].click().run()
+    decided = [r for r in records.unanswered_questions(seeded, include_decided=True) if r["status"] != "open"]
+    assert {r["status"] for r in decided} == {"linked", "not_covered"}
+
+
+def test_upload_new_policy_version_shows_changes(env, seeded):
+    at = open_page(as_coordinator(app(), seeded).run(), "manage")
+    no_exceptions(at)
+    text = POLICY.read_text(encoding="utf-8")
+    changed = text.replace("6.3 Staff members must not", "6.3 Staff members must never") \
+        .replace("- 8.3 Contracted", "- 8.4 A new clause about reporting.\n- 8.3 Contracted")
+    at.file_uploader(key="policy-file").upload("anything.md", changed.encode(), "text/markdown")
+    at.selectbox(key="policy-target").set_value("social-media-policy")
+    at.button[0].click().run()
+    no_exceptions(at)
+    page = texts(at)
+    assert "New version of" in page
+    assert "Clauses added" in page and "8.4" in page
+    [version] = records.policy_versions(seeded)
+    assert version["policy"] == "social-media-policy" and "8.4" in version["added"]
+    policies = Path(env["POLICY_COACH_POLICIES"])
+    assert [p.name for p in policies.iterdir()] == ["social-media-policy.md"]
+    assert "8.4" in {c.clause for c in load(Path(env["POLICY_COACH_INDEX"])).clauses}
+
+
+def test_bad_policy_file_leaves_index_untouched(env, seeded):
+    manifest = Path(env["POLICY_COACH_INDEX"]) / "manifest.json"
+    before = manifest.read_text()
+    at = open_page(as_coordinator(app(), seeded).run(), "manage")
+    at.file_uploader(key="policy-file").upload("broken.pdf", b"this is not a pdf", "application/pdf")
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert any("nothing was changed" in e.value.replace("\\", "") for e in at.error)
+    assert manifest.read_text() == before
+    assert [p.name for p in Path(env["POLICY_COACH_POLICIES"]).iterdir()] == ["social-media-policy.md"]
+    assert records.policy_versions(seeded) == []
+
+
+def test_roster_upload_reports_bad_rows(env, seeded):
+    at = open_page(as_coordinator(app(), seeded).run(), "manage")
+    csv = b"name,email,role\nNew Person,new@school.example,teacher\nBad Row,bad-email,teacher\n"
+    at.file_uploader(key="roster-file").upload("roster.csv", csv, "text/csv")
+    [b for b in at.button if b.label == "Import roster"][0].click().run()
+    no_exceptions(at)
+    assert any("1 added" in s.value for s in at.success)
+    errors = [d.value for d in at.dataframe if list(d.value.columns) == ["line", "problem"]][0]
+    assert errors.to_dict("records")[0]["line"] == 3 and "bad-email" in errors.to_dict("records")[0]["problem"]
+
+
+def test_database_down_shows_clear_message(monkeypatch, env):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody:nothing@127.0.0.1:1/none")
+    at = app().run()
+    no_exceptions(at)
+    assert any("database isn't available" in e.value.replace("\\", "") for e in at.error)
+    assert not at.text_input
