@@ -158,6 +158,16 @@ class Stack:
                                   "--enable-api", "-i", "127.0.0.1"], env)
         wait_for(f"http://127.0.0.1:{port}/status", 240, proc, f"Rasa server ({name})")
 
+    def start_replicas(self, count: int) -> list[int]:
+        """Start `count` Rasa servers on the ports after rasa_port and a balancer on rasa_port in front."""
+        ports = [self.rasa_port + 1 + i for i in range(count)]
+        for i, port in enumerate(ports):
+            self.start_rasa(port=port, name=f"rasa-{i + 1}")
+        proc = self._spawn("balancer", [str(APP_PY), "-m", "bot.balancer", "--port", str(self.rasa_port),
+                                        *[f"http://127.0.0.1:{p}" for p in ports]], {**os.environ, **self.env})
+        wait_for(f"http://127.0.0.1:{self.rasa_port}/status", 60, proc, "balancer")
+        return ports
+
     def start_ui(self) -> None:
         """Start Streamlit and wait until it answers."""
         env = {**os.environ, **self.env, "RASA_URL": f"http://127.0.0.1:{self.rasa_port}", "HF_HUB_OFFLINE": "1"}
@@ -192,8 +202,14 @@ def run(args) -> int:
     try:
         print("starting action server ...", flush=True)
         stack.start_actions()
-        print("starting Rasa server ...", flush=True)
-        stack.start_rasa()
+        if args.replicas > 1:
+            if not os.environ.get("REDIS_URL") or not (os.environ.get("RASA_TRACKER_URL") or "").startswith("postgres"):
+                raise RuntimeError("several Rasa replicas need REDIS_URL (lock store) and a Postgres RASA_TRACKER_URL")
+            print(f"starting {args.replicas} Rasa replicas behind a balancer ...", flush=True)
+            stack.start_replicas(args.replicas)
+        else:
+            print("starting Rasa server ...", flush=True)
+            stack.start_rasa()
         print("starting Streamlit ...", flush=True)
         stack.start_ui()
         print(f"\nPolicy Coach is running ({time.monotonic() - started:.0f} s to start):\n"
@@ -224,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rasa-port", type=int, default=5005)
     p.add_argument("--action-port", type=int, default=5055)
     p.add_argument("--ui-port", type=int, default=8501)
+    p.add_argument("--replicas", type=int, default=1, help="Rasa servers behind one URL (needs Postgres + Redis)")
     p = sub.add_parser("train")
     p.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)

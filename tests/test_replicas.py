@@ -1,0 +1,79 @@
+"""Beyond one machine: two Rasa replicas sharing a Postgres tracker store and a Redis lock store."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import requests
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory, real_index):
+    tracker_url = os.environ.get("TEST_POSTGRES_TRACKER_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    app_url = os.environ.get("TEST_POSTGRES_URL")
+    if not (tracker_url and redis_url and app_url):
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide TEST_POSTGRES_URL, TEST_POSTGRES_TRACKER_URL and TEST_REDIS_URL")
+        pytest.skip("needs Postgres and Redis (set TEST_POSTGRES_URL, TEST_POSTGRES_TRACKER_URL, TEST_REDIS_URL)")
+    from bot.stack import Stack
+
+    base = tmp_path_factory.mktemp("replicas")
+    env = {"DATABASE_URL": app_url, "RASA_TRACKER_URL": tracker_url, "REDIS_URL": redis_url,
+           "POLICY_COACH_INDEX": str(real_index)}
+    stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(), log_dir=base / "logs",
+                  env=env)
+    stack.start_actions()
+    ports = stack.start_replicas(2)
+    yield stack, ports
+    stack.stop()
+
+
+def _send(port: int, sender: str, text: str) -> list[dict]:
+    response = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+                             json={"sender": sender, "message": text}, timeout=60)
+    response.raise_for_status()
+    return [r["custom"] for r in response.json() if "custom" in r]
+
+
+def _question(customs):
+    return next(c for c in customs if c["kind"] == "quiz_question")
+
+
+def test_one_conversation_alternating_between_replicas_sees_one_consistent_quiz(replicas):
+    stack, (first, second) = replicas
+    sender = f"replica-{uuid.uuid4().hex[:8]}"
+    question = _question(_send(first, sender, "quiz me"))
+    assert question["progress"] == "1 of 10"
+    for n in range(1, 10):
+        port = second if n % 2 else first
+        customs = _send(port, sender, question["options"][0]["payload"])
+        assert any(c["kind"] == "quiz_feedback" for c in customs), (port, customs)
+        question = _question(customs)
+        assert question["progress"] == f"{n + 1} of 10"  # each replica continues where the other left off
+    # A question mid-quiz on one replica, then the quiz resumes on the other.
+    customs = _send(first, sender, "is my work email monitored?")
+    assert _question(customs)["scenario_id"] == question["scenario_id"]
+    customs = _send(second, sender, question["options"][0]["payload"])
+    assert any(c["kind"] == "quiz_result" for c in customs)
+    progress = _send(first, sender, "show my progress")[0]
+    assert progress["kind"] == "progress" and len(progress["attempts"]) == 1
+
+
+def test_the_balancer_spreads_one_url_over_both_replicas(replicas):
+    stack, ports = replicas
+    seen = set()
+    for _ in range(4):
+        response = requests.get(f"http://127.0.0.1:{stack.rasa_port}/status", timeout=10)
+        assert response.status_code == 200
+        seen.add(response.headers["X-Replica"])
+    assert seen == {f"http://127.0.0.1:{p}" for p in ports}
+    sender = f"balanced-{uuid.uuid4().hex[:8]}"
+    question = _question(_send(stack.rasa_port, sender, "quiz me"))
+    customs = _send(stack.rasa_port, sender, question["options"][0]["payload"])
+    assert _question(customs)["progress"] == "2 of 10"
