@@ -49,3 +49,9 @@ test: setup browser-deps index lint
 	$(RASA) data validate --domain bot/domain.yml --data data/rasa --config config.yml --fail-on-warnings
 	$(APP)/python -m bot.stack train
 	$(APP)/python -m pytest -q
+
+# Figures, not assertions: retrieval (ingest time, index size, latency, memory, eval sets), NLU
+# cross-validation, latency and load through a fresh stack.
+bench: setup index model
+	$(APP)/python -m knowledge.bench
+	$(APP)/python -m bot.bench

@@ -1,0 +1,67 @@
+"""`make bench`, dialogue half: NLU cross-validation, then latency and load through a fresh stack on spare ports."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bot import loadtest
+from bot.loadtest import free_port
+from bot.stack import RASA_BIN, ROOT, Stack, rasa_env
+
+
+def nlu_cross_validation(folds: int) -> None:
+    """Print intent accuracy / macro F1 from `rasa test nlu --cross-validation`."""
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([str(RASA_BIN), "test", "nlu", "--nlu", "data/rasa/nlu.yml", "--config", "config.yml",
+                        "--cross-validation", "--folds", str(folds), "--out", out],
+                       cwd=ROOT, env=rasa_env(), check=True, capture_output=True)
+        report = json.loads((Path(out) / "intent_report.json").read_text())
+    print(f"NLU intent classification, {folds}-fold cross-validation on data/rasa/nlu.yml:")
+    print(f"  accuracy {report['accuracy']:.3f}  macro F1 {report['macro avg']['f1-score']:.3f}  "
+          f"weighted F1 {report['weighted avg']['f1-score']:.3f}")
+    worst = sorted(((k, v) for k, v in report.items() if isinstance(v, dict) and "support" in v
+                    and k not in ("macro avg", "weighted avg", "micro avg")), key=lambda kv: kv[1]["f1-score"])[:3]
+    print("  weakest intents: " + ", ".join(f"{k} F1 {v['f1-score']:.2f}" for k, v in worst))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the dialogue benchmarks."""
+
+    parser = argparse.ArgumentParser(prog="python -m bot.bench")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--morning-users", type=int, default=200)
+    parser.add_argument("--morning-seconds", type=float, default=150)
+    parser.add_argument("--saturation-users", type=int, default=16)
+    parser.add_argument("--saturation-seconds", type=float, default=60)
+    args = parser.parse_args(argv)
+
+    nlu_cross_validation(args.folds)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "RASA_TRACKER_DB": f"{tmp}/tracker.db"}
+        stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(),
+                      log_dir=Path(tmp) / "logs", env=env)
+        try:
+            stack.start_actions()
+            stack.start_rasa()
+            url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook"
+            ports = (stack.rasa_port, stack.action_port)
+            print("\nWarm latency through Rasa REST (one user at a time): 100 questions, then 3 full quizzes")
+            asyncio.run(loadtest.latency(url, 100))
+            print(f"\n(a) Saturation: {args.saturation_users} clients, closed loop, no think time, "
+                  f"{args.saturation_seconds:.0f} s")
+            asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports))
+            print(f"\n(b) School morning: {args.morning_users} staff, a message every 5-15 s each, "
+                  f"{args.morning_seconds:.0f} s")
+            asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0), ports))
+        finally:
+            stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
