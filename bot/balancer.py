@@ -1,4 +1,4 @@
-"""A small round-robin HTTP balancer: one URL in front of several Rasa replicas (Starlette + uvicorn + httpx,
+"""A small HTTP balancer, sticky by sender id: one URL in front of several Rasa replicas (Starlette + uvicorn + httpx,
 all already in the app environment).
 
 For production use nginx or the school's own load balancer (docs/scaling.md). This one lets
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import zlib
 
 import httpx
 from starlette.applications import Starlette
@@ -23,12 +25,23 @@ def make_app(backends: list[str]) -> Starlette:
     cycle = itertools.cycle(backends)
     client = httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=500))
 
+    def order(body: bytes) -> list[str]:
+        """Backends to try: the sender's own replica first (sticky by sender id), else round-robin."""
+        try:
+            sender = json.loads(body).get("sender") if body else None
+        except (ValueError, AttributeError):
+            sender = None
+        if isinstance(sender, str):
+            first = zlib.crc32(sender.encode()) % len(backends)
+            return backends[first:] + backends[:first]
+        start = backends.index(next(cycle))
+        return backends[start:] + backends[:start]
+
     async def forward(request: Request) -> Response:
         body = await request.body()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         last_error: Exception | None = None
-        for _ in range(len(backends)):
-            backend = next(cycle)
+        for backend in order(body):
             try:
                 upstream = await client.request(request.method, backend + request.url.path,
                                                 params=request.query_params, content=body, headers=headers)

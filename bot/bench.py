@@ -10,8 +10,7 @@ import tempfile
 from pathlib import Path
 
 from bot import loadtest
-from bot.loadtest import free_port
-from bot.stack import RASA_BIN, ROOT, Stack, rasa_env
+from bot.stack import RASA_BIN, ROOT, Stack, free_port, rasa_env
 
 
 def nlu_cross_validation(folds: int) -> None:
@@ -38,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--morning-seconds", type=float, default=150)
     parser.add_argument("--saturation-users", type=int, default=16)
     parser.add_argument("--saturation-seconds", type=float, default=60)
+    parser.add_argument("--replicas", type=int, default=2, help="also measure with this many Rasa replicas")
     args = parser.parse_args(argv)
 
     nlu_cross_validation(args.folds)
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.start_actions()
             stack.start_rasa()
             url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook"
-            ports = (stack.rasa_port, stack.action_port)
+            ports = loadtest.stack_ports(stack.rasa_port, stack.action_port)
             print("\nWarm latency through Rasa REST (one user at a time): 100 questions, then 3 full quizzes")
             asyncio.run(loadtest.latency(url, 100))
             print(f"\n(a) Saturation: {args.saturation_users} clients, closed loop, no think time, "
@@ -58,6 +58,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n(b) School morning: {args.morning_users} staff, a message every 5-15 s each, "
                   f"{args.morning_seconds:.0f} s")
             asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0), ports))
+            if args.replicas > 1:
+                stack.stop("rasa")
+                replica_ports = stack.start_replicas(args.replicas)
+                ports = {"balancer": stack.rasa_port, "action server (search, encoder, quiz DB)": stack.action_port,
+                         **{f"rasa replica {i + 1}": port for i, port in enumerate(replica_ports)}}
+                print(f"\n(a') Saturation with {args.replicas} Rasa replicas on this box (sticky balancer, shared "
+                      f"SQLite tracker store): {args.saturation_users} clients, {args.saturation_seconds:.0f} s")
+                asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports))
+                print(f"\n(b') School morning with {args.replicas} Rasa replicas: {args.morning_users} staff, "
+                      f"{args.morning_seconds:.0f} s")
+                asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0),
+                                                 ports))
         finally:
             stack.stop()
     return 0

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import random
-import statistics
 import sys
 import time
 import uuid
@@ -163,11 +162,16 @@ def _pid_on_port(port: int) -> int | None:
     return None
 
 
-def _stack_pids(rasa_port: int, action_port: int) -> dict[str, int]:
-    """The Rasa server and action server processes behind the ports under test."""
-    found = {"rasa server (NLU, policies, tracker store)": _pid_on_port(rasa_port),
-             "action server (search, encoder, quiz DB)": _pid_on_port(action_port)}
+def _stack_pids(ports: dict[str, int]) -> dict[str, int]:
+    """The processes listening on the named ports under test."""
+    found = {name: _pid_on_port(port) for name, port in ports.items()}
     return {k: v for k, v in found.items() if v}
+
+
+def stack_ports(rasa_port: int, action_port: int) -> dict[str, int]:
+    """Names for the CPU report of a one-replica stack."""
+    return {"rasa server (NLU, policies, tracker store)": rasa_port,
+            "action server (search, encoder, quiz DB)": action_port}
 
 
 async def latency(url: str, n: int) -> None:
@@ -191,11 +195,11 @@ async def latency(url: str, n: int) -> None:
 
 
 async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, float] | None,
-                      ports: tuple[int, int] = (5005, 5055)) -> None:
+                      ports: dict[str, int] | None = None) -> None:
     """Run `users` simulated staff for `seconds`; think=None means no think time (saturation)."""
     rec = Recorder()
     questions = _questions()
-    pids = _stack_pids(*ports)
+    pids = _stack_pids(ports or stack_ports(5005, 5055))
     before = _cpu_seconds(pids)
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
@@ -244,23 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.mode == "saturation":
         users, seconds = args.users or 16, args.seconds or 60
         print(f"saturation: {users} clients, closed loop, no think time, {seconds:.0f} s")
-        asyncio.run(closed_loop(url, users, seconds, None, (httpx.URL(args.url).port or 5005, args.action_port)))
+        asyncio.run(closed_loop(url, users, seconds, None, stack_ports(httpx.URL(args.url).port or 5005, args.action_port)))
     else:
         users, seconds = args.users or 200, args.seconds or 150
         print(f"school morning: {users} staff, a message every 5-15 s each, {seconds:.0f} s")
         asyncio.run(closed_loop(url, users, seconds, (5.0, 15.0),
-                                (httpx.URL(args.url).port or 5005, args.action_port)))
+                                stack_ports(httpx.URL(args.url).port or 5005, args.action_port)))
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
 
-
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
