@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import uuid
 from pathlib import Path
 
@@ -14,11 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
 
 
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bot.stack import free_port  # noqa: E402,F401 - re-exported for the tests
 
 
 @pytest.fixture(scope="session")

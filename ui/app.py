@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st  # noqa: E402
 
 from bot.auth import ROLE_LABELS  # noqa: E402
+from bot.store import StoreUnavailable  # noqa: E402
 from ui import session  # noqa: E402
 from ui.pages import pages_for  # noqa: E402
 from ui.render import escape_md  # noqa: E402
@@ -41,9 +42,7 @@ def _sidebar(user: dict) -> None:
             st.rerun()
 
 
-def main() -> None:
-    """Draw the app for whoever is signed in."""
-    st.set_page_config(page_title="Policy Coach", page_icon="📘", layout="wide")
+def _run() -> None:
     store = session.require_store()
     session.bootstrap(store)
     _sso_sign_in(store)
@@ -52,6 +51,15 @@ def main() -> None:
     if user:
         _sidebar(user)
     page.run()
+
+
+def main() -> None:
+    """Draw the app for whoever is signed in; a database failure at any point is a plain message."""
+    st.set_page_config(page_title="Policy Coach", page_icon="📘", layout="wide")
+    try:
+        _run()
+    except StoreUnavailable:
+        st.error(session.DB_DOWN, icon=":material/cloud_off:")
 
 
 main()

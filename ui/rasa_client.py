@@ -9,15 +9,23 @@ class RasaUnavailable(RuntimeError):
 
 
 def group_messages(raw: list[dict]) -> list[dict]:
-    """Turn REST replies into render-ready messages: a payload when the bot sent one, else plain text."""
+    """Turn REST replies into render-ready messages: a payload when the bot sent one, else plain text.
+
+    Rasa's REST channel sends a message's text (split at blank lines) before its custom payload; those text
+    parts are dropped when the payload that follows carries the same text.
+    """
     out: list[dict] = []
     for item in raw:
         if "custom" in item and isinstance(item["custom"], dict):
             payload = dict(item["custom"])
-            if out and out[-1].get("kind") == "text" and "text" not in payload:
-                payload["text"] = out[-1]["text"]
-            if out and out[-1].get("kind") == "text" and out[-1]["text"] == payload.get("text"):
-                out.pop()
+            if "text" not in payload:
+                if out and out[-1].get("kind") == "text":
+                    payload["text"] = out.pop()["text"]
+            else:
+                full = payload["text"] or ""
+                while out and out[-1].get("kind") == "text" and out[-1]["text"].strip() and \
+                        out[-1]["text"].strip() in full:
+                    out.pop()
             out.append(payload)
         elif item.get("text"):
             out.append({"kind": "text", "text": item["text"], "buttons": item.get("buttons") or []})

@@ -77,12 +77,22 @@ def _completion(store, index) -> None:
         "password_set": st.column_config.CheckboxColumn("has signed in"),
     })
     csv_button(table, "completion")
+    left, right = st.columns(2)
+    with left:
+        _pass_rate(frame)
+    with right:
+        _scores(store)
+
+
+def _pass_rate(frame: pd.DataFrame) -> None:
+    st.subheader("Pass rate by role")
     by_role = frame.groupby("role").agg(people=("email", "count"), passed=("passed", "sum")).reset_index()
     by_role["pass rate %"] = (by_role["passed"] / by_role["people"] * 100).round()
-    st.markdown("**Pass rate by role**")
-    st.altair_chart(alt.Chart(by_role).mark_bar().encode(
-        x=alt.X("role:N", title=None), y=alt.Y("pass rate %:Q", scale=alt.Scale(domain=[0, 100])),
+    st.altair_chart(alt.Chart(by_role, height=260).mark_bar().encode(
+        x=alt.X("role:N", title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("pass rate %:Q", scale=alt.Scale(domain=[0, 100])),
         tooltip=["role", "people", "passed", "pass rate %"]), width="stretch")
+    csv_button(by_role, "pass-rate-by-role")
 
 
 def _scores(store) -> None:
@@ -92,8 +102,9 @@ def _scores(store) -> None:
         st.caption("No completed quizzes yet.")
         return
     bands = pd.DataFrame(records.score_bands(rows))
-    st.altair_chart(alt.Chart(bands).mark_bar().encode(
-        x=alt.X("band:N", sort=None, title="score"), y=alt.Y("attempts:Q", title="completed attempts"),
+    st.altair_chart(alt.Chart(bands, height=260).mark_bar().encode(
+        x=alt.X("band:N", sort=None, title="score"),
+        y=alt.Y("attempts:Q", title="completed attempts", axis=alt.Axis(tickMinStep=1)),
         tooltip=["band", "attempts"]), width="stretch")
     csv_button(pd.DataFrame(rows), "scores", "Download scores CSV")
 
@@ -119,7 +130,7 @@ def _facility(store, index) -> None:
     clause_frame["facility %"] = (clause_frame["facility"] * 100).round()
     tab_clause, tab_scenario = st.tabs(["By clause", "By scenario"])
     with tab_clause:
-        st.altair_chart(alt.Chart(clause_frame).mark_bar().encode(
+        st.altair_chart(alt.Chart(clause_frame, height=280).mark_bar().encode(
             x=alt.X("clause:N", sort=None), y=alt.Y("facility %:Q", scale=alt.Scale(domain=[0, 100])),
             color=alt.condition(alt.datum["facility %"] < 60, alt.value("#d9534f"), alt.value("#4c78a8")),
             tooltip=["clause", "answered", "correct", "facility %"]), width="stretch")
@@ -148,11 +159,6 @@ def render() -> None:
     review_warnings(index)
     try:
         _completion(store, index)
-        left, right = st.columns(2)
-        with left:
-            _scores(store)
-        with right:
-            pass
         _facility(store, index)
     except StoreUnavailable as exc:
         st.error(str(exc))

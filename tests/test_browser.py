@@ -1,0 +1,177 @@
+"""Headless Chromium against the live stack: sign in through the page, ask, see 6.3, quiz, dashboard; screenshots."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from bot import auth
+from bot.store import Store
+from knowledge.parser import parse_file
+from ui.demo import DEMO_PASSWORD, seed_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "docs" / "screenshots"
+QUESTION = "A pupil sent me a friend request on Facebook, what do I do?"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ui(live_stack, live_env):
+    """The live stack with Streamlit, and a database holding a roster and some quiz history."""
+    store = Store(live_env["DATABASE_URL"])
+    seed_demo(store, parse_file(ROOT / "data" / "policies" / "social-media-policy.md").clauses,
+              ROOT / "data" / "quizzes")
+    auth.import_roster(store, "name,email,role\nSam Browser,sam.browser@school.example,teacher\n")
+    auth.set_first_password(store, "Sam Browser", "sam.browser@school.example", DEMO_PASSWORD)
+    live_stack.start_ui()
+    yield f"http://127.0.0.1:{live_stack.ui_port}"
+    live_stack.stop("ui")
+
+
+@pytest.fixture(scope="module")
+def driver(chromium):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                 "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                 f"--user-data-dir={profile}", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
+                               options=options)
+    browser.set_page_load_timeout(60)
+    yield browser
+    browser.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for(driver, predicate, timeout: float = 90, what: str = ""):
+    """Poll until predicate(driver) is truthy; fail with a screenshot saved for debugging."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = predicate(driver)
+        except Exception:  # noqa: BLE001 - elements come and go while Streamlit reruns
+            found = None
+        if found:
+            return found
+        time.sleep(0.3)
+    driver.save_screenshot(str(Path(tempfile.gettempdir()) / "browser-failure.png"))
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def field(driver, label: str):
+    from selenium.webdriver.common.by import By
+
+    return next(e for e in driver.find_elements(By.CSS_SELECTOR, f'input[aria-label="{label}"]') if e.is_displayed())
+
+
+def button(driver, text: str):
+    from selenium.webdriver.common.by import By
+
+    return next(b for b in driver.find_elements(By.TAG_NAME, "button")
+                if b.is_displayed() and b.text.strip() and b.text.strip().splitlines()[-1].strip() == text)
+
+
+def body(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def settle(driver, seconds: float = 1.5) -> None:
+    """Wait until Streamlit has stopped running the script, then a moment for layout."""
+    from selenium.webdriver.common.by import By
+
+    wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'), 60,
+             "the app to finish running")
+    time.sleep(seconds)
+
+
+def screenshot(driver, name: str, height: int = 1000) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.set_window_size(1400, height)
+    time.sleep(0.8)
+    path = SHOTS / name
+    driver.save_screenshot(str(path))
+    return path
+
+
+def chat(driver, text: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]'), 60,
+                   "the chat input")
+    box.send_keys(text)
+    box.send_keys(Keys.ENTER)
+
+
+def test_sign_in_ask_and_see_clause_6_3(ui, driver):
+    from selenium.webdriver.common.by import By
+
+    started = time.monotonic()
+    driver.get(ui)
+    wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 90, "the sign-in form")
+    field(driver, "Your name (as on the staff list)").send_keys("Sam Browser")
+    field(driver, "School email").send_keys("Sam.Browser@school.example")
+    field(driver, "Password").send_keys(DEMO_PASSWORD)
+    button(driver, "Sign in").click()
+    wait_for(driver, lambda d: "Ask & practise" in body(d) and
+             d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]'), 60, "the chat page")
+    chat(driver, QUESTION)
+    wait_for(driver, lambda d: "6.3 — 6 Personal Use of Social Media" in body(d), 90, "the 6.3 citation")
+    settle(driver)
+    assert "friend request" in body(driver).lower()
+    shot = screenshot(driver, "chat-citation.png", 1100)
+    assert shot.stat().st_size > 10_000
+    # the citation links to the clause in the policy reader
+    link = wait_for(driver, lambda d: next(a for a in d.find_elements(By.TAG_NAME, "a")
+                                           if "Open 6.3 in the policy reader" in a.text), 30, "the reader link")
+    link.click()
+    wait_for(driver, lambda d: "clause=6.3" in d.current_url and "Clause 6.3" in body(d), 60, "the reader page")
+    settle(driver, 2.5)
+    screenshot(driver, "policy-reader.png", 1000)
+    print(f"chat + reader flow took {time.monotonic() - started:.1f} s")
+
+
+def test_quiz_with_buttons(ui, driver):
+    from selenium.webdriver.common.by import By
+
+    next(a for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a')
+         if "Ask & practise" in a.text).click()
+    chat(driver, "quiz me")
+    wait_for(driver, lambda d: "Question 1 of" in body(d), 90, "the first quiz question")
+    settle(driver)
+    screenshot(driver, "quiz-question.png", 1100)
+    option = wait_for(driver, lambda d: next(b for b in d.find_elements(By.TAG_NAME, "button")
+                                             if b.is_displayed() and b.text.startswith("A)")), 30, "option A")
+    option.click()
+    wait_for(driver, lambda d: "Question 2 of" in body(d), 90, "feedback and the next question")
+    text = body(driver)
+    assert "Correct!" in text or "Not quite" in text
+    settle(driver)
+    screenshot(driver, "quiz-feedback.png", 1400)
+
+
+def test_coordinator_dashboard(ui, driver, live_env):
+    wait_for(driver, lambda d: button(d, "Sign out"), 30, "the sign out button").click()
+    wait_for(driver, lambda d: d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]"), 60,
+             "the coordinator tab").click()
+    field(driver, "Coordinator email").send_keys(live_env["COORDINATOR_EMAIL"])
+    wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
+                                    if e.is_displayed()), 10, "the password box").send_keys(
+        live_env["COORDINATOR_PASSWORD"])
+    button(driver, "Sign in as coordinator").click()
+    wait_for(driver, lambda d: "Training dashboard" in body(d) and "Most missed clause" in body(d), 90,
+             "the dashboard")
+    assert "was due for review" in body(driver)
+    settle(driver, 3)
+    screenshot(driver, "dashboard.png", 2200)
