@@ -120,3 +120,14 @@ def test_button_tokens_parse_from_payloads():
     assert parse_token('/quiz_answer{"quiz_choice":"12:3:b"}') == (12, 3, "b")
     assert parse_token("12:3:b") == (12, 3, "b")
     assert parse_token("B") is None
+
+
+def test_every_cited_clause_exists_in_the_built_index(real_index):
+    from knowledge.index import load
+
+    index = load(real_index)
+    ids = {c.clause for c in index.clauses if c.policy == "social-media-policy"}
+    texts = {c.clause: c.text for c in index.clauses if c.policy == "social-media-policy"}
+    bank = load_bank(BANK, texts)
+    missing = {(s.id, c) for s in bank.scenarios for c in s.clauses if c not in ids}
+    assert not missing
