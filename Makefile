@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 POLICIES := $(wildcard data/policies/*)
 
-.PHONY: run test setup index model bench lint unit conversation clean-venvs browser-deps
+.PHONY: run test setup index model bench lint browser-deps adapter
 
 setup: .venv/.stamp .venv-rasa/.stamp
 
@@ -55,3 +55,7 @@ test: setup browser-deps index lint
 bench: setup index model
 	$(APP)/python -m knowledge.bench
 	$(APP)/python -m bot.bench
+
+# Retrain the small LoRA adapter in data/retrieval/adapter.npz from the retrieval data (fixed seeds; ~5-7 min CPU).
+adapter: .venv/.stamp
+	$(APP)/python -m knowledge.encoder train

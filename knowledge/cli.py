@@ -23,8 +23,8 @@ def _all_unchanged(parsed, index_dir: Path, model: str) -> bool:
     """True when the index already holds every file at the same checksum, built by the same model."""
     import json  # noqa: PLC0415
 
-    from knowledge.encoder import model_label  # noqa: PLC0415
-    from knowledge.index import FORMAT_VERSION  # noqa: PLC0415
+    from knowledge.encoder import expected_name  # noqa: PLC0415
+    from knowledge.index import FORMAT_VERSION, retrieval_fingerprint  # noqa: PLC0415
 
     manifest = index_dir / "manifest.json"
     if not manifest.exists():
@@ -34,8 +34,9 @@ def _all_unchanged(parsed, index_dir: Path, model: str) -> bool:
     except ValueError:
         return False
     known = meta.get("policies", {})
-    return meta.get("format") == FORMAT_VERSION and meta.get("model") == model_label(model) and all(
-        known.get(p.policy, {}).get("checksum") == p.checksum for p in parsed)
+    return meta.get("format") == FORMAT_VERSION and meta.get("model") == expected_name(model) and all(
+        known.get(p.policy, {}).get("checksum") == p.checksum
+        and known.get(p.policy, {}).get("retrieval") == retrieval_fingerprint(p.policy) for p in parsed)
 
 
 def cmd_ingest(args) -> int:

@@ -1,4 +1,13 @@
-"""Sentence encoders: the real sentence-transformers model, and a hashing encoder for fast unit tests."""
+"""Sentence encoders: the real sentence-transformers model, and a hashing encoder for fast unit tests.
+
+The real model may carry a small domain adapter (data/retrieval/adapter.npz): low-rank (LoRA) weight updates,
+trained offline in a few CPU minutes from repository data only, that teach all-MiniLM-L6-v2 how school staff word
+questions about policy clauses. It is merged into the weights at load time, so a query costs the same. The
+encoder's name records the adapter, so an index built without it (or with another one) is re-embedded.
+
+Rebuild the adapter (deterministic, from the repo's data) with:
+    .venv/bin/python -m knowledge.encoder train
+"""
 from __future__ import annotations
 
 import hashlib
@@ -9,11 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.settings import DATA
+
+ADAPTER_PATH = DATA / "retrieval" / "adapter.npz"
+
 
 class Encoder:
     """Wraps a sentence-transformers model; vectors are L2-normalised float32."""
 
-    def __init__(self, model: str):
+    def __init__(self, model: str, *, adapter: Path | None = ADAPTER_PATH):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - heavy import, only when used
@@ -21,9 +34,18 @@ class Encoder:
         self.name = model_label(model)
         self.model = SentenceTransformer(model, device="cpu")
         self.dim = int(self.model.get_embedding_dimension())
+        self.adapter = None
+        if adapter is not None and Path(adapter).exists():
+            tag = apply_adapter(self.model, Path(adapter), self.name)
+            if tag:
+                self.adapter = tag
+                self.name = f"{self.name}+{tag}"
+        self.model.eval()
 
     def encode(self, texts: list[str], *, progress: bool = False, batch_size: int = 32) -> np.ndarray:
         """Embed texts into normalised vectors."""
+        if not len(texts):
+            return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self.model.encode(
             list(texts),
             batch_size=batch_size,
@@ -38,6 +60,38 @@ def model_label(model: str) -> str:
     """A machine-independent name for a model: a hub id, or the last two parts of a local folder."""
     path = Path(model)
     return "/".join(path.parts[-2:]) if path.is_absolute() else model
+
+
+def expected_name(model: str, adapter: Path | None = ADAPTER_PATH) -> str:
+    """The name an Encoder for `model` will have, without loading it (so an unchanged index can be kept)."""
+    if model == "hashing":
+        return "hashing"
+    label = model_label(model)
+    if adapter is not None and Path(adapter).exists():
+        with np.load(adapter, allow_pickle=False) as data:
+            if str(data["base"]) == label:
+                return f"{label}+ft-" + hashlib.sha256(Path(adapter).read_bytes()).hexdigest()[:8]
+    return label
+
+
+def apply_adapter(model, path: Path, label: str) -> str | None:
+    """Merge a LoRA adapter file into a loaded model's linear layers; return its tag, or None if it doesn't fit."""
+    import torch  # noqa: PLC0415
+
+    data = np.load(path, allow_pickle=False)
+    if str(data["base"]) != label:
+        return None
+    modules = dict(model.named_modules())
+    names = [str(n) for n in data["names"]]
+    scale = float(data["scale"])
+    with torch.no_grad():
+        for i, name in enumerate(names):
+            layer = modules.get(name)
+            a, b = data[f"a{i}"].astype(np.float32), data[f"b{i}"].astype(np.float32)
+            if layer is None or tuple(layer.weight.shape) != (b.shape[0], a.shape[1]):
+                raise ValueError(f"{path}: adapter does not fit model layer {name}; retrain it")
+            layer.weight += torch.from_numpy(b @ a * scale)
+    return "ft-" + hashlib.sha256(path.read_bytes()).hexdigest()[:8]
 
 
 class HashingEncoder:
@@ -71,3 +125,150 @@ def load_encoder(model: str) -> Encoder | HashingEncoder:
     # Small queries gain nothing from many threads on a 2-core box, and contend with the web servers.
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     return Encoder(model)
+
+
+# -- training the adapter -------------------------------------------------------------------------------------
+def training_pairs(data: Path = DATA) -> list[tuple[str, str, str]]:
+    """(staff question, clause text, clause key) pairs from repository data only.
+
+    Sources: example questions stored for a policy (data/retrieval/<policy-id>.questions.yml), the scenario
+    prompts of its quiz (data/quizzes/<policy-id>.yml, first cited clause), and the generic front-matter questions
+    (data/retrieval/details.yml). Evaluation sets are never read.
+    """
+    import yaml  # noqa: PLC0415
+
+    from knowledge.index import RETRIEVAL_DIR, clause_body, clause_head, detail_questions, example_questions  # noqa: PLC0415
+    from knowledge.parser import parse_file, policy_id_for  # noqa: PLC0415
+
+    pairs: list[tuple[str, str, str]] = []
+    for path in sorted((data / "policies").iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        policy = parse_file(path)
+        text = {i: f"{clause_head(c)}: {clause_body(c)}" for i, c in enumerate(policy.clauses)}
+        key = {i: f"{policy.policy}:{c.clause}" for i, c in enumerate(policy.clauses)}
+        for question, row in example_questions(policy, RETRIEVAL_DIR):
+            pairs.append((question, text[row], key[row]))
+        for row, clause in enumerate(policy.clauses):
+            for question in detail_questions(clause):
+                pairs.append((question, text[row], key[row]))
+        quiz = data / "quizzes" / f"{policy_id_for(path)}.yml"
+        if quiz.exists():
+            for scenario in (yaml.safe_load(quiz.read_text()) or {}).get("scenarios") or []:
+                cited = [str(c) for c in scenario.get("clauses") or []]
+                prompt = " ".join(str(scenario.get("prompt") or "").split())
+                if not cited or not prompt:
+                    continue
+                first = cited[0]
+                if first.startswith("text:"):
+                    rows = [i for i, c in enumerate(policy.clauses) if first[5:].strip().lower() in c.text.lower()]
+                else:
+                    rows = [i for i, c in enumerate(policy.clauses) if c.clause == first]
+                if rows:
+                    pairs.append((prompt, text[rows[0]], key[rows[0]]))
+    return pairs
+
+
+def train_adapter(model: str, out: Path = ADAPTER_PATH, *, rank: int = 8, epochs: int = 4, lr: float = 5e-4,
+                  batch: int = 32, seed: int = 0, scale: float = 2.0, log=print) -> Path:
+    """Train the LoRA adapter on `training_pairs()` with in-batch negatives; write it to `out`."""
+    import random  # noqa: PLC0415
+
+    import torch  # noqa: PLC0415
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    pairs = training_pairs()
+    log(f"{len(pairs)} training pairs")
+    st = SentenceTransformer(model, device="cpu")
+
+    class LoRA(torch.nn.Module):
+        def __init__(self, base):
+            super().__init__()
+            self.base = base
+            self.a = torch.nn.Parameter(torch.randn(rank, base.in_features) * 0.01)
+            self.b = torch.nn.Parameter(torch.zeros(base.out_features, rank))
+
+        def forward(self, x):
+            return self.base(x) + (x @ self.a.T @ self.b.T) * scale
+
+    for p in st.parameters():
+        p.requires_grad = False
+    names = [n for n, m in st.named_modules() if isinstance(m, torch.nn.Linear)]
+    wrapped = {}
+    for name in names:
+        parent, attr = name.rsplit(".", 1)
+        layer = LoRA(getattr(st.get_submodule(parent), attr))
+        setattr(st.get_submodule(parent), attr, layer)
+        wrapped[name] = layer
+    params = [p for layer in wrapped.values() for p in (layer.a, layer.b)]
+    opt = torch.optim.AdamW(params, lr=lr)
+
+    def embed(texts):
+        features = st.preprocess(texts) if hasattr(st, "preprocess") else st.tokenize(texts)
+        return torch.nn.functional.normalize(st(features)["sentence_embedding"], dim=-1)
+
+    st.train()
+    for epoch in range(epochs):
+        random.shuffle(pairs)
+        pool, batches = list(pairs), []
+        while pool:  # batches of distinct clauses and questions, so in-batch negatives are true negatives
+            seen, chosen, rest = set(), [], []
+            for pair in pool:
+                if len(chosen) < batch and pair[2] not in seen and pair[0] not in seen:
+                    chosen.append(pair)
+                    seen.update((pair[2], pair[0]))
+                else:
+                    rest.append(pair)
+            batches.append(chosen)
+            pool = rest
+        total = 0.0
+        for chosen in batches:
+            q = embed([p[0] for p in chosen])
+            d = embed([p[1] for p in chosen])
+            sims = q @ d.T * 20.0
+            labels = torch.arange(len(chosen))
+            loss = (torch.nn.functional.cross_entropy(sims, labels)
+                    + torch.nn.functional.cross_entropy(sims.T, labels)) / 2
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+        log(f"epoch {epoch + 1}/{epochs}: loss {total / max(len(batches), 1):.3f}")
+    arrays = {"base": np.array(model_label(model)), "names": np.array(names), "scale": np.array(scale)}
+    for i, name in enumerate(names):
+        arrays[f"a{i}"] = wrapped[name].a.detach().numpy().astype(np.float16)
+        arrays[f"b{i}"] = wrapped[name].b.detach().numpy().astype(np.float16)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, out)
+    log(f"wrote {out} ({out.stat().st_size // 1024} KiB)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m knowledge.encoder train [--out PATH] [--epochs N]`: rebuild the domain adapter."""
+    import argparse  # noqa: PLC0415
+
+    from knowledge.settings import get_settings  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m knowledge.encoder")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train the LoRA domain adapter from repository data")
+    p.add_argument("--out", default=str(ADAPTER_PATH))
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--rank", type=int, default=8)
+    p.add_argument("--lr", type=float, default=5e-4)
+    args = parser.parse_args(argv)
+    train_adapter(get_settings().model, Path(args.out), rank=args.rank, epochs=args.epochs, lr=args.lr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,11 +10,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hashlib
+
 import numpy as np
+import yaml
 
 from knowledge.parser import Clause, Policy, parse_file
+from knowledge.settings import DATA
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+# Bump when embedding_texts or the retrieval data change meaning, so an unchanged policy is re-embedded.
+EMBED_VERSION = "5"
+RETRIEVAL_DIR = DATA / "retrieval"
+
+# What each stored vector is: the clause text itself, one sentence of it, or a question that the clause answers
+# (a generic front-matter question from data/retrieval/details.yml, or an example staff question stored as data
+# for one policy in data/retrieval/<policy-id>.questions.yml).
+KIND_TEXT, KIND_SENTENCE, KIND_QUESTION = 0, 1, 2
 
 
 class IndexError_(RuntimeError):
@@ -26,15 +38,84 @@ def _sentences(text: str) -> list[str]:
     return [p.strip(" -") for p in parts if len(p.split()) >= 4]
 
 
-def embedding_texts(clause: Clause) -> list[str]:
-    """The texts embedded for one clause: the whole clause with its heading, and each sentence of it."""
-    head = clause.title if clause.kind != "clause" else clause.section
-    body = re.sub(r"^\d+(\.\d+)+\s+", "", clause.text)
-    texts = [f"{head}: {body}"]
+def clause_body(clause: Clause) -> str:
+    """A clause's text without its leading number."""
+    return re.sub(r"^\d+(\.\d+)*\s+", "", clause.text)
+
+
+def clause_head(clause: Clause) -> str:
+    """The heading a clause is read under: its section for numbered clauses, else its title."""
+    return clause.title if clause.kind != "clause" else clause.section
+
+
+def _load_yaml(path: Path):
+    try:
+        return yaml.safe_load(Path(path).read_text()) if Path(path).exists() else None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+
+
+def detail_questions(clause: Clause, templates: list[dict] | None = None) -> list[str]:
+    """Generic questions a front-matter detail answers ("who owns this policy"), from data/retrieval/details.yml."""
+    if clause.kind != "detail":
+        return []
+    if templates is None:
+        templates = _load_yaml(RETRIEVAL_DIR / "details.yml") or []
+    key = clause.text.split(":", 1)[0]
+    for entry in templates:
+        if re.search(str(entry.get("key", "$^")), key, re.I):
+            return [str(q) for q in entry.get("questions") or []]
+    return []
+
+
+def embedding_texts_with_kinds(clause: Clause, templates: list[dict] | None = None) -> list[tuple[str, int]]:
+    """(text, kind) for every vector of one clause: the clause with its heading, its sentences, generic questions."""
+    body = clause_body(clause)
+    texts = [(f"{clause_head(clause)}: {body}", KIND_TEXT)]
     sentences = _sentences(body)
     if len(sentences) > 1:
-        texts.extend(sentences)
+        texts.extend((s, KIND_SENTENCE) for s in sentences)
+    texts.extend((q, KIND_QUESTION) for q in detail_questions(clause, templates))
     return texts
+
+
+def embedding_texts(clause: Clause) -> list[str]:
+    """The texts embedded for one clause: the whole clause with its heading, each sentence, generic questions."""
+    return [text for text, _ in embedding_texts_with_kinds(clause)]
+
+
+def questions_path(policy_id: str, directory: Path | None = None) -> Path:
+    """Where example staff questions for one policy live (optional data)."""
+    return Path(directory or RETRIEVAL_DIR) / f"{policy_id}.questions.yml"
+
+
+def example_questions(policy: Policy, directory: Path | None = None) -> list[tuple[str, int]]:
+    """(question, clause position in policy.clauses) from data/retrieval/<policy-id>.questions.yml, if present.
+
+    Keys are clause ids, or "text: phrase" for the first clause whose text contains the phrase. A key that no
+    longer matches (the policy was reworded) is skipped rather than attached to the wrong clause.
+    """
+    data = _load_yaml(questions_path(policy.policy, directory)) or {}
+    out: list[tuple[str, int]] = []
+    for key, questions in data.items():
+        key = str(key).strip()
+        if key.lower().startswith("text:"):
+            phrase = key[5:].strip().lower()
+            rows = [i for i, c in enumerate(policy.clauses) if phrase and phrase in c.text.lower()]
+        else:
+            rows = [i for i, c in enumerate(policy.clauses) if c.clause == key]
+        if not rows:
+            continue
+        out.extend((str(q).strip(), rows[0]) for q in questions or [] if str(q).strip())
+    return out
+
+
+def retrieval_fingerprint(policy_id: str, directory: Path | None = None) -> str:
+    """A hash of the retrieval data an ingest of this policy embeds (so editing it triggers a re-embed)."""
+    digest = hashlib.sha256(EMBED_VERSION.encode())
+    for path in (Path(directory or RETRIEVAL_DIR) / "details.yml", questions_path(policy_id, directory)):
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -48,6 +129,11 @@ class PolicyIndex:
     model: str
     dim: int
     faiss_index: object = field(default=None, repr=False)
+    kinds: np.ndarray | None = None  # (n_vectors,) KIND_* of each vector; None means all KIND_TEXT
+
+    def __post_init__(self):
+        if self.kinds is None or len(self.kinds) != len(self.owners):
+            self.kinds = np.zeros(len(self.owners), dtype=np.int8)
 
     def build_faiss(self) -> None:
         """(Re)build the in-memory FAISS inner-product index from the vectors."""
@@ -82,6 +168,7 @@ def save(index: PolicyIndex, directory: Path) -> None:
             index.build_faiss()
         np.save(tmp / "vectors.npy", index.vectors)
         np.save(tmp / "owners.npy", index.owners)
+        np.save(tmp / "kinds.npy", np.asarray(index.kinds, dtype=np.int8))
         faiss.write_index(index.faiss_index, str(tmp / "clauses.faiss"))
         (tmp / "clauses.json").write_text(json.dumps([c.to_dict() for c in index.clauses], indent=1))
         manifest = {
@@ -120,6 +207,7 @@ def load(directory: Path) -> PolicyIndex:
         clauses = [Clause(**row) for row in json.loads((directory / "clauses.json").read_text())]
         vectors = np.load(directory / "vectors.npy")
         owners = np.load(directory / "owners.npy")
+        kinds = np.load(directory / "kinds.npy") if (directory / "kinds.npy").exists() else None
         faiss_index = faiss.read_index(str(directory / "clauses.faiss"))
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexError_(f"The policy index at {directory} is damaged ({exc}); rebuild it with policy-coach ingest") from exc
@@ -133,14 +221,16 @@ def load(directory: Path) -> PolicyIndex:
         model=manifest["model"],
         dim=manifest["dim"],
         faiss_index=faiss_index,
+        kinds=kinds,
     )
 
 
-def _policy_meta(policy: Policy) -> dict:
+def _policy_meta(policy: Policy, extras_dir: Path | None = None) -> dict:
     return {
         "title": policy.title,
         "path": policy.path,
         "checksum": policy.checksum,
+        "retrieval": retrieval_fingerprint(policy.policy, extras_dir),
         "details": policy.details,
         "owner": policy.owner(),
         "review_date": policy.review_date(),
@@ -170,9 +260,13 @@ def diff_clauses(old: list[Clause], new: list[Clause]) -> dict[str, list[str]]:
     }
 
 
-def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = False) -> IngestReport:
+def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = False,
+           extras_dir: Path | None = None) -> IngestReport:
     """Parse policy files and add or replace them in the index at `directory`; unchanged files are a no-op.
 
+    Besides each clause's text, its sentences and generic front-matter questions, the example staff questions in
+    `extras_dir`/<policy-id>.questions.yml (default data/retrieval) are embedded as extra vectors of their clause.
+    A policy is unchanged when both its file and that retrieval data are unchanged.
     Raises PolicyReadError (from parsing) before anything is written, so a bad file never damages the index.
     """
     parsed = [parse_file(Path(p)) for p in paths]
@@ -193,7 +287,8 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
     todo: list[Policy] = []
     for policy in parsed:
         old_meta = keep_policies.get(policy.policy)
-        if old_meta and old_meta.get("checksum") == policy.checksum:
+        if (old_meta and old_meta.get("checksum") == policy.checksum
+                and old_meta.get("retrieval") == retrieval_fingerprint(policy.policy, extras_dir)):
             report.unchanged.append(policy.policy)
             continue
         (report.updated if old_meta else report.added).append(policy.policy)
@@ -207,6 +302,7 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
     clauses: list[Clause] = []
     vectors: list[np.ndarray] = []
     owners: list[int] = []
+    kinds: list[int] = []
     if current:
         for row, clause in enumerate(current.clauses):
             if clause.policy in replaced:
@@ -216,19 +312,29 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
             mask = current.owners == row
             vectors.append(current.vectors[mask])
             owners.extend([new_row] * int(mask.sum()))
+            kinds.extend(int(k) for k in current.kinds[mask])
+    templates = _load_yaml(Path(extras_dir or RETRIEVAL_DIR) / "details.yml") or []
     texts: list[str] = []
     text_owner: list[int] = []
+    text_kind: list[int] = []
     for policy in todo:
-        keep_policies[policy.policy] = _policy_meta(policy)
-        for clause in policy.clauses:
-            row = len(clauses)
+        keep_policies[policy.policy] = _policy_meta(policy, extras_dir)
+        first_row = len(clauses)
+        per_clause: dict[int, list[tuple[str, int]]] = {}
+        for position, clause in enumerate(policy.clauses):
             clauses.append(clause)
-            for text in embedding_texts(clause):
+            per_clause[position] = embedding_texts_with_kinds(clause, templates)
+        for question, position in example_questions(policy, extras_dir):
+            per_clause[position].append((question, KIND_QUESTION))
+        for position in range(len(policy.clauses)):
+            for text, kind in per_clause[position]:
                 texts.append(text)
-                text_owner.append(row)
-    new_vectors = encoder.encode(texts, progress=progress)
+                text_owner.append(first_row + position)
+                text_kind.append(kind)
+    new_vectors = encoder.encode(texts, progress=progress) if texts else np.zeros((0, encoder.dim), np.float32)
     vectors.append(new_vectors)
     owners.extend(text_owner)
+    kinds.extend(text_kind)
     # keep vectors grouped in clause order so owners stay consistent
     all_vectors = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, encoder.dim), np.float32)
     index = PolicyIndex(
@@ -238,6 +344,7 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
         owners=np.asarray(owners, dtype=np.int64),
         model=encoder.name,
         dim=encoder.dim,
+        kinds=np.asarray(kinds, dtype=np.int8),
     )
     index.build_faiss()
     save(index, directory)
@@ -260,6 +367,7 @@ def remove_policy(directory: Path, policy: str) -> bool:
         owners=np.asarray([remap[int(o)] for o in current.owners[mask]], dtype=np.int64),
         model=current.model,
         dim=current.dim,
+        kinds=current.kinds[mask],
     )
     index.build_faiss()
     save(index, directory)

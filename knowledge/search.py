@@ -1,9 +1,23 @@
-"""Answer a question from the index: hybrid dense + keyword search, citations, and out-of-scope refusal."""
+"""Answer a question from the index: hybrid dense + keyword search, citations, and out-of-scope refusal.
+
+How a question is scored against every clause (weights in SearchConfig, chosen by measurement; see bench.py):
+  dense    best cosine similarity between the question and any vector of the clause: the clause with its
+           heading, each of its sentences, and questions the clause answers (generic front-matter questions,
+           and example staff questions stored as data for a policy);
+  keyword  BM25 over clause text + heading, with the domain lexicon (data/lexicon.yml) adding policy wording for
+           staff wording; normalised by the best clause;
+  score    dense + keyword_weight * keyword.
+Out of scope: generic off-topic "anchor" questions (data/retrieval/anchors.yml: pay, leave, timetable, general
+knowledge... never a school-policy topic) are embedded once; a question is refused when a logistic decision over
+(best dense, best anchor similarity, keyword coverage) says it is more like the anchors than the policies.
+Its coefficients are data (data/retrieval/oos.yml).
+"""
 from __future__ import annotations
 
 import html
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from knowledge.index import PolicyIndex
+from knowledge.index import KIND_QUESTION, RETRIEVAL_DIR, PolicyIndex, clause_head
 
 STOPWORDS = set(
     """a about above after again against all am an and any are aren't as at be because been before being below
@@ -25,29 +39,73 @@ STOPWORDS = set(
     we've were weren't what what's when when's where where's which while who who's whom why why's with won't would
     wouldn't you you'd you'll you're you've your yours yourself yourselves im ive dont cant wont whats ok okay just
     really also get got go going want wanted need like thing things still allowed please hi hey policy say says
-    said tell u ur r yeah bit lot""".split()
+    said tell u ur r yeah bit lot actually even anyway right sure mean meant supposed""".split()
 )
+
+# Irregular forms and words the suffix rules would damage.
+_IRREGULAR = {
+    "children": "child", "men": "man", "women": "woman", "people": "person", "took": "take", "taken": "take",
+    "sent": "send", "made": "make", "told": "tell", "gotten": "get", "wrote": "write", "written": "write",
+    "bought": "buy", "brought": "bring", "gave": "give", "given": "give", "saw": "see", "seen": "see",
+    "lost": "lose", "stolen": "steal", "stole": "steal", "paid": "pay", "kept": "keep", "found": "find",
+    "chose": "choose", "chosen": "choose", "knew": "know", "known": "know", "data": "data", "media": "media",
+    "news": "news", "business": "business", "address": "address", "addresses": "address", "bus": "bus",
+    "class": "class", "classes": "class", "process": "process", "access": "access", "less": "less",
+    "unless": "unless", "always": "always", "various": "various", "previous": "previous", "serious": "serious",
+    "seriously": "serious", "sims": "sims", "ios": "ios", "gdpr": "gdpr", "its": "it", "was": "be", "is": "be",
+}
 
 
 def _stem(word: str) -> str:
-    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+    """A light English stemmer: plurals, -ing/-ed/-ly, -ation; 'phone', 'phones' and 'phoned' meet."""
+    word = word.lower().replace("'", "")
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if len(word) <= 3:
+        return word
+    for suffix, repl in (("isation", "ise"), ("ization", "ise"), ("ations", "ate"), ("ation", "ate"),
+                         ("ments", ""), ("ment", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)] + repl
             break
+    if word.endswith(("ies", "ied")) and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        word = word[:-2]
+    elif word.endswith(("ss", "us", "is")):
+        pass
+    elif word.endswith("s") and len(word) > 3:
+        word = word[:-1]
+    for suffix in ("ingly", "edly", "ing", "ed", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            if len(base) >= 2 and base[-1] == base[-2] and base[-1] not in "lsz":
+                base = base[:-1]
+            word = base
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    if word.endswith("y") and len(word) > 3:
+        word = word[:-1] + "i"
     return word
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("\u2019", "'"))
 
 
 def tokens(text: str) -> list[str]:
     """Lower-cased, stemmed content words of a text."""
-    words = re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower())
-    return [_stem(w.replace("'", "")) for w in words if w not in STOPWORDS and len(w) > 1]
+    return [_stem(w) for w in _words(text) if w not in STOPWORDS and len(w) > 1]
 
 
 class Lexicon:
-    """Staff wording -> policy wording, loaded from a YAML data file."""
+    """Staff wording -> policy wording, loaded from a YAML data file; keys may be single words or phrases."""
 
     def __init__(self, mapping: dict[str, str] | None = None):
-        self.mapping = {k.lower(): str(v).lower() for k, v in (mapping or {}).items()}
+        self.mapping = {" ".join(_words(k)): str(v).lower() for k, v in (mapping or {}).items() if _words(k)}
+        phrases = sorted((k for k in self.mapping if " " in k), key=len, reverse=True)
+        self._phrases = re.compile(r"\b(" + "|".join(re.escape(p) for p in phrases) + r")\b") if phrases else None
 
     @classmethod
     def load(cls, path: Path | None) -> "Lexicon":
@@ -59,39 +117,54 @@ class Lexicon:
 
     def expand(self, text: str) -> str:
         """Return the words the lexicon adds for a text (not including the text)."""
-        words = re.findall(r"[a-z0-9'-]+", text.lower())
-        extra = [self.mapping[w] for w in words if w in self.mapping]
+        normal = " ".join(_words(text))
+        extra = []
+        if self._phrases:
+            extra.extend(self.mapping[m.group(1)] for m in self._phrases.finditer(normal))
+        extra.extend(self.mapping[w] for w in normal.split() if w in self.mapping)
         return " ".join(extra)
 
 
 class BM25:
-    """Okapi BM25 over clause texts."""
+    """Okapi BM25 over clause texts, with an inverted index so a query touches only the clauses it matches."""
 
     def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75):
         self.k1, self.b = k1, b
+        self.n = len(docs)
         self.docs = [Counter(d) for d in docs]
         self.lengths = np.array([len(d) for d in docs], dtype=np.float32)
-        self.avg = float(self.lengths.mean()) if len(docs) else 1.0
+        self.avg = float(self.lengths.mean()) if len(docs) and self.lengths.mean() > 0 else 1.0
         df: Counter = Counter()
         for doc in docs:
             df.update(set(doc))
-        n = len(docs)
-        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self.idf = {t: math.log(1 + (self.n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        norm = self.k1 * (1 - self.b + self.b * self.lengths / self.avg)
+        postings: dict[str, tuple[list[int], list[float]]] = {}
+        for i, doc in enumerate(self.docs):
+            for term, tf in doc.items():
+                rows, vals = postings.setdefault(term, ([], []))
+                rows.append(i)
+                vals.append(tf * (self.k1 + 1) / (tf + norm[i]))
+        self.postings = {t: (np.array(r, dtype=np.int64), np.array(v, dtype=np.float32)) for t, (r, v) in postings.items()}
 
     def scores(self, query: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
         """BM25 score of every document for a bag of query terms."""
-        out = np.zeros(len(self.docs), dtype=np.float32)
+        out = np.zeros(self.n, dtype=np.float32)
         for term in set(query):
-            idf = self.idf.get(term)
-            if idf is None:
+            posting = self.postings.get(term)
+            if posting is None:
                 continue
-            w = (weights or {}).get(term, 1.0)
-            for i, doc in enumerate(self.docs):
-                tf = doc.get(term)
-                if tf:
-                    denom = tf + self.k1 * (1 - self.b + self.b * self.lengths[i] / self.avg)
-                    out[i] += w * idf * tf * (self.k1 + 1) / denom
+            rows, vals = posting
+            out[rows] += (weights or {}).get(term, 1.0) * self.idf[term] * vals
         return out
+
+    def coverage(self, query: list[str], row: int) -> float:
+        """Share of the query's (idf-weighted) known terms that occur in one document."""
+        terms = set(query)
+        total = sum(self.idf.get(t, 0.0) for t in terms)
+        if not total:
+            return 0.0
+        return sum(self.idf[t] for t in terms if t in self.docs[row]) / total
 
 
 @dataclass
@@ -142,15 +215,78 @@ class Answer:
 
 @dataclass
 class SearchConfig:
-    """Tunable weights; chosen by measurement on data/eval (see README)."""
+    """Tunable weights; chosen by measurement on data/eval (see knowledge/bench.py)."""
 
-    top_vectors: int = 64
-    keyword_weight: float = 0.25  # weight of the normalised BM25 score added to the dense score
+    keyword_weight: float = 0.2  # weight of the normalised BM25 score added to the dense score
     expansion_weight: float = 0.5  # weight of lexicon-added words in BM25
-    min_dense: float = 0.34  # below this best dense similarity the question is off-topic
-    min_combined: float = 0.42
+    question_weight: float = 1.0  # similarity to a stored question counts this much of a similarity to clause text
+    # Template text (letters to parents, declarations to sign) restates rules for another reader; it is cited
+    # only when it clearly beats the rules themselves.
+    template_penalty: float = 0.05
+    template_pattern: str = r"\b(letters?|template|declaration|example letter|model letter)\b"
     max_citations: int = 3
     relative_cutoff: float = 0.80  # citations after the first must score at least this share of the best
+    # Fallback refusal thresholds, used when no OOS model is configured for the encoder (e.g. the test encoder).
+    min_dense: float = 0.34
+    min_combined: float = 0.42
+
+
+@dataclass
+class OutOfScope:
+    """Logistic decision 'this question is about a loaded policy', over features of the best match."""
+
+    bias: float = 0.0
+    dense: float = 0.0  # best dense similarity to a clause
+    anchor: float = 0.0  # best similarity to an off-topic anchor question
+    coverage: float = 0.0  # share of the question's keywords found in the best clause
+    threshold: float = 0.5
+
+    def probability(self, dense: float, anchor: float, coverage: float) -> float:
+        """P(in scope) for the features of one question."""
+        z = self.bias + self.dense * dense + self.anchor * anchor + self.coverage * coverage
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    @classmethod
+    def load(cls, path: Path, model: str) -> "OutOfScope | None":
+        """The decision for one encoder from data/retrieval/oos.yml ('default' applies to real models)."""
+        if not Path(path).exists():
+            return None
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        models = data.get("models") or {}
+        entry = models.get(model)
+        if entry is None and model != "hashing":
+            entry = data.get("default")
+        if not entry:
+            return None
+        return cls(**{k: float(v) for k, v in entry.items() if k in cls.__dataclass_fields__})
+
+
+_NAME_END = {"policy", "guidance", "guidelines", "rules", "agreement", "procedure"}
+
+
+def strip_policy_name(text: str, titles: list[str]) -> str:
+    """Replace a policy named by its title words ("the staff phone policy") with "the policy".
+
+    The words of a policy's own title say nothing about which of its clauses is meant, but they pull the
+    question towards clauses that happen to repeat the title (declarations, introductions).
+    """
+    title_stems = {_stem(w) for t in titles for w in _words(t) if w not in STOPWORDS}
+    words = text.split()
+    out: list[str] = []
+    for word in words:
+        bare = re.sub(r"[^\w']", "", word.lower())
+        if bare in _NAME_END:
+            j = len(out)
+            while j > 0:
+                prev = re.sub(r"[^\w']", "", out[j - 1].lower())
+                if not prev or prev in STOPWORDS or _stem(prev) not in title_stems:
+                    break
+                j -= 1
+            if j < len(out):  # at least one title word before the name word
+                out[j:] = []
+                word = "policy" + word[len(re.match(r"^[\w']*", word).group(0)):]
+        out.append(word)
+    return " ".join(out)
 
 
 def clean_question(text: str) -> str:
@@ -159,6 +295,8 @@ def clean_question(text: str) -> str:
     text = re.sub(r"<(script|style)[^>]*>.*?</\1\s*>", " ", text, flags=re.I | re.S)
     text = re.sub(r"<[^>]{0,200}>", " ", text)
     text = html.unescape(text)
+    text = re.sub(r"<[^>]{0,200}>", " ", text)  # markup that was entity-escaped
+    text = text.replace("<", " ").replace(">", " ")
     text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
     return re.sub(r"\s+", " ", text).strip()
 
@@ -171,55 +309,124 @@ def _mostly_latin(text: str) -> bool:
     return latin / len(letters) >= 0.6
 
 
+_ANCHOR_CACHE: dict[tuple, np.ndarray] = {}
+_ANCHOR_LOCK = threading.Lock()
+
+
+def load_anchors(path: Path) -> list[str]:
+    """Generic off-topic questions (a flat list, or categories of lists) from a YAML file."""
+    if not Path(path).exists():
+        return []
+    data = yaml.safe_load(Path(path).read_text()) or []
+    items = data.values() if isinstance(data, dict) else [data]
+    out: list[str] = []
+    for item in items:
+        out.extend(str(q).strip() for q in (item if isinstance(item, list) else [item]) if str(q).strip())
+    return out
+
+
+def _anchor_vectors(encoder, path: Path) -> np.ndarray:
+    """Embeddings of the anchor questions, computed once per process for each encoder and file version."""
+    path = Path(path)
+    stamp = path.stat().st_mtime_ns if path.exists() else 0
+    key = (getattr(encoder, "name", id(encoder)), str(path), stamp)
+    with _ANCHOR_LOCK:
+        if key not in _ANCHOR_CACHE:
+            anchors = load_anchors(path)
+            _ANCHOR_CACHE[key] = (encoder.encode(anchors) if anchors
+                                  else np.zeros((0, encoder.dim), dtype=np.float32))
+        return _ANCHOR_CACHE[key]
+
+
+@dataclass
+class Ranking:
+    """Scores of every clause for one question."""
+
+    combined: np.ndarray
+    dense: np.ndarray
+    keyword: np.ndarray
+    terms: list[str]
+    anchor: float
+    order: np.ndarray
+
+
 class Searcher:
     """Answers questions against a loaded PolicyIndex."""
 
     def __init__(self, index: PolicyIndex, encoder, *, lexicon: Lexicon | None = None,
-                 config: SearchConfig | None = None, max_chars: int = 1000):
+                 config: SearchConfig | None = None, max_chars: int = 1000,
+                 retrieval_dir: Path | None = None):
         self.index = index
         self.encoder = encoder
         self.lexicon = lexicon or Lexicon()
         self.config = config or SearchConfig()
         self.max_chars = max_chars
-        docs = []
-        for clause in index.clauses:
-            head = clause.title if clause.kind != "clause" else clause.section
-            docs.append(tokens(f"{head} {clause.text}"))
+        retrieval_dir = Path(retrieval_dir or RETRIEVAL_DIR)
+        docs = [tokens(f"{clause_head(clause)} {clause.text}") for clause in index.clauses]
         self.bm25 = BM25(docs)
         self.links: dict[str, list[tuple[str, str]]] = {}  # normalised question -> [(policy, clause)]
+        n = len(index.clauses)
+        self._vectors = np.ascontiguousarray(index.vectors, dtype=np.float32)
+        self._owners = np.asarray(index.owners, dtype=np.int64)
+        is_question = np.asarray(index.kinds) == KIND_QUESTION
+        self._vector_weight = np.where(is_question, self.config.question_weight, 1.0).astype(np.float32)
+        # vectors sorted by owner so a per-clause max is one np.maximum.reduceat
+        self._sort = np.argsort(self._owners, kind="stable")
+        owners_sorted = self._owners[self._sort]
+        self._starts = np.searchsorted(owners_sorted, np.arange(n)) if n else np.zeros(0, dtype=np.int64)
+        self._has_vectors = np.isin(np.arange(n), owners_sorted)
+        pattern = re.compile(self.config.template_pattern, re.I)
+        self._prior = np.array([-self.config.template_penalty if pattern.search(f"{c.section} {c.title}") else 0.0
+                                for c in index.clauses], dtype=np.float32)
+        self._titles = [str(m.get("title") or "") for m in index.policies.values()]
+        self._anchors = _anchor_vectors(encoder, retrieval_dir / "anchors.yml")
+        self.oos = OutOfScope.load(retrieval_dir / "oos.yml", getattr(encoder, "name", ""))
 
     def set_links(self, links: dict[str, list[tuple[str, str]]]) -> None:
         """Coordinator-confirmed question -> clause links; an exact match is answered with that clause."""
         self.links = {normalise_question(q): v for q, v in links.items()}
 
     # -- scoring ----------------------------------------------------------
-    def _scores(self, question: str) -> tuple[np.ndarray, np.ndarray]:
+    def _ranking(self, question: str) -> Ranking:
         n = len(self.index.clauses)
-        qvec = self.encoder.encode([question])
-        k = min(self.config.top_vectors, self.index.faiss_index.ntotal)
+        question = strip_policy_name(question, self._titles)
+        qvec = self.encoder.encode([question])[0]
         dense = np.full(n, -1.0, dtype=np.float32)
-        if k:
-            sims, rows = self.index.faiss_index.search(qvec, k)
-            for sim, row in zip(sims[0], rows[0]):
-                if row < 0:
-                    continue
-                owner = int(self.index.owners[row])
-                if sim > dense[owner]:
-                    dense[owner] = sim
+        if len(self._vectors) and n:
+            sims = (self._vectors @ qvec) * self._vector_weight
+            sims = sims[self._sort]
+            starts = np.minimum(self._starts, len(sims) - 1)
+            per = np.maximum.reduceat(sims, starts)
+            dense = np.where(self._has_vectors, per, -1.0).astype(np.float32)
         base = tokens(question)
         extra = tokens(self.lexicon.expand(question))
         weights = {t: self.config.expansion_weight for t in extra if t not in base}
-        keyword = self.bm25.scores(base + extra, weights)
-        return dense, keyword
+        terms = base + [t for t in extra if t not in base]
+        keyword = self.bm25.scores(terms, weights) if n else np.zeros(0, dtype=np.float32)
+        top_kw = float(keyword.max()) if n else 0.0
+        kw_norm = keyword / top_kw if top_kw > 0 else keyword
+        combined = dense + self.config.keyword_weight * kw_norm + self._prior
+        anchor = float((self._anchors @ qvec).max()) if len(self._anchors) else -1.0
+        order = np.argsort(-combined, kind="stable")
+        return Ranking(combined, dense, keyword, base, anchor, order)
 
     def rank(self, question: str) -> list[tuple[int, float, float, float]]:
         """All clauses as (row, combined, dense, keyword) best first."""
-        dense, keyword = self._scores(question)
-        top_kw = float(keyword.max()) if len(keyword) else 0.0
-        kw_norm = keyword / top_kw if top_kw > 0 else keyword
-        combined = dense + self.config.keyword_weight * kw_norm
-        order = np.argsort(-combined)
-        return [(int(i), float(combined[i]), float(dense[i]), float(keyword[i])) for i in order]
+        r = self._ranking(question)
+        return [(int(i), float(r.combined[i]), float(r.dense[i]), float(r.keyword[i])) for i in r.order]
+
+    def in_scope(self, ranking: Ranking) -> tuple[bool, float]:
+        """Is the best match good enough to answer? Returns (decision, confidence)."""
+        if not len(ranking.order):
+            return False, 0.0
+        best = int(ranking.order[0])
+        best_dense = float(ranking.dense.max())
+        if self.oos is None:
+            ok = best_dense >= self.config.min_dense and float(ranking.combined[best]) >= self.config.min_combined
+            return ok, best_dense
+        coverage = self.bm25.coverage(ranking.terms, best)
+        p = self.oos.probability(best_dense, ranking.anchor, coverage)
+        return p >= self.oos.threshold, p
 
     # -- answering --------------------------------------------------------
     def _citation(self, row: int, score: float) -> Citation:
@@ -263,26 +470,36 @@ class Searcher:
             return self._refusal("not_english", "Sorry, I can only answer questions written in English.")
         linked = self.links.get(normalise_question(text))
         if linked:
-            rows = [i for i, c in enumerate(self.index.clauses) if (c.policy, c.clause) in set(map(tuple, linked))]
+            wanted = set(map(tuple, linked))
+            rows = [i for i, c in enumerate(self.index.clauses) if (c.policy, c.clause) in wanted]
             if rows:
                 cites = [self._citation(r, 1.0) for r in rows]
                 return Answer(True, _answer_message(cites), cites)
-        ranked = self.rank(text)
-        if not ranked:
+        if not self.index.clauses:
             return self._refusal("out_of_scope", self.out_of_scope_message())
-        best_row, best, best_dense, _ = ranked[0]
-        if best_dense < self.config.min_dense or best < self.config.min_combined:
+        ranking = self._ranking(text)
+        ok, _ = self.in_scope(ranking)
+        if not ok:
             return self._refusal("out_of_scope", self.out_of_scope_message())
-        cites = [self._citation(best_row, best)]
-        for row, score, _, _ in ranked[1:]:
+        order = ranking.order
+        best = float(ranking.combined[order[0]])
+        cites = [self._citation(int(order[0]), best)]
+        for row in order[1:]:
             if len(cites) >= self.config.max_citations:
                 break
-            cites.append(self._citation(row, score))
+            score = float(ranking.combined[row])
+            if best > 0 and score < self.config.relative_cutoff * best:
+                break
+            cites.append(self._citation(int(row), score))
         return Answer(True, _answer_message(cites), cites)
 
     def search(self, question: str, k: int = 5) -> list[Citation]:
         """The k best clauses for a question, with no refusal logic (for evaluation and the reader)."""
-        return [self._citation(r, s) for r, s, _, _ in self.rank(clean_question(question))[:k]]
+        text = clean_question(question)
+        if not text or not self.index.clauses:
+            return []
+        r = self._ranking(text)
+        return [self._citation(int(i), float(r.combined[i])) for i in r.order[:k]]
 
 
 def normalise_question(text: str) -> str:

@@ -1,0 +1,174 @@
+"""Search: BM25, lexicon, refusals and edge cases (hashing encoder), and quality gates on the real model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge.encoder import load_encoder
+from knowledge.evaluate import evaluate, load_set
+from knowledge.index import KIND_QUESTION, example_questions, ingest, load
+from knowledge.parser import parse_file
+from knowledge.search import BM25, Lexicon, Searcher, clean_question, strip_policy_name, tokens
+from knowledge.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SOCIAL = ROOT / "data" / "policies" / "social-media-policy.md"
+MOBILE = ROOT / "data" / "eval" / "policies" / "staff-mobile-phone-policy.txt"
+EVAL = ROOT / "data" / "eval" / "social-media.jsonl"
+LEXICON = ROOT / "data" / "lexicon.yml"
+
+
+# -- fast: hashing encoder ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def hashing_searcher(tmp_path_factory) -> Searcher:
+    directory = tmp_path_factory.mktemp("hashing") / "index"
+    ingest([SOCIAL], directory, load_encoder("hashing"))
+    return Searcher(load(directory), load_encoder("hashing"), lexicon=Lexicon.load(LEXICON))
+
+
+def test_tokens_stem_plurals_and_verb_forms_together():
+    assert tokens("phone phones phoned") == ["phon"] * 3
+    assert tokens("Posting photos") == tokens("posted photo")
+    assert "the" not in tokens("the rules of the school")
+
+
+def test_bm25_prefers_the_document_with_rare_matching_terms():
+    bm = BM25([tokens("staff must not contact pupils"), tokens("wikipedia edits at work"), tokens("staff and pupils")])
+    scores = bm.scores(tokens("can I edit wikipedia"))
+    assert int(np.argmax(scores)) == 1
+    assert bm.scores(tokens("unrelated words entirely")).max() == 0
+    assert bm.coverage(tokens("edit wikipedia"), 1) == pytest.approx(1.0)
+
+
+def test_bm25_expansion_weights_scale_added_terms():
+    bm = BM25([tokens("disciplinary action"), tokens("friend requests")])
+    full = bm.scores(["disciplinari"])[0]
+    half = bm.scores(["disciplinari"], {"disciplinari": 0.5})[0]
+    assert half == pytest.approx(full / 2)
+
+
+def test_lexicon_expands_words_and_phrases():
+    lex = Lexicon({"insta": "instagram social media", "in charge": "responsible owner", "my kids": "family members"})
+    assert lex.expand("can i add a kid on insta") == "instagram social media"
+    assert "responsible owner" in lex.expand("Who is IN CHARGE of this?")
+    assert "family members" in lex.expand("can my kids use it")
+    assert lex.expand("nothing to add") == ""
+
+
+def test_repo_lexicon_loads_and_maps_staff_wording():
+    lex = Lexicon.load(LEXICON)
+    assert "pupil" in lex.expand("my students")
+    assert Lexicon.load(ROOT / "no-such-file.yml").expand("insta") == ""
+
+
+def test_policy_name_in_a_question_is_reduced_to_the_policy():
+    titles = ["Staff Use of Mobile Phones and Personal Devices Policy"]
+    assert strip_policy_name("who is in charge of the staff phone policy", titles) == "who is in charge of the policy"
+    assert strip_policy_name("why do we have rules about staff phones", titles) == "why do we have rules about staff phones"
+
+
+def test_example_questions_resolve_by_id_and_by_text():
+    policy = parse_file(SOCIAL)
+    pairs = example_questions(policy)
+    assert pairs, "the Social Media policy has example questions as data"
+    ids = {policy.clauses[row].clause for _, row in pairs}
+    assert "6.3" in ids and any(i.startswith("A") for i in ids)
+    assert example_questions(parse_file(MOBILE)) == []  # no policy-specific data for the mobile-phones policy
+
+
+def test_index_stores_question_vectors_with_their_kind(hashing_searcher):
+    index = hashing_searcher.index
+    assert len(index.kinds) == len(index.owners) == len(index.vectors)
+    assert (index.kinds == KIND_QUESTION).sum() > 50
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t ", "???", "<b></b>"])
+def test_empty_questions_are_refused_politely(hashing_searcher, question):
+    answer = hashing_searcher.ask(question)
+    assert answer.answered is False and answer.reason == "empty"
+    assert answer.citations == []
+    assert hashing_searcher.search(question) == [] or question.strip("?<>/b ") == ""
+
+
+def test_very_long_question_is_refused_without_searching(hashing_searcher):
+    answer = hashing_searcher.ask("friend request " * 1500)  # ~22,000 characters
+    assert answer.answered is False and answer.reason == "too_long"
+    assert "characters" in answer.message
+
+
+def test_non_english_question_is_refused(hashing_searcher):
+    for question in ["Могу ли я добавить ученика в друзья?", "我可以加学生为好友吗？"]:
+        answer = hashing_searcher.ask(question)
+        assert answer.answered is False and answer.reason == "not_english"
+
+
+@pytest.mark.parametrize("question", [
+    "<script>alert('x')</script>Can I accept a friend request from a pupil?",
+    "&lt;img src=x onerror=alert(1)&gt; friend request from a pupil",
+    "<div onclick=\"x()\">friend <i>request</i> from a pupil</div>",
+])
+def test_markup_in_a_question_never_comes_back(hashing_searcher, question):
+    answer = hashing_searcher.ask(question)
+    assert "<" not in answer.message and ">" not in answer.message
+    assert "script" not in answer.message.lower()
+    assert "<" not in clean_question(question) and "alert" not in clean_question(question).split("friend")[0][:6]
+    payload = str(answer.to_dict())
+    assert "<script" not in payload and "onerror" not in payload
+
+
+def test_clause_text_question_is_answered_with_that_clause(hashing_searcher):
+    answer = hashing_searcher.ask("Staff members must not have contact through any personal social medium with any pupil")
+    assert answer.answered
+    assert answer.citations[0].clause == "6.3"
+    assert len(answer.citations) <= 3
+
+
+def test_links_override_search(hashing_searcher):
+    hashing_searcher.set_links({"Magic words?": [("social-media-policy", "7.1")]})
+    try:
+        answer = hashing_searcher.ask("magic   WORDS")
+        assert answer.answered and [c.clause for c in answer.citations] == ["7.1"]
+    finally:
+        hashing_searcher.set_links({})
+
+
+def test_out_of_scope_message_names_the_owner(hashing_searcher):
+    message = hashing_searcher.out_of_scope_message()
+    assert "K. Formby" in message and "<" not in message
+
+
+# -- real model over the real Social Media policy ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def real_searcher(tmp_path_factory) -> Searcher:
+    settings = get_settings()
+    if settings.model == "hashing":
+        pytest.skip("POLICY_COACH_MODEL=hashing: the real-model gates need the bundled model")
+    encoder = load_encoder(settings.model)
+    directory = tmp_path_factory.mktemp("real") / "index"
+    ingest([SOCIAL], directory, encoder)
+    return Searcher(load(directory), encoder, lexicon=Lexicon.load(settings.lexicon_path))
+
+
+@pytest.mark.slow
+def test_friend_request_question_cites_6_3_first(real_searcher):
+    answer = real_searcher.ask("A pupil has sent me a friend request on Facebook. Can I accept it?")
+    assert answer.answered
+    assert answer.citations[0].clause == "6.3"
+
+
+@pytest.mark.slow
+def test_off_topic_question_is_refused_naming_the_owner(real_searcher):
+    answer = real_searcher.ask("What is the capital of France?")
+    assert answer.answered is False
+    assert answer.reason == "out_of_scope"
+    assert "K. Formby" in answer.message
+    assert answer.to_dict()["answered"] is False
+
+
+@pytest.mark.slow
+def test_eval_quality_gates(real_searcher):
+    result = evaluate(real_searcher, load_set(EVAL))
+    assert result["recall@3"] >= 0.95, result["recall@3"]
+    assert result["oos_refused"] >= 0.9, result["oos_refused"]
