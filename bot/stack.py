@@ -204,9 +204,32 @@ class Stack:
                 proc.wait(timeout=10)
 
 
+def first_coordinator() -> dict[str, str]:
+    """The first coordinator's sign-in for a fresh install with none configured.
+
+    Secrets never live in the repo: when neither COORDINATOR_EMAIL/COORDINATOR_PASSWORD nor
+    .streamlit/secrets.toml is set, a random password is generated once into var/coordinator.env
+    (git-ignored, mode 600) and passed to the app through the environment.
+    """
+    if os.environ.get("COORDINATOR_EMAIL") or (ROOT / ".streamlit" / "secrets.toml").exists():
+        return {}
+    path = VAR / "coordinator.env"
+    if not path.exists():
+        import secrets  # noqa: PLC0415
+
+        VAR.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"COORDINATOR_EMAIL=coordinator@school.local\nCOORDINATOR_PASSWORD={secrets.token_urlsafe(12)}\n")
+        path.chmod(0o600)
+    values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    print(f"Coordinator sign-in: {values['COORDINATOR_EMAIL']} with the password in {path} "
+          "(set COORDINATOR_EMAIL / COORDINATOR_PASSWORD to choose your own)", flush=True)
+    return values
+
+
 def run(args) -> int:
     """Start everything and wait for Ctrl-C."""
-    stack = Stack(rasa_port=args.rasa_port, action_port=args.action_port, ui_port=args.ui_port)
+    stack = Stack(rasa_port=args.rasa_port, action_port=args.action_port, ui_port=args.ui_port,
+                  env=first_coordinator())
     started = time.monotonic()
     try:
         print("starting action server ...", flush=True)
