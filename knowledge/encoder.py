@@ -128,12 +128,14 @@ def load_encoder(model: str) -> Encoder | HashingEncoder:
 
 
 # -- training the adapter -------------------------------------------------------------------------------------
-def training_pairs(data: Path = DATA) -> list[tuple[str, str, str]]:
+def training_pairs(data: Path = DATA, *, generic: bool = False) -> list[tuple[str, str, str]]:
     """(staff question, clause text, clause key) pairs from repository data only.
 
     Sources: example questions stored for a policy (data/retrieval/<policy-id>.questions.yml), the scenario
-    prompts of its quiz (data/quizzes/<policy-id>.yml, first cited clause), and the generic front-matter questions
-    (data/retrieval/details.yml). Evaluation sets are never read.
+    prompts of its quiz (data/quizzes/<policy-id>.yml, first cited clause), the generic front-matter questions
+    (data/retrieval/details.yml), and with `generic` made-up policy clauses with staff questions
+    (data/retrieval/generic-pairs.yml; never indexed; off by default: measured no better overall, see that file).
+    Evaluation sets are never read.
     """
     import yaml  # noqa: PLC0415
 
@@ -166,11 +168,19 @@ def training_pairs(data: Path = DATA) -> list[tuple[str, str, str]]:
                     rows = [i for i, c in enumerate(policy.clauses) if c.clause == first]
                 if rows:
                     pairs.append((prompt, text[rows[0]], key[rows[0]]))
+    extra = data / "retrieval" / "generic-pairs.yml"
+    if generic and extra.exists():
+        for p_no, entry in enumerate((yaml.safe_load(extra.read_text()) or {}).get("policies") or []):
+            for c_no, clause in enumerate(entry.get("clauses") or []):
+                body = f"{clause.get('head') or entry.get('title') or ''}: {' '.join(str(clause.get('text') or '').split())}"
+                for question in clause.get("questions") or []:
+                    if str(question).strip():
+                        pairs.append((str(question).strip(), body, f"generic:{p_no}:{c_no}"))
     return pairs
 
 
 def train_adapter(model: str, out: Path = ADAPTER_PATH, *, rank: int = 8, epochs: int = 4, lr: float = 5e-4,
-                  batch: int = 32, seed: int = 0, scale: float = 2.0, log=print) -> Path:
+                  batch: int = 32, seed: int = 0, scale: float = 2.0, generic: bool = False, log=print) -> Path:
     """Train the LoRA adapter on `training_pairs()` with in-batch negatives; write it to `out`."""
     import random  # noqa: PLC0415
 
@@ -182,7 +192,7 @@ def train_adapter(model: str, out: Path = ADAPTER_PATH, *, rank: int = 8, epochs
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    pairs = training_pairs()
+    pairs = training_pairs(generic=generic)
     log(f"{len(pairs)} training pairs")
     st = SentenceTransformer(model, device="cpu")
 
@@ -265,8 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--rank", type=int, default=8)
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--with-generic", action="store_true",
+                   help="also train on data/retrieval/generic-pairs.yml (experimental; not used for adapter.npz)")
     args = parser.parse_args(argv)
-    train_adapter(get_settings().model, Path(args.out), rank=args.rank, epochs=args.epochs, lr=args.lr)
+    train_adapter(get_settings().model, Path(args.out), rank=args.rank, epochs=args.epochs, lr=args.lr,
+                  generic=args.with_generic)
     return 0
 
 

@@ -20,13 +20,15 @@ from knowledge.settings import DATA
 
 FORMAT_VERSION = 4
 # Bump when embedding_texts or the retrieval data change meaning, so an unchanged policy is re-embedded.
-EMBED_VERSION = "5"
+EMBED_VERSION = "7"
 RETRIEVAL_DIR = DATA / "retrieval"
 
 # What each stored vector is: the clause text itself, one sentence of it, or a question that the clause answers
 # (a generic front-matter question from data/retrieval/details.yml, or an example staff question stored as data
 # for one policy in data/retrieval/<policy-id>.questions.yml).
 KIND_TEXT, KIND_SENTENCE, KIND_QUESTION = 0, 1, 2
+# A generic question about the clause's section (data/retrieval/sections.yml), shared by every clause of it.
+KIND_SECTION = 3
 
 
 class IndexError_(RuntimeError):
@@ -68,7 +70,23 @@ def detail_questions(clause: Clause, templates: list[dict] | None = None) -> lis
     return []
 
 
-def embedding_texts_with_kinds(clause: Clause, templates: list[dict] | None = None) -> list[tuple[str, int]]:
+def section_questions(clause: Clause, sections: list[dict] | None = None) -> list[str]:
+    """Generic questions about a clause's section ("why do we have this policy" for a Purpose section), from
+    data/retrieval/sections.yml."""
+    if clause.kind == "detail":
+        return []
+    if sections is None:
+        sections = _load_yaml(RETRIEVAL_DIR / "sections.yml") or []
+    heading = re.sub(r"^(appendix\s+\w+\s*[—–-]\s*)?[\d.]*\s*", "", clause.section, flags=re.I).strip()
+    out: list[str] = []
+    for entry in sections:
+        if re.search(str(entry.get("key", "$^")), heading, re.I):
+            out.extend(str(q) for q in entry.get("questions") or [])
+    return out
+
+
+def embedding_texts_with_kinds(clause: Clause, templates: list[dict] | None = None,
+                               sections: list[dict] | None = None) -> list[tuple[str, int]]:
     """(text, kind) for every vector of one clause: the clause with its heading, its sentences, generic questions."""
     body = clause_body(clause)
     texts = [(f"{clause_head(clause)}: {body}", KIND_TEXT)]
@@ -76,6 +94,7 @@ def embedding_texts_with_kinds(clause: Clause, templates: list[dict] | None = No
     if len(sentences) > 1:
         texts.extend((s, KIND_SENTENCE) for s in sentences)
     texts.extend((q, KIND_QUESTION) for q in detail_questions(clause, templates))
+    texts.extend((q, KIND_SECTION) for q in section_questions(clause, sections))
     return texts
 
 
@@ -113,7 +132,8 @@ def example_questions(policy: Policy, directory: Path | None = None) -> list[tup
 def retrieval_fingerprint(policy_id: str, directory: Path | None = None) -> str:
     """A hash of the retrieval data an ingest of this policy embeds (so editing it triggers a re-embed)."""
     digest = hashlib.sha256(EMBED_VERSION.encode())
-    for path in (Path(directory or RETRIEVAL_DIR) / "details.yml", questions_path(policy_id, directory)):
+    base = Path(directory or RETRIEVAL_DIR)
+    for path in (base / "details.yml", base / "sections.yml", questions_path(policy_id, directory)):
         digest.update(path.read_bytes() if path.exists() else b"-")
     return digest.hexdigest()[:16]
 
@@ -314,6 +334,7 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
             owners.extend([new_row] * int(mask.sum()))
             kinds.extend(int(k) for k in current.kinds[mask])
     templates = _load_yaml(Path(extras_dir or RETRIEVAL_DIR) / "details.yml") or []
+    sections = _load_yaml(Path(extras_dir or RETRIEVAL_DIR) / "sections.yml") or []
     texts: list[str] = []
     text_owner: list[int] = []
     text_kind: list[int] = []
@@ -323,7 +344,7 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
         per_clause: dict[int, list[tuple[str, int]]] = {}
         for position, clause in enumerate(policy.clauses):
             clauses.append(clause)
-            per_clause[position] = embedding_texts_with_kinds(clause, templates)
+            per_clause[position] = embedding_texts_with_kinds(clause, templates, sections)
         for question, position in example_questions(policy, extras_dir):
             per_clause[position].append((question, KIND_QUESTION))
         for position in range(len(policy.clauses)):

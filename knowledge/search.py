@@ -9,11 +9,15 @@ How a question is scored against every clause (weights in SearchConfig, chosen b
   score    dense + keyword_weight * keyword.
 Out of scope: generic off-topic "anchor" questions (data/retrieval/anchors.yml: pay, leave, timetable, general
 knowledge... never a school-policy topic) are embedded once; a question is refused when a logistic decision over
-(best dense, best anchor similarity, keyword coverage) says it is more like the anchors than the policies.
+(best dense, best anchor similarity, keyword coverage, topic coverage) says it is more like the anchors than the
+policies. Topic coverage is the share of the question's topical words (not everyday school words) that the loaded
+policies use at all, directly or through the lexicon: it refuses school-policy questions about another policy's
+topic ("can pupils use their phones at break" put to a social media policy).
 Its coefficients are data (data/retrieval/oos.yml).
 """
 from __future__ import annotations
 
+import bisect
 import html
 import math
 import re
@@ -26,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from knowledge.index import KIND_QUESTION, RETRIEVAL_DIR, PolicyIndex, clause_head
+from knowledge.index import KIND_QUESTION, KIND_SECTION, RETRIEVAL_DIR, PolicyIndex, clause_head
 
 STOPWORDS = set(
     """a about above after again against all am an and any are aren't as at be because been before being below
@@ -52,7 +56,10 @@ _IRREGULAR = {
     "news": "news", "business": "business", "address": "address", "addresses": "address", "bus": "bus",
     "class": "class", "classes": "class", "process": "process", "access": "access", "less": "less",
     "unless": "unless", "always": "always", "various": "various", "previous": "previous", "serious": "serious",
-    "seriously": "serious", "sims": "sims", "ios": "ios", "gdpr": "gdpr", "its": "it", "was": "be", "is": "be",
+    "seriously": "serious", "sims": "sims", "apply": "apply", "applies": "apply", "applied": "apply",
+    "supply": "supply", "supplies": "supply", "supplied": "supply", "reply": "reply", "replies": "reply",
+    "replied": "reply", "comply": "comply", "complies": "comply", "family": "family", "families": "family",
+    "early": "early", "daily": "daily", "july": "july", "ios": "ios", "gdpr": "gdpr", "its": "it", "was": "be", "is": "be",
 }
 
 
@@ -88,6 +95,18 @@ def _stem(word: str) -> str:
     if word.endswith("y") and len(word) > 3:
         word = word[:-1] + "i"
     return word
+
+
+# Words that say nothing about which policy a question is about: the everyday words of school life and of
+# conversational questions. They are left out of the topic-coverage feature of the out-of-scope decision.
+TOPIC_GENERIC = {_stem(w) for w in """staff pupil pupils student students child children kid kids school schools policy
+    policies teacher teachers class classes member members colleague work use used using allow allowed ok okay can do
+    make take bring put let keep ask know think someone anyone one thing year day time new old people person lot way
+    something anything everything nothing stuff bit kind sort type thing point problem issue question idea example case
+    happen happens try trying want wants give find found finding stop stopping start end ends tell telling talk see
+    look come goes go went run runs help deal count counts mean matter fine alright weird worst best good bad better
+    nice lovely horrible every now today tomorrow first last still again already actually exactly quite whole own
+    other another able enough instead since due sure clear rule rules guidance tip tips hold hand many much""".split()}
 
 
 def _words(text: str) -> list[str]:
@@ -217,9 +236,10 @@ class Answer:
 class SearchConfig:
     """Tunable weights; chosen by measurement on data/eval (see knowledge/bench.py)."""
 
-    keyword_weight: float = 0.2  # weight of the normalised BM25 score added to the dense score
-    expansion_weight: float = 0.5  # weight of lexicon-added words in BM25
+    keyword_weight: float = 0.15  # weight of the normalised BM25 score added to the dense score
+    expansion_weight: float = 1.0  # weight of lexicon-added words in BM25
     question_weight: float = 1.0  # similarity to a stored question counts this much of a similarity to clause text
+    section_weight: float = 0.8  # ... and to a generic question about the clause's section (sections.yml)
     # Template text (letters to parents, declarations to sign) restates rules for another reader; it is cited
     # only when it clearly beats the rules themselves.
     template_penalty: float = 0.05
@@ -239,11 +259,14 @@ class OutOfScope:
     dense: float = 0.0  # best dense similarity to a clause
     anchor: float = 0.0  # best similarity to an off-topic anchor question
     coverage: float = 0.0  # share of the question's keywords found in the best clause
+    topic: float = 0.0  # share of the question's topical words found anywhere in the loaded policies ...
+    topic_cap: float = 1.0  # ... counted up to this share: above it, more coverage is no more evidence
     threshold: float = 0.5
 
-    def probability(self, dense: float, anchor: float, coverage: float) -> float:
+    def probability(self, dense: float, anchor: float, coverage: float, topic: float = 1.0) -> float:
         """P(in scope) for the features of one question."""
-        z = self.bias + self.dense * dense + self.anchor * anchor + self.coverage * coverage
+        z = (self.bias + self.dense * dense + self.anchor * anchor + self.coverage * coverage
+             + self.topic * min(topic, self.topic_cap))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     @classmethod
@@ -348,6 +371,7 @@ class Ranking:
     terms: list[str]
     anchor: float
     order: np.ndarray
+    topic: float = 1.0
 
 
 class Searcher:
@@ -364,12 +388,16 @@ class Searcher:
         retrieval_dir = Path(retrieval_dir or RETRIEVAL_DIR)
         docs = [tokens(f"{clause_head(clause)} {clause.text}") for clause in index.clauses]
         self.bm25 = BM25(docs)
+        self._vocab = sorted(self.bm25.idf)
+        self._vocab_set = set(self._vocab)
         self.links: dict[str, list[tuple[str, str]]] = {}  # normalised question -> [(policy, clause)]
         n = len(index.clauses)
         self._vectors = np.ascontiguousarray(index.vectors, dtype=np.float32)
         self._owners = np.asarray(index.owners, dtype=np.int64)
-        is_question = np.asarray(index.kinds) == KIND_QUESTION
-        self._vector_weight = np.where(is_question, self.config.question_weight, 1.0).astype(np.float32)
+        kinds = np.asarray(index.kinds)
+        self._vector_weight = np.where(kinds == KIND_QUESTION, self.config.question_weight,
+                                       np.where(kinds == KIND_SECTION, self.config.section_weight, 1.0)
+                                       ).astype(np.float32)
         # vectors sorted by owner so a per-clause max is one np.maximum.reduceat
         self._sort = np.argsort(self._owners, kind="stable")
         owners_sorted = self._owners[self._sort]
@@ -389,6 +417,7 @@ class Searcher:
     # -- scoring ----------------------------------------------------------
     def _ranking(self, question: str) -> Ranking:
         n = len(self.index.clauses)
+        topic = self.topic_coverage(question)
         question = strip_policy_name(question, self._titles)
         qvec = self.encoder.encode([question])[0]
         dense = np.full(n, -1.0, dtype=np.float32)
@@ -408,7 +437,40 @@ class Searcher:
         combined = dense + self.config.keyword_weight * kw_norm + self._prior
         anchor = float((self._anchors @ qvec).max()) if len(self._anchors) else -1.0
         order = np.argsort(-combined, kind="stable")
-        return Ranking(combined, dense, keyword, base, anchor, order)
+        return Ranking(combined, dense, keyword, base, anchor, order, topic)
+
+    def _known(self, term: str) -> bool:
+        """Does a stemmed word occur in the loaded policies (exactly, or as the start of a longer policy word)?"""
+        if term in self._vocab_set:
+            return True
+        if len(term) < 5:
+            return False
+        i = bisect.bisect_left(self._vocab, term)
+        return i < len(self._vocab) and self._vocab[i].startswith(term)
+
+    def topic_coverage(self, question: str) -> float:
+        """Share of a question's topical words that the loaded policies use (directly or via the lexicon).
+
+        Topical words are the question's content words less everyday school and conversational words
+        (TOPIC_GENERIC). A question about pupils' phones in exams put to a social media policy has topical words
+        (phone, exam) that the policy never uses; staff slang the policy lacks (insta, sacked) counts when the
+        lexicon maps it to policy wording.
+        """
+        total = covered = 0
+        for word in _words(question):
+            if word in STOPWORDS or len(word) <= 1 or word.isdigit():
+                continue
+            term = _stem(word)
+            if term in TOPIC_GENERIC:
+                continue
+            total += 1
+            if self._known(term):
+                covered += 1
+                continue
+            extra = self.lexicon.mapping.get(word, "")
+            if any(self._known(_stem(w)) for w in _words(extra) if w not in STOPWORDS):
+                covered += 1
+        return covered / total if total else 1.0
 
     def rank(self, question: str) -> list[tuple[int, float, float, float]]:
         """All clauses as (row, combined, dense, keyword) best first."""
@@ -425,7 +487,7 @@ class Searcher:
             ok = best_dense >= self.config.min_dense and float(ranking.combined[best]) >= self.config.min_combined
             return ok, best_dense
         coverage = self.bm25.coverage(ranking.terms, best)
-        p = self.oos.probability(best_dense, ranking.anchor, coverage)
+        p = self.oos.probability(best_dense, ranking.anchor, coverage, ranking.topic)
         return p >= self.oos.threshold, p
 
     # -- answering --------------------------------------------------------

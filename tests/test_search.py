@@ -78,6 +78,16 @@ def test_example_questions_resolve_by_id_and_by_text():
     assert example_questions(parse_file(MOBILE)) == []  # no policy-specific data for the mobile-phones policy
 
 
+def test_generic_section_questions_attach_by_heading_not_by_policy():
+    from knowledge.index import section_questions
+
+    clauses = {c.clause: c for c in parse_file(MOBILE).clauses}
+    assert "why do we have this policy" in section_questions(clauses["1.2"])  # "1 Purpose"
+    assert any("report" in q for q in section_questions(clauses["8.1"]))  # "8 Breaches of This Policy"
+    assert section_questions(clauses["3.1"]) == []
+    assert section_questions(clauses["doc.policy-owner"]) == []
+
+
 def test_index_stores_question_vectors_with_their_kind(hashing_searcher):
     index = hashing_searcher.index
     assert len(index.kinds) == len(index.owners) == len(index.vectors)
@@ -139,6 +149,16 @@ def test_out_of_scope_message_names_the_owner(hashing_searcher):
     assert "K. Formby" in message and "<" not in message
 
 
+def test_topic_coverage_counts_policy_words_and_lexicon_slang(hashing_searcher):
+    cover = hashing_searcher.topic_coverage
+    assert cover("can i accept a friend request from a pupil on facebook") == pytest.approx(1.0)
+    assert cover("can i add a parent on insta") == pytest.approx(1.0)  # insta -> instagram via the lexicon
+    assert cover("can pupils use their phones at break?") == pytest.approx(0.0)  # no phones or breaks in it
+    assert cover("are kids allowed smartwatches in class") == pytest.approx(0.0)
+    assert cover("can the pupils do it?") == pytest.approx(1.0)  # nothing topical to judge: no evidence against
+    assert 0.0 < cover("can i post about the zoo trip on twitter") < 1.0
+
+
 # -- real model over the real Social Media policy ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def real_searcher(tmp_path_factory) -> Searcher:
@@ -171,4 +191,35 @@ def test_off_topic_question_is_refused_naming_the_owner(real_searcher):
 def test_eval_quality_gates(real_searcher):
     result = evaluate(real_searcher, load_set(EVAL))
     assert result["recall@3"] >= 0.95, result["recall@3"]
+    assert result["mrr"] >= 0.90, result["mrr"]
     assert result["oos_refused"] >= 0.9, result["oos_refused"]
+    assert result["in_scope_refused"] <= 0.03, result["in_scope_refused"]
+
+
+@pytest.fixture(scope="module")
+def mobile_searcher(tmp_path_factory) -> Searcher:
+    settings = get_settings()
+    if settings.model == "hashing":
+        pytest.skip("POLICY_COACH_MODEL=hashing: the real-model gates need the bundled model")
+    encoder = load_encoder(settings.model)
+    directory = tmp_path_factory.mktemp("mobile") / "index"
+    ingest([MOBILE], directory, encoder)
+    return Searcher(load(directory), encoder, lexicon=Lexicon.load(settings.lexicon_path))
+
+
+@pytest.fixture(scope="module")
+def mobile_result(mobile_searcher) -> dict:
+    return evaluate(mobile_searcher, load_set(ROOT / "data" / "eval" / "mobile-phones.jsonl"))
+
+
+@pytest.mark.slow
+def test_unseen_policy_refusal_gates(mobile_result):
+    """A policy with no example questions of its own: refusals must still meet the targets."""
+    assert mobile_result["oos_refused"] >= 0.9, mobile_result["oos_refused"]
+    assert mobile_result["in_scope_refused"] <= 0.03, mobile_result["in_scope_refused"]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="target not yet met: mobile-phones recall@3 is 0.922 (47/51)", strict=False)
+def test_unseen_policy_recall_gate(mobile_result):
+    assert mobile_result["recall@3"] >= 0.95, mobile_result["recall@3"]
