@@ -80,8 +80,15 @@ def section_questions(clause: Clause, sections: list[dict] | None = None) -> lis
     heading = re.sub(r"^(appendix\s+\w+\s*[—–-]\s*)?[\d.]*\s*", "", clause.section, flags=re.I).strip()
     out: list[str] = []
     for entry in sections:
-        if re.search(str(entry.get("key", "$^")), heading, re.I):
-            out.extend(str(q) for q in entry.get("questions") or [])
+        # `key` matches the section heading; an optional `text` must also match the clause's own text, so a
+        # question about one kind of clause ("lost or stolen devices") attaches to those clauses, not the section.
+        if "key" not in entry and "text" not in entry:
+            continue
+        if "key" in entry and not re.search(str(entry["key"]), heading, re.I):
+            continue
+        if "text" in entry and not re.search(str(entry["text"]), clause.text, re.I):
+            continue
+        out.extend(str(q) for q in entry.get("questions") or [])
     return out
 
 

@@ -3,7 +3,8 @@
 How a question is scored against every clause (weights in SearchConfig, chosen by measurement; see bench.py):
   dense    best cosine similarity between the question and any vector of the clause: the clause with its
            heading, each of its sentences, and questions the clause answers (generic front-matter questions,
-           and example staff questions stored as data for a policy);
+           and example staff questions stored as data for a policy); each part of a compound question
+           ("i think X happened, who do i report it to") is also compared with the generic section questions;
   keyword  BM25 over clause text + heading, with the domain lexicon (data/lexicon.yml) adding policy wording for
            staff wording; normalised by the best clause;
   score    dense + keyword_weight * keyword.
@@ -244,6 +245,7 @@ class SearchConfig:
     # only when it clearly beats the rules themselves.
     template_penalty: float = 0.05
     template_pattern: str = r"\b(letters?|template|declaration|example letter|model letter)\b"
+    part_weight: float = 0.9  # a part of a compound question meeting a section question counts this much
     max_citations: int = 3
     relative_cutoff: float = 0.80  # citations after the first must score at least this share of the best
     # Fallback refusal thresholds, used when no OOS model is configured for the encoder (e.g. the test encoder).
@@ -398,6 +400,7 @@ class Searcher:
         self._vector_weight = np.where(kinds == KIND_QUESTION, self.config.question_weight,
                                        np.where(kinds == KIND_SECTION, self.config.section_weight, 1.0)
                                        ).astype(np.float32)
+        self._is_section = kinds == KIND_SECTION
         # vectors sorted by owner so a per-clause max is one np.maximum.reduceat
         self._sort = np.argsort(self._owners, kind="stable")
         owners_sorted = self._owners[self._sort]
@@ -419,10 +422,18 @@ class Searcher:
         n = len(self.index.clauses)
         topic = self.topic_coverage(question)
         question = strip_policy_name(question, self._titles)
-        qvec = self.encoder.encode([question])[0]
+        parts = question_parts(question)
+        vecs = self.encoder.encode([question] + parts)
+        qvec = vecs[0]
         dense = np.full(n, -1.0, dtype=np.float32)
         if len(self._vectors) and n:
             sims = (self._vectors @ qvec) * self._vector_weight
+            if parts and self._is_section.any():
+                # "i think X happened, who do i report it to": each part of a compound question may meet a
+                # generic section question on its own, without the other part's topic diluting it
+                part_sims = (self._vectors[self._is_section] @ vecs[1:].T).max(axis=1)
+                part_sims *= self.config.section_weight * self.config.part_weight
+                sims[self._is_section] = np.maximum(sims[self._is_section], part_sims)
             sims = sims[self._sort]
             starts = np.minimum(self._starts, len(sims) - 1)
             per = np.maximum.reduceat(sims, starts)
@@ -562,6 +573,14 @@ class Searcher:
             return []
         r = self._ranking(text)
         return [self._citation(int(i), float(r.combined[i])) for i in r.order[:k]]
+
+
+def question_parts(text: str, min_words: int = 3) -> list[str]:
+    """The parts of a compound question split at commas, semicolons and question marks ("i think X, who do i
+    tell"); none for a single-part question."""
+    parts = [p.strip() for p in re.split(r"[,;?!]+|\s[-–—]\s", text) if p.strip()]
+    parts = [p for p in parts if len(_words(p)) >= min_words]
+    return parts if len(parts) >= 2 else []
 
 
 def normalise_question(text: str) -> str:
