@@ -110,6 +110,21 @@ class QuizEngine:
         attempt.score = attempt.correct / attempt.n_questions if attempt.n_questions else 0.0
         attempt.passed = status == "completed" and attempt.score >= attempt.pass_mark
 
+    def _record(self, session, active: Attempt, question: Question, option: Option | None) -> Outcome:
+        """Store one answer (None = skipped), move to the next question, finish the attempt after the last."""
+        correct = bool(option and option.correct)
+        session.add(Answer(attempt_id=active.id, position=active.position, scenario_id=question.scenario.id,
+                           option_id=option.id if option else None, correct=correct, skipped=option is None,
+                           clauses=json.dumps(list(question.scenario.clauses))))
+        active.position += 1
+        session.flush()
+        session.refresh(active)
+        finished = active.position >= active.n_questions
+        if finished:
+            self._finish(active, "completed")
+        return Outcome("answered", question, option, correct, finished,
+                       {"answered": len(active.answers), "correct_so_far": sum(a.correct for a in active.answers)})
+
     # -- operations ---------------------------------------------------------
     def start(self, sender_id: str, policy: str | None = None, *, seed: int | None = None) -> tuple[Question, bool]:
         """Start a new attempt, or return the one in progress; returns (current question, resumed?)."""
@@ -158,17 +173,7 @@ class QuizEngine:
                 option = match_option(text, question.options)
             if option is None:
                 return Outcome("invalid", question)
-            session.add(Answer(attempt_id=active.id, position=active.position, scenario_id=question.scenario.id,
-                               option_id=option.id, correct=option.correct,
-                               clauses=json.dumps(list(question.scenario.clauses))))
-            active.position += 1
-            session.flush()
-            session.refresh(active)
-            finished = active.position >= active.n_questions
-            if finished:
-                self._finish(active, "completed")
-            return Outcome("answered", question, option, option.correct, finished,
-                           {"answered": len(active.answers), "correct_so_far": sum(a.correct for a in active.answers)})
+            return self._record(session, active, question, option)
 
     def skip(self, sender_id: str) -> Outcome:
         """Skip the current question (stored as a wrong, skipped answer)."""
@@ -178,16 +183,7 @@ class QuizEngine:
             question = self._question(active) if active else None
             if question is None:
                 return Outcome("no_quiz")
-            session.add(Answer(attempt_id=active.id, position=active.position, scenario_id=question.scenario.id,
-                               option_id=None, correct=False, skipped=True,
-                               clauses=json.dumps(list(question.scenario.clauses))))
-            active.position += 1
-            session.flush()
-            session.refresh(active)
-            finished = active.position >= active.n_questions
-            if finished:
-                self._finish(active, "completed")
-            return Outcome("answered", question, None, False, finished)
+            return self._record(session, active, question, None)
 
     def stop(self, sender_id: str) -> dict | None:
         """Stop the quiz in progress, keeping its answers; returns its summary or None."""
