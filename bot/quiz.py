@@ -21,6 +21,7 @@ class Question:
     total: int
     scenario: Scenario
     options: list[Option]
+    policy: str  # the policy the scenario's clauses belong to
 
     def payload(self) -> dict:
         """The `quiz_question` payload the UI renders as buttons."""
@@ -100,7 +101,8 @@ class QuizEngine:
         item = plan[attempt.position]
         scenario = bank.by_id[item["scenario"]]
         options = [scenario.option(oid) for oid in item["options"]]
-        return Question(attempt.id, attempt.position, len(plan), scenario, [o for o in options if o])
+        return Question(attempt.id, attempt.position, len(plan), scenario, [o for o in options if o],
+                        attempt.policy)
 
     def _finish(self, attempt: Attempt, status: str) -> None:
         attempt.status = status

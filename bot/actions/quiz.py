@@ -89,7 +89,7 @@ class ValidateQuizForm(FormValidationAction):
             return {"quiz_answer": None}
         if outcome.status == "answered":
             question = outcome.question
-            cites = await off_loop(citations_for, _policy_of(question), list(question.scenario.clauses))
+            cites = await off_loop(citations_for, question.policy, list(question.scenario.clauses))
             send(dispatcher, messages.quiz_feedback(outcome, cites))
             return {"quiz_answer": DONE if outcome.finished else None}
         if outcome.status == "no_quiz":
@@ -116,14 +116,6 @@ class ValidateQuizForm(FormValidationAction):
             f"I didn't catch which option you meant. Please answer with a letter A–{'ABCDEFGH'[n - 1]} "
             f"(or tap a button), or say 'skip' or 'stop quiz'."))
         return {"quiz_answer": None}
-
-
-def _policy_of(question) -> str:
-    engine = services.quiz()
-    for policy, bank in engine.banks.items():
-        if question.scenario.id in bank.by_id:
-            return policy
-    return engine.default_policy()
 
 
 class ActionQuizResult(Action):
@@ -182,7 +174,8 @@ class ActionSkipQuestion(Action):
         if outcome.status == "no_quiz":
             send(dispatcher, messages.notice("quiz_stale", "There's no quiz in progress. Say 'quiz me' to start one."))
             return [SlotSet("quiz_answer", NO_QUIZ)] if tracker.active_loop.get("name") else []
-        cites = await off_loop(citations_for, _policy_of(outcome.question), list(outcome.question.scenario.clauses))
+        cites = await off_loop(citations_for, outcome.question.policy,
+                               list(outcome.question.scenario.clauses))
         send(dispatcher, messages.quiz_feedback(outcome, cites))
         return [SlotSet("quiz_answer", DONE if outcome.finished else None)]
 
