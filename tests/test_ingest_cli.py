@@ -10,6 +10,7 @@ import pytest
 
 from knowledge import cli
 from knowledge.index import load
+from tests.test_parser import make_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
 SOCIAL = ROOT / "data" / "policies" / "social-media-policy.md"
@@ -39,31 +40,6 @@ GARDEN_V2 = GARDEN_V1.replace(
     "2.1 The pond cover must stay closed unless a pond-dipping lesson is taking place.\n"
     "2.2 Wellington boots must be worn for pond-dipping lessons.\n",
 )
-
-
-def make_pdf(lines: list[str]) -> bytes:
-    """A one-page PDF showing the given lines in Helvetica (see tests/test_parser.py for the multi-page version)."""
-    text = "\n".join(["BT", "/F1 10 Tf", "14 TL", "50 800 Td"] + [f"({line}) Tj T*" for line in lines] + ["ET"])
-    stream = text.encode("cp1252")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        (
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
-            b"/Contents 5 0 R >>"
-        ),
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 6\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
 
 
 @pytest.fixture(autouse=True)
@@ -241,8 +217,8 @@ def test_ingest_word_and_pdf_together(capsys, tmp_path, index_dir):
     word = tmp_path / "visitors.docx"
     document.save(str(word))
     pdf = tmp_path / "first-aid.pdf"
-    pdf.write_bytes(make_pdf(["First Aid Policy", "1 FIRST AIDERS", "1.1 A first aider must be on site.",
-                              "1.2 First aid boxes are kept in every classroom."]))
+    pdf.write_bytes(make_pdf([["First Aid Policy", "1 FIRST AIDERS", "1.1 A first aider must be on site.",
+                               "1.2 First aid boxes are kept in every classroom."]]))
     code, _, err = ingest(capsys, index_dir, word, pdf, FIXTURES / "lone-working-policy.txt")
     assert code == 0, err
     index = load(index_dir)
