@@ -56,6 +56,7 @@ def cmd_ingest(args) -> int:
 
         parsed = [parse_file(path) for path in paths]
         if not args.model and _all_unchanged(parsed, index_dir, settings.model):
+            _print_quality(parsed)
             for policy in parsed:
                 print(f"unchanged {policy.policy}: nothing to do")
             print(f"index: {index_dir} (not rewritten)")
@@ -65,6 +66,7 @@ def cmd_ingest(args) -> int:
     except (PolicyReadError, ValueError) as exc:
         print(f"policy-coach ingest: {exc}", file=sys.stderr)
         return 1
+    _print_quality(parsed)
     for name in report.added:
         print(f"added {name}: {len(report.changes[name]['added'])} clauses")
     for name in report.updated:
@@ -74,6 +76,17 @@ def cmd_ingest(args) -> int:
         print(f"unchanged {name}: nothing to do")
     print(f"index: {index_dir}" + ("" if report.written else " (not rewritten)"))
     return 0
+
+
+def _print_quality(parsed) -> None:
+    """One line per document: units, longest unit, share of its sentences kept whole in one unit, warnings."""
+    from knowledge.index import document_quality  # noqa: PLC0415
+
+    print(f"{'policy':<40} {'units':>5} {'longest':>7} {'coverage':>8} {'fragments':>9}  warnings")
+    for policy in parsed:
+        q = document_quality(policy)
+        print(f"{policy.policy[:40]:<40} {q['units']:>5} {q['longest']:>7} {q['coverage']:>8.1%} {q['fragments']:>9.1%}  "
+              + ("; ".join(q["warnings"]) or "-"))
 
 
 def _searcher(args):
@@ -139,6 +152,11 @@ def cmd_clauses(args) -> int:
     except IndexError_ as exc:
         print(f"policy-coach clauses: {exc}", file=sys.stderr)
         return 1
+    if args.json:
+        rows = [{"policy": c.policy, "clause": c.clause, "section": c.section, "title": c.title, "text": c.text}
+                for c in index.clauses]
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
     for clause in index.clauses:
         print(f"{clause.policy}\t{clause.clause}\t{clause.title}")
     return 0
@@ -171,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("clauses", help="list the indexed clauses")
     p.add_argument("--index")
+    p.add_argument("--json", action="store_true", help="one JSON array of {policy, clause, section, title, text}")
     p.set_defaults(func=cmd_clauses)
 
     args = parser.parse_args(argv)
