@@ -118,7 +118,8 @@ def parse_document(document: Document, policy_id: str, *, path: str = "", checks
     if len(content) < 2:
         name = Path(path).name if path else policy_id
         raise PolicyReadError(
-            f"{name}: no recognisable policy text found (expected headings, numbered clauses or paragraphs)"
+            f"{name}: no recognisable clauses or sections found (expected headings, numbered clauses or paragraphs of "
+            "policy text)"
         )
     for i, clause in enumerate(clauses):
         clause.order = i
@@ -132,6 +133,11 @@ def parse_document(document: Document, policy_id: str, *, path: str = "", checks
         document=document,
         warnings=list(document.warnings),
     )
+
+
+def parse_lines(lines: list[str], policy_id: str = "policy") -> Policy:
+    """Parse policy text given as lines (pasted text and tests), read as plain text or Markdown."""
+    return parse_text("\n".join(lines), policy_id)
 
 
 def parse_text(text: str, policy_id: str = "policy", *, suffix: str = ".txt") -> Policy:

@@ -84,7 +84,10 @@ def read_document(path: Path) -> Document:
                 "without a password"
             )
         if kind in ("binary", "zip"):
-            raise PolicyReadError(f"{path.name}: not a {suffix or 'text'} file (its contents are another format)")
+            raise PolicyReadError(f"{path.name}: looks like a binary file (an image or archive), not {suffix} text")
+        if kind == "text" and expected in ("pdf", "docx"):
+            name = "PDF" if expected == "pdf" else "Word (.docx)"
+            raise PolicyReadError(f"{path.name}: not a valid {name} file")
         warnings.append(f"the file's contents are {kind.upper()}, not what its extension '{suffix}' says; read as {kind}")
     if kind == "pdf":
         doc = _pdf(path, data)
@@ -596,7 +599,8 @@ def _pdf(path: Path, data: bytes) -> Document:
     except PDFPasswordIncorrect as exc:
         raise PolicyReadError(f"{path.name}: the PDF is password-protected; save an unprotected copy") from exc
     except Exception as exc:  # pdfminer raises many different errors for damaged files
-        if "password" in str(exc).lower() or "encrypt" in type(exc).__name__.lower():
+        causes = " ".join(type(a).__name__ for a in getattr(exc, "args", ()) if isinstance(a, BaseException))
+        if "password" in f"{exc} {causes}".lower() or "encrypt" in f"{type(exc).__name__} {causes}".lower():
             raise PolicyReadError(f"{path.name}: the PDF is password-protected; save an unprotected copy") from exc
         raise PolicyReadError(f"{path.name}: not a valid PDF file (it could not be opened)") from exc
     if not any(words for _, words in pages):
@@ -630,21 +634,23 @@ def _pdf_lines(words: list[dict]) -> list[dict]:
 
 
 def _pdf_blocks(pages: list[tuple[float, list[dict]]]) -> Document:
-    # Running headers and footers: the same text (digits aside) near the top or bottom of most pages.
+    """Lines of every page -> blocks: running headers/footers and page numbers dropped, headings from font size
+    and weight, the rest read with the plain-text rules (blank lines where the page has a vertical gap)."""
     furniture: set[str] = set()
     if len(pages) >= 3:
         edges: Counter = Counter()
         for height, lines in pages:
-            keys = {re.sub(r"\d+", "#", ln["text"]) for ln in lines
-                    if ln["top"] < height * 0.1 or ln["bottom"] > height * 0.9}
-            edges.update(keys)
-        furniture = {key for key, n in edges.items() if n >= max(2, len(pages) // 2)}
+            edge_lines = lines[:2] + lines[-2:] + [ln for ln in lines
+                                                  if ln["top"] < height * 0.08 or ln["bottom"] > height * 0.92]
+            edges.update({re.sub(r"\d+", "#", ln["text"]) for ln in edge_lines})
+        furniture = {key for key, n in edges.items() if n >= max(3, (len(pages) + 1) // 2) and len(key) < 120}
     body: list[dict] = []
     for height, lines in pages:
         kept = []
-        for ln in lines:
-            edge = ln["top"] < height * 0.1 or ln["bottom"] > height * 0.9
-            if edge and (_PAGE_NUMBER.match(ln["text"]) or re.sub(r"\d+", "#", ln["text"]) in furniture):
+        for index, ln in enumerate(lines):
+            edge = index < 2 or index >= len(lines) - 2 or ln["top"] < height * 0.08 or ln["bottom"] > height * 0.92
+            key = re.sub(r"\d+", "#", ln["text"])
+            if key in furniture or (edge and _PAGE_NUMBER.match(ln["text"]) and (index > 0 or "page" in key.lower())):
                 continue
             kept.append(ln)
         if kept:
@@ -659,54 +665,40 @@ def _pdf_blocks(pages: list[tuple[float, list[dict]]]) -> Document:
     base = sizes.most_common(1)[0][0]
     big = sorted({ln["size"] for ln in body if ln["size"] >= base + 1.2}, reverse=True)
     level_of = {size: min(i + 1, 3) for i, size in enumerate(big)}
-    margin = Counter(round(ln["x0"]) for ln in body).most_common(1)[0][0]
-    open_block: Block | None = None
+    chunk: list[str] = []
     previous: dict | None = None
+
+    def flush() -> None:
+        if chunk:
+            doc.blocks.extend(_text("\n".join(chunk), dehyphenate=True).blocks)
+            chunk.clear()
+
     for ln in body:
-        text = ln["text"]
-        words = len(text.split())
-        heading_level = 0
+        text, words = ln["text"], len(ln["text"].split())
+        level = 0
         if ln["size"] in level_of and words <= 20:
-            heading_level = level_of[ln["size"]]
-        elif ln["is_bold"] and words <= 14 and not text.endswith((".", ",", ";")) and not _LIST_START.match(text):
-            heading_level = len(big) + 1 if len(big) < 3 else 4
-        gap = (ln["top"] - previous["bottom"]) if previous and not ln.get("page_start") else None
-        line_height = ln["bottom"] - ln["top"] or base
-        if heading_level:
-            if open_block is not None and open_block.kind == "heading" and open_block.level == heading_level and (
-                gap is not None and gap < line_height
+            level = level_of[ln["size"]]
+        elif (ln["is_bold"] and big is not None and words <= 14 and not text.endswith((".", ",", ";"))
+              and not _LIST_START.match(text) and sum(1 for x in body if x["is_bold"]) < len(body) * 0.5):
+            level = min(len(big) + 1, 4)
+        if level:
+            flush()
+            last = doc.blocks[-1] if doc.blocks else None
+            gap = ln["top"] - previous["bottom"] if previous and not ln.get("page_start") else None
+            if last is not None and last.kind == "heading" and last.level == level and gap is not None and gap < (
+                ln["bottom"] - ln["top"]
             ):
-                open_block.text += " " + text  # a heading wrapped onto two lines
+                last.text += " " + text  # a heading wrapped onto two lines
             else:
-                open_block = Block("heading", text, level=heading_level)
-                doc.blocks.append(open_block)
-            previous = ln
-            continue
-        marker = _LIST_START.match(text)
-        indent = round(ln["x0"]) - margin
-        new_para = (
-            open_block is None
-            or open_block.kind == "heading"
-            or marker is not None
-            or _CLAUSE_START.match(text)
-            or (gap is not None and gap > line_height * 0.9)
-            or (previous is not None and previous["text"].endswith((".", ":", "!", "?")) and indent > 8
-                and open_block.kind == "para")
-        )
-        if new_para:
-            if marker:
-                label = marker.group(1)
-                rest = text[marker.end():]
-                depth = 1 if indent > 25 else 0
-                open_block = Block("item", rest, level=depth, label="•" if label[0] in _BULLET_CHARS else label,
-                                   lines=[rest])
-            else:
-                open_block = Block("para", text, lines=[text])
-            doc.blocks.append(open_block)
+                doc.blocks.append(Block("heading", text, level=level))
         else:
-            open_block.lines.append(text)
-            open_block.text = normalise("\n".join(open_block.lines), dehyphenate=True)
+            if previous is not None and not ln.get("page_start"):
+                gap = ln["top"] - previous["bottom"]
+                if gap > (ln["bottom"] - ln["top"]) * 0.9:
+                    chunk.append("")  # a vertical gap: a new paragraph
+            chunk.append(text)
         previous = ln
+    flush()
     doc.blocks = [b for b in doc.blocks if b.text.strip()]
     doc.title = next((b.text for b in doc.blocks if b.kind == "heading" and b.level == 1), "")
     return doc
@@ -740,7 +732,7 @@ def _title_like(text: str, limit: int = 8) -> bool:
     return 0 < len(words) <= limit and not text.rstrip().endswith((".", ",", ";")) and text[:1].isupper()
 
 
-def _text(text: str) -> Document:
+def _text(text: str, *, dehyphenate: bool = False) -> Document:
     """Plain text: headings, numbered clauses, lists and paragraphs recognised from how the lines look."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     pages = text.split("\f")
@@ -778,6 +770,12 @@ def _text(text: str) -> Document:
         if _UNDERLINE.match(raw):
             i += 1
             continue  # a rule line between parts
+        atx = re.match(r"^(#{1,6})\s+(.*?)\s*#*$", line)
+        if atx:
+            doc.blocks.append(Block("heading", atx.group(2), level=len(atx.group(1))))
+            pending_number, open_block, after_blank = None, None, True
+            i += 1
+            continue
         # A number on its own line, then the heading or the clause text.
         lone = re.fullmatch(r"(\d{1,2}(?:\.\d{1,2}){0,3})\.?", line)
         if lone and nxt:
@@ -793,12 +791,18 @@ def _text(text: str) -> Document:
             continue
         if pending_number is not None:
             number, pending_number = pending_number, None
-            if "." not in number and (is_caps_heading(line) or _title_like(line)):
+            clause_line = _TEXT_CLAUSE.match(line)
+            section_line = _TEXT_SECTION.match(line)
+            if (clause_line and clause_line.group(2)) or (section_line and section_line.group(2)
+                                                          and is_caps_heading(line)):
+                pass  # the lone number was a page number: read this line as it is
+            elif "." not in number and (is_caps_heading(line) or _title_like(line)):
                 doc.blocks.append(Block("heading", f"{number} {line}", level=2, label=number))
                 open_block, after_blank = None, True
                 i += 1
                 continue
-            line = f"{number} {line}"
+            else:
+                line = f"{number} {line}"
         clause = _TEXT_CLAUSE.match(line)
         section = _TEXT_SECTION.match(line)
         bullet = _TEXT_BULLET.match(raw)
@@ -842,7 +846,7 @@ def _text(text: str) -> Document:
             not after_blank or (blank_separated is False)
         ) and not _starts_new_paragraph(open_block, line, wrap_width, blank_separated):
             open_block.lines.append(line)
-            open_block.text = normalise("\n".join(open_block.lines))
+            open_block.text = normalise("\n".join(open_block.lines), dehyphenate=dehyphenate)
         else:
             open_block = Block("para", line, lines=[line])
             doc.blocks.append(open_block)

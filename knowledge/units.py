@@ -164,7 +164,8 @@ class _Cutter:
         text = block.text.strip()
         if not text:
             return
-        if not self.started and not self.title and block.level <= 1:
+        if not self.started and not self.title and block.level <= 1 and not _APPENDIX.match(text) and not (
+                _HEADING_NUM.match(text)):
             self.title = text
             return
         if not self.started and text == self.title:
@@ -248,6 +249,9 @@ class _Cutter:
             top = next((h.display for h in self.stack if h.major), where)
             title = f"{clause_id} — {top}"
         else:
+            appendix = next((h for h in self.stack if h.appendix), None)
+            if appendix is not None and heading is not appendix and not where.startswith(appendix.display):
+                where = f"{appendix.display.split(' — ')[0]} — {where}"
             title = f"{where}, {word} {clause_id.rsplit('.', 1)[-1].lstrip('p')}"
         unit = Unit(clause_id, self.section() or (self.title or "General"), lines, title, kind,
                     anchor=self.anchor(), heading_key=heading.key if heading else 0,
@@ -284,20 +288,20 @@ class _Cutter:
             return False
         if block.kind != "para":
             return False
-        if all(_is_key_value(line) or is_form_line(line) for line in lines) and any(_is_key_value(x) for x in lines):
-            for line in lines:
-                match = _KEY_VALUE.match(line)
-                if match and _is_key_value(line):
-                    self.details.setdefault(match.group(1).strip(), match.group(2).strip())
-            return True
-        if len(block.text.split()) <= 14 and not block.text.endswith((".", ":")):
-            for line in lines:
-                if not self.title and _DOC_WORD.search(line) and len(line.split()) <= 20:
-                    self.title = nice_title(line) if is_caps_heading(line) else line
-                elif line != self.title:
-                    self.details.setdefault(f"line-{len(self.details) + 1}", line)
-            return True
-        return False
+        if any(not _is_key_value(line) and not is_form_line(line) and (
+                len(line.split()) > 14 or line.rstrip().endswith((".", ":"))) for line in lines):
+            return False  # a sentence: the policy's text has begun
+        for line in lines:
+            match = _KEY_VALUE.match(line)
+            if match and _is_key_value(line):
+                self.details.setdefault(match.group(1).strip(), match.group(2).strip())
+            elif is_form_line(line):
+                continue
+            elif not self.title and _DOC_WORD.search(line) and len(line.split()) <= 20:
+                self.title = nice_title(line) if is_caps_heading(line) else line
+            elif line != self.title:
+                self.details.setdefault(f"line-{len(self.details) + 1}", line)
+        return True
 
     def block(self, block: Block, following: Block | None = None) -> None:
         if block.kind == "heading":
@@ -339,7 +343,10 @@ class _Cutter:
             return
         top = _TOP_NUM.match(text)
         heading = self.stack[-1] if self.stack else None
-        if top and not appendix and len(text.split()) >= 5 and heading is not None and heading.number == top.group(1):
+        last_major = next((h.number for h in reversed(self.stack) if h.number), None)
+        if top and not appendix and len(text.split()) >= 4 and not top.group(2)[:1].islower() and (
+                (heading is not None and heading.number == top.group(1))
+                or (last_major is not None and int(top.group(1)) == int(last_major) + 1)):
             # "4 Staff must …": a top-level numbered clause with no sub-numbers
             self.open_clause = self._add(top.group(1), [text], "clause", numbered=True)
             return
@@ -362,7 +369,8 @@ class _Cutter:
                 and not previous.lines[-1].rstrip().endswith(_SENTENCE_END)):
             previous.lines[-1] += " " + text  # "Name: _____ a member at" / "Maple PRU, agree to…": one sentence
             return
-        unit = self._add(self._next_id(self.anchor()), [text], "item", word="paragraph")
+        unit = self._add(self._next_id(self.anchor()), [text], "item",
+                         word="item" if _is_key_value(text) and len(text) < 200 else "paragraph")
         if text.endswith(":") and len(text) <= LEAD_MAX:
             self.lead, self.lead_unit = text, unit
         else:
