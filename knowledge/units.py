@@ -326,7 +326,7 @@ class _Cutter:
             if len(cells) == 2 and len(cells[0].split()) <= 6 and not cells[0].endswith("."):
                 text = f"{cells[0].rstrip(':')}: {cells[1]}"
             self._close_clause_if_needed()
-            self._add(self._next_id(self.anchor()), [text], "item", word="row")
+            self._add(self._next_id(self.anchor()), [text], "item")
 
     def _close_clause_if_needed(self) -> None:
         self.open_clause = None
@@ -425,6 +425,8 @@ def _merge_fragments(units: list[Unit]) -> list[Unit]:
         if carry is not None:
             if carry.heading_key == unit.heading_key:
                 unit.lines = carry.lines + unit.lines
+                if not unit.numbered:
+                    unit.clause, unit.title = carry.clause, carry.title  # keep the first id: "A2.2" = "Dear / It…"
                 unit.first_under_heading = unit.first_under_heading or carry.first_under_heading
             elif out and out[-1].heading_key == carry.heading_key:
                 out[-1].lines += carry.lines
