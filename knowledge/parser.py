@@ -105,12 +105,19 @@ def parse_document(document: Document, policy_id: str, *, path: str = "", checks
     if result.title:
         clauses.append(Clause(policy_id, "doc.title", "Document details", result.title, "Document details — title",
                               "detail"))
+    used = {c.clause for c in clauses}
     for key, value in result.details.items():
+        if key.lower() == "title" and value == result.title:
+            continue
         if key.startswith("line-"):
             text, name = value, key
         else:
             text, name = f"{key}: {value}", key
-        clauses.append(Clause(policy_id, f"doc.{slug(name, 40)}", "Document details", text,
+        clause_id = f"doc.{slug(name, 40)}"
+        while clause_id in used:
+            clause_id += "-2"
+        used.add(clause_id)
+        clauses.append(Clause(policy_id, clause_id, "Document details", text,
                               f"Document details — {key if not key.startswith('line-') else 'heading'}", "detail"))
     for unit in result.units:
         clauses.append(Clause(policy_id, unit.clause, unit.section, unit.text, unit.title, unit.kind))

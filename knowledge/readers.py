@@ -21,7 +21,7 @@ class PolicyReadError(ValueError):
     """A policy file could not be read into text; the message is shown to the user."""
 
 
-SUPPORTED = {".md", ".markdown", ".txt", ".text", ".docx", ".pdf", ".html", ".htm"}
+SUPPORTED = {".md", ".markdown", ".txt", ".text", ".rst", ".docx", ".pdf", ".html", ".htm"}
 MAX_BYTES = 25 * 1024 * 1024  # a 200-page policy PDF is ~2-5 MB; anything far larger is not a policy
 MAX_UNZIPPED = 200 * 1024 * 1024  # a .docx whose parts inflate past this is refused before opening (zip bomb)
 
@@ -712,7 +712,7 @@ _CLAUSE_START = re.compile(r"^\d{1,2}(\.\d{1,2}){1,3}\.?\s+\S")
 
 _UNDERLINE = re.compile(r"^\s*([=\-~^*#_])\1{2,}\s*$")
 _TEXT_BULLET = re.compile(r"^(\s*)([-*•●▪◦■➢►‣o])\s+(\S.*)$")
-_TEXT_ORDERED = re.compile(r"^(\s*)(\(?[a-z]\)|\(?[ivx]{1,4}\)|[a-z]\.(?=\s)|\d{1,2}[.)](?!\d))\s+(\S.*)$")
+_TEXT_ORDERED = re.compile(r"^(\s*)(\(?[a-z]\)|\(?[ivx]{1,4}\)|[a-z]\.(?=\s)|\d{1,2}[.)](?!\d)|#\.)\s+(\S.*)$")
 _TEXT_CLAUSE = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2}){1,3})\.?(?:\s+(\S.*))?$")
 _TEXT_SECTION = re.compile(r"^\s*(?:section\s+)?(\d{1,2})[.:]?(?:\s+(?:[-–—:]\s+)?(\S.*))?$", re.IGNORECASE)
 _APPENDIX_LINE = re.compile(r"^(appendix|annex|annexe|schedule)\s+[A-Z0-9]{1,3}\b", re.IGNORECASE)
