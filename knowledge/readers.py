@@ -77,7 +77,7 @@ def read_document(path: Path) -> Document:
     kind = sniff(data, suffix)
     expected = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html"}.get(suffix, "text")
     warnings = []
-    if kind != expected and not (expected == "text" and kind == "html"):
+    if kind != expected:
         if kind in ("ole",):
             raise PolicyReadError(
                 f"{path.name}: an old Word .doc or a password-protected Office file; save it from Word as .docx "
