@@ -390,6 +390,25 @@ def test_governors_sign_the_governing_body_agreement(env, seeded):
     at = open_page(as_user(app(), seeded, "gwen@school.example").run(), "agreement")
     no_exceptions(at)
     assert "Appendix 3" in texts(at) and "Acceptable Use" not in at.subheader[0].value
+    # the bullets keep their lead-in heading, so a governor never signs "To become an on-line 'friend'…" as a rule
+    page = texts(at)
+    assert "It Is Not Advisable" in page and "on-line 'friend'" in page
+    assert page.index("It Is Not Advisable") < page.index("on-line 'friend'")
+
+
+def test_agreement_and_reader_show_every_heading_of_the_document(env, seeded):
+    at = open_page(as_user(app(), seeded, "alice@school.example").run(), "agreement")
+    no_exceptions(at)
+    page = texts(at)
+    for heading in ("School Equipment", "User Signature", "Signature"):
+        assert heading in page, heading
+    assert page.index("User Signature") < page.index("I agree to follow this code of conduct")
+    at = open_page(as_user(app(), seeded, "alice@school.example").run(), "reader")
+    no_exceptions(at)
+    page = texts(at)
+    for heading in ("General Letter to All Parents on Social Media", "Example Letter to Parent on Social Media Post",
+                    "It Is Not Advisable", "School Equipment", "User Signature"):
+        assert heading.lower() in page.lower(), heading
 
 
 # -- dashboard ------------------------------------------------------------------------
