@@ -744,6 +744,7 @@ def _text(text: str, *, dehyphenate: bool = False) -> Document:
     wrap_width = lengths[int(len(lengths) * 0.9)] if lengths else 80
     open_block: Block | None = None
     pending_number: str | None = None
+    list_indent: int | None = None
     i = 0
     after_blank = True
     while i < n:
@@ -823,7 +824,10 @@ def _text(text: str, *, dehyphenate: bool = False) -> Document:
             doc.blocks.append(Block("heading", line, level=2 if after_blank or not blank_separated else 3))
             open_block = None
         elif bullet and not (continuing and bullet.group(2) == "o" and bullet.group(3)[:1].islower()):
-            depth = 1 if len(bullet.group(1).expandtabs(4)) >= 2 else 0
+            indent = len(bullet.group(1).expandtabs(4))
+            if open_block is None or open_block.kind != "item" or list_indent is None:
+                list_indent = indent  # the first bullet of a list sets its left edge, however far it is indented
+            depth = 1 if indent >= list_indent + 2 else 0
             open_block = Block("item", bullet.group(3), level=depth, label="•", lines=[bullet.group(3)])
             doc.blocks.append(open_block)
         elif ordered and not (continuing and ordered.group(3)[:1].islower()):

@@ -155,3 +155,63 @@ def test_long_document_is_read_in_linear_time(tmp_path):
     policy = parse_file(big)
     assert len(policy.clauses) > 1500
     assert policy.longest() <= MAX_CHARS
+
+
+def _scanned_pdf() -> bytes:
+    """A one-page PDF whose page is only an image (what a scanner produces): no text layer at all."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im1 5 0 R >> >> "
+               b"/Contents 4 0 R >>"]
+    draw = b"q 500 0 0 700 40 70 cm /Im1 Do Q"
+    objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(draw), draw))
+    pixels = bytes([200]) * 16
+    objects.append(b"<< /Type /XObject /Subtype /Image /Width 4 /Height 4 /ColorSpace /DeviceGray "
+                   b"/BitsPerComponent 8 /Length %d >>\nstream\n%s\nendstream" % (len(pixels), pixels))
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_bad_files_get_one_clear_line(tmp_path):
+    import zipfile
+
+    from knowledge.readers import PolicyReadError
+
+    scanned = tmp_path / "scanned.pdf"
+    scanned.write_bytes(_scanned_pdf())
+    old_doc = tmp_path / "old.doc"
+    old_doc.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    encrypted_docx = tmp_path / "locked.docx"
+    encrypted_docx.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)  # Office encrypts into OLE
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", b"\x00" * (260 * 1024 * 1024))  # 260 MB of zeros, ~250 KB packed
+    cases = {scanned: r"no text found in the PDF .* scan", old_doc: r"old Word \.doc",
+             encrypted_docx: r"password-protected Office file", bomb: r"unpacks to \d+ MB; refused"}
+    for path, pattern in cases.items():
+        with pytest.raises(PolicyReadError, match=pattern) as caught:
+            parse_file(path)
+        assert "\n" not in str(caught.value)
+    assert bomb.stat().st_size < 2_000_000
+
+
+def test_docx_with_macros_is_read_with_a_warning(tmp_path):
+    import zipfile
+
+    source = FIXTURES / "howard-primary-data-protection" / "policy.docx"
+    macro = tmp_path / "with-macros.docx"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(macro, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        dst.writestr("word/vbaProject.bin", b"\x00fake macro project")
+    policy = parse_file(macro)
+    assert any("macros" in w for w in policy.warnings)
+    assert len(policy.clauses) == len(parse_file(source).clauses)
