@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 ROLES = ("teacher", "support_staff", "governor", "contractor", "volunteer")
+STATUSES = ("approved", "draft", "retired")  # only approved scenarios are ever served
 
 
 class QuizBankError(ValueError):
@@ -31,6 +32,7 @@ class Scenario:
     clauses: tuple[str, ...]  # clause ids (after resolving text: refs)
     options: tuple[Option, ...]
     roles: tuple[str, ...]
+    status: str = "approved"
 
     @property
     def section(self) -> str:
@@ -66,8 +68,13 @@ class Bank:
         self.by_id = {s.id: s for s in self.scenarios}
 
     def for_role(self, role: str | None) -> list[Scenario]:
-        """Scenarios a person in this role may be asked."""
-        return [s for s in self.scenarios if s.applies_to(role)]
+        """Approved scenarios a person in this role may be asked."""
+        return [s for s in self.scenarios if s.status == "approved" and s.applies_to(role)]
+
+    @property
+    def servable(self) -> bool:
+        """Whether any scenario is approved (a bank of drafts is never offered)."""
+        return any(s.status == "approved" for s in self.scenarios)
 
 
 def _resolve(ref: str, clause_texts: dict[str, str] | None, where: str) -> str:
@@ -122,6 +129,9 @@ def load_bank(path: Path, clause_texts: dict[str, str] | None = None) -> Bank:
         bad_roles = [r for r in roles if r != "all" and r not in ROLES]
         if bad_roles:
             raise QuizBankError(f"{where}: unknown role(s) {bad_roles}; use all or {', '.join(ROLES)}")
+        status = str(item.get("status") or "approved").strip()
+        if status not in STATUSES:
+            raise QuizBankError(f"{where}: unknown status '{status}'; use {', '.join(STATUSES)}")
         options = []
         for m, opt in enumerate(item.get("options") or [], 1):
             if not isinstance(opt, dict) or not str(opt.get("text") or "").strip():
@@ -137,19 +147,18 @@ def load_bank(path: Path, clause_texts: dict[str, str] | None = None) -> Bank:
         correct = sum(o.correct for o in options)
         if correct != 1:
             raise QuizBankError(f"{where}: needs exactly one correct option (has {correct})")
-        scenarios.append(Scenario(sid, str(item["prompt"]).strip(), clauses, tuple(options), roles))
+        scenarios.append(Scenario(sid, str(item["prompt"]).strip(), clauses, tuple(options), roles, status))
     checksum = hashlib.sha256(raw).hexdigest()
     version = f"{data.get('version', 1)}-{checksum[:8]}"
     return Bank(policy, version, str(data.get("title") or f"{policy} quiz"), scenarios, str(path), checksum)
 
 
 def draw(bank: Bank, role: str | None, n: int, rng: random.Random) -> list[dict]:
-    """Pick n scenarios for a role, spread over as many sections as possible, with shuffled options."""
+    """Pick up to n approved scenarios that apply to the role, spread over sections, with shuffled options.
+
+    A role with fewer than n scenarios gets a shorter quiz rather than questions written for someone else.
+    """
     pool = bank.for_role(role)
-    if len(pool) < n:
-        extra = [s for s in bank.scenarios if s not in pool]
-        rng.shuffle(extra)
-        pool = pool + extra[: n - len(pool)]
     by_section: dict[str, list[Scenario]] = {}
     for scenario in pool:
         by_section.setdefault(scenario.section, []).append(scenario)
@@ -235,3 +244,14 @@ def match_option(text: str, shown: list[Option]) -> Option | None:
     if best_cover >= 0.6 and best_score - runner >= 0.25:
         return best
     return None
+
+
+def correct_is_longest(scenario: Scenario) -> bool:
+    """Whether the correct option is strictly longer than every other option (a test-taker's giveaway)."""
+    right = len(scenario.correct_option.text)
+    return all(right > len(o.text) for o in scenario.options if not o.correct)
+
+
+def longest_correct_share(scenarios: list[Scenario]) -> float:
+    """Share of scenarios whose correct option is strictly the longest (at most 0.35 keeps the giveaway weak)."""
+    return sum(correct_is_longest(s) for s in scenarios) / len(scenarios) if scenarios else 0.0

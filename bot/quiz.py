@@ -79,7 +79,8 @@ class QuizEngine:
                 stem_bank = load_bank(path)  # first pass only to learn which policy it is for
                 policy_texts = clause_texts.get(stem_bank.policy)
             bank = load_bank(path, policy_texts)
-            banks[bank.policy] = bank
+            if bank.servable:  # a bank of drafts waits for a coordinator's approval
+                banks[bank.policy] = bank
         return cls(store, banks, **kwargs)
 
     def default_policy(self) -> str:
