@@ -50,8 +50,10 @@ class Scenario:
         return next(o for o in self.options if o.correct)
 
     def applies_to(self, role: str | None) -> bool:
-        """Whether this scenario is meant for someone in this role (unknown role: only 'all' scenarios)."""
-        return "all" in self.roles or (role in self.roles if role else False)
+        """Whether this scenario is meant for someone in this role (no role on record: a member of staff)."""
+        if "all" in self.roles:
+            return True
+        return role in self.roles if role else any(r in self.roles for r in ("teacher", "support_staff"))
 
 
 @dataclass
