@@ -7,9 +7,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from bot.bank import Bank, Option, Scenario, choice_token, draw, load_bank, match_option, parse_token
 from bot.store import Answer, Attempt, Staff, Store, utcnow
+
+
+def clauses_to_reread(answers) -> list[dict]:
+    """Clauses whose most recent answer was wrong, from (policy, clause ids, correct) in answer order.
+
+    The one definition behind both the quiz result screen and My training, so they always agree.
+    """
+    latest: dict[tuple[str, str], bool] = {}
+    for policy, clauses, correct in answers:
+        for clause in clauses:
+            latest.pop((policy, clause), None)  # re-insert so the order follows the latest answer
+            latest[(policy, clause)] = bool(correct)
+    return [{"policy": p, "clause": c} for (p, c), ok in latest.items() if not ok]
+
+
+def answer_rows(session, staff_id: int, *, policy: str | None = None, up_to_attempt: int | None = None) -> list:
+    """(policy, clause ids, correct) for one person's answers in the order given, for clauses_to_reread."""
+    query = (select(Answer, Attempt.policy).join(Attempt, Answer.attempt_id == Attempt.id)
+             .where(Attempt.staff_id == staff_id).order_by(Answer.answered_at, Answer.id))
+    if policy is not None:
+        query = query.where(Attempt.policy == policy)
+    if up_to_attempt is not None:
+        query = query.where(Attempt.id <= up_to_attempt)
+    return [(p, json.loads(a.clauses or "[]"), a.correct) for a, p in session.execute(query).all()]
 
 
 @dataclass
@@ -209,12 +234,9 @@ class QuizEngine:
 
     def _summary(self, attempt: Attempt) -> dict:
         bank = self.banks.get(attempt.policy)
-        wrong = [a for a in attempt.answers if not a.correct]
-        reread: list[str] = []
-        for answer in wrong:
-            for clause in json.loads(answer.clauses or "[]"):
-                if clause not in reread:
-                    reread.append(clause)
+        session = object_session(attempt)
+        rows = answer_rows(session, attempt.staff_id, policy=attempt.policy, up_to_attempt=attempt.id)
+        reread = [item["clause"] for item in clauses_to_reread(rows)]
         return {
             "attempt_id": attempt.id,
             "policy": attempt.policy,
