@@ -11,6 +11,7 @@ import yaml
 
 ROLES = ("teacher", "support_staff", "governor", "contractor", "volunteer")
 STATUSES = ("approved", "draft", "retired")  # only approved scenarios are ever served
+FLAGGED = "flagged"  # set by the loader, never stored: a cited clause is gone from the policy
 
 
 class QuizBankError(ValueError):
@@ -33,6 +34,7 @@ class Scenario:
     options: tuple[Option, ...]
     roles: tuple[str, ...]
     status: str = "approved"
+    problem: str = ""  # why a scenario is flagged (e.g. its clause left the policy in a new version)
 
     @property
     def section(self) -> str:
@@ -96,18 +98,35 @@ def _resolve(ref: str, clause_texts: dict[str, str] | None, where: str) -> str:
     return ref
 
 
-def load_bank(path: Path, clause_texts: dict[str, str] | None = None) -> Bank:
-    """Load and validate a bank; with `clause_texts` (id -> text of its policy) every clause ref is checked."""
+def load_bank(path: Path, clause_texts: dict[str, str] | None = None, *, flag_missing: bool = False) -> Bank:
+    """Load and validate a bank; with `clause_texts` (id -> text of its policy) every clause ref is checked.
+
+    With flag_missing, a scenario citing a clause the policy no longer has is flagged (never served) instead of
+    failing the whole bank, so one removed clause in a new policy version doesn't take every quiz down.
+    """
     path = Path(path)
-    name = path.name
     try:
         raw = path.read_bytes()
+    except OSError as exc:
+        raise QuizBankError(f"{path.name}: cannot be read ({exc})") from exc
+    bank = parse_bank(raw, clause_texts, name=path.name, default_policy=path.stem, flag_missing=flag_missing)
+    bank.path = str(path)
+    return bank
+
+
+def parse_bank(raw: bytes | str, clause_texts: dict[str, str] | None = None, *, name: str = "bank",
+               default_policy: str = "", flag_missing: bool = False) -> Bank:
+    """Validate a bank from YAML text (the file format of data/quizzes); errors name the scenario and the reason."""
+    raw = raw.encode() if isinstance(raw, str) else raw
+    try:
         data = yaml.safe_load(raw)
-    except (OSError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
         raise QuizBankError(f"{name}: cannot be read as YAML ({exc})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list) or not data["scenarios"]:
         raise QuizBankError(f"{name}: needs a 'policy' and a non-empty 'scenarios' list")
-    policy = str(data.get("policy") or path.stem)
+    policy = str(data.get("policy") or default_policy)
+    if not policy:
+        raise QuizBankError(f"{name}: needs a 'policy'")
     scenarios: list[Scenario] = []
     seen: set[str] = set()
     for n, item in enumerate(data["scenarios"], 1):
@@ -126,14 +145,20 @@ def load_bank(path: Path, clause_texts: dict[str, str] | None = None) -> Bank:
         refs = item.get("clauses") or []
         if not refs:
             raise QuizBankError(f"{where}: must name the clauses it tests")
-        clauses = tuple(_resolve(r, clause_texts, where) for r in refs)
+        status = str(item.get("status") or "approved").strip()
+        if status not in STATUSES:
+            raise QuizBankError(f"{where}: unknown status '{status}'; use {', '.join(STATUSES)}")
+        problem = ""
+        try:
+            clauses = tuple(_resolve(r, clause_texts, where) for r in refs)
+        except QuizBankError as exc:
+            if not flag_missing:
+                raise
+            clauses, problem = tuple(str(r) for r in refs), str(exc).split(": ", 1)[-1]
         roles = tuple(str(r) for r in (item.get("roles") or ["all"]))
         bad_roles = [r for r in roles if r != "all" and r not in ROLES]
         if bad_roles:
             raise QuizBankError(f"{where}: unknown role(s) {bad_roles}; use all or {', '.join(ROLES)}")
-        status = str(item.get("status") or "approved").strip()
-        if status not in STATUSES:
-            raise QuizBankError(f"{where}: unknown status '{status}'; use {', '.join(STATUSES)}")
         options = []
         for m, opt in enumerate(item.get("options") or [], 1):
             if not isinstance(opt, dict) or not str(opt.get("text") or "").strip():
@@ -149,10 +174,11 @@ def load_bank(path: Path, clause_texts: dict[str, str] | None = None) -> Bank:
         correct = sum(o.correct for o in options)
         if correct != 1:
             raise QuizBankError(f"{where}: needs exactly one correct option (has {correct})")
-        scenarios.append(Scenario(sid, str(item["prompt"]).strip(), clauses, tuple(options), roles, status))
+        scenarios.append(Scenario(sid, str(item["prompt"]).strip(), clauses, tuple(options), roles,
+                                  FLAGGED if problem else status, problem))
     checksum = hashlib.sha256(raw).hexdigest()
     version = f"{data.get('version', 1)}-{checksum[:8]}"
-    return Bank(policy, version, str(data.get("title") or f"{policy} quiz"), scenarios, str(path), checksum)
+    return Bank(policy, version, str(data.get("title") or f"{policy} quiz"), scenarios, "", checksum)
 
 
 def draw(bank: Bank, role: str | None, n: int, rng: random.Random) -> list[dict]:

@@ -103,7 +103,7 @@ class QuizEngine:
             if clause_texts is not None:
                 stem_bank = load_bank(path)  # first pass only to learn which policy it is for
                 policy_texts = clause_texts.get(stem_bank.policy)
-            bank = load_bank(path, policy_texts)
+            bank = load_bank(path, policy_texts, flag_missing=True)
             if bank.servable:  # a bank of drafts waits for a coordinator's approval
                 banks[bank.policy] = bank
         return cls(store, banks, **kwargs)

@@ -143,6 +143,20 @@ class PolicyVersion(Base):
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class QuizBankVersion(Base):
+    """One saved version of a policy's scenario bank (the YAML of data/quizzes); the newest is the live one."""
+
+    __tablename__ = "quiz_bank_versions"
+    __table_args__ = (UniqueConstraint("policy", "version", name="uq_bank_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)  # the whole bank as YAML
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 _engines: dict[str, Engine] = {}
 _engine_lock = threading.Lock()
 
