@@ -195,3 +195,18 @@ def test_staff_cannot_open_the_quiz_editor(store, seeded, quizzes):
     at = open_page(at, "quizzes")
     no_exceptions(at)
     assert "Quiz editor" not in [t.value for t in at.title]
+
+
+def test_upload_a_new_policy_then_draft_its_quiz_from_the_upload_page(store, quizzes):
+    at = open_page(as_coordinator(app(), store).run(), "manage")
+    at.file_uploader(key="policy-file").upload("lone-working-policy.txt", LONE.read_bytes(), "text/plain")
+    next(b for b in at.button if b.label == "Upload and re-index").click()
+    at = at.run()
+    no_exceptions(at)
+    at.button(key="upload-draft-quiz").click()
+    at = at.run()
+    no_exceptions(at)
+    assert "Drafted 8 scenarios" in texts(at)
+    drafted = load_bank(quizzes / "lone-working-policy.yml")
+    assert len(drafted.scenarios) == 8 and {s.status for s in drafted.scenarios} == {"draft"}
+    assert banks.history(store, "lone-working-policy")[0]["note"] == "8 scenarios drafted"
