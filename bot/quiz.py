@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,10 @@ def answer_rows(session, staff_id: int, *, policy: str | None = None, up_to_atte
     if up_to_attempt is not None:
         query = query.where(Attempt.id <= up_to_attempt)
     return [(p, json.loads(a.clauses or "[]"), a.correct) for a, p in session.execute(query).all()]
+
+
+_GENERIC_WORDS = {"policy", "quiz", "scenario", "drafted", "guidance", "staff", "school", "with", "from", "that",
+                  "this", "about", "establishments", "education"}
 
 
 @dataclass
@@ -109,8 +114,19 @@ class QuizEngine:
         return cls(store, banks, **kwargs)
 
     def default_policy(self) -> str:
-        """The policy whose quiz 'quiz me' starts when none is named."""
-        return next(iter(self.banks))
+        """The policy whose quiz 'quiz me' starts when none is named: the bank with the most approved scenarios."""
+        return max(self.banks, key=lambda p: (sum(s.status == "approved" for s in self.banks[p].scenarios), p))
+
+    def policy_named(self, text: str | None) -> str | None:
+        """The bank a message names by its title or id words ('quiz me on lone working'), if exactly one fits."""
+        said = set(re.findall(r"[a-z]{4,}", (text or "").lower()))
+        scores = {}
+        for policy, bank in self.banks.items():
+            words = set(re.findall(r"[a-z]{4,}", f"{bank.title} {policy}".lower())) - _GENERIC_WORDS
+            scores[policy] = len(said & words)
+        best = max(scores.values(), default=0)
+        winners = [p for p, n in scores.items() if n == best]
+        return winners[0] if best and len(winners) == 1 else None
 
     # -- internals ----------------------------------------------------------
     def _active(self, session, staff: Staff) -> Attempt | None:
@@ -168,6 +184,12 @@ class QuizEngine:
                 self._finish(active, "stopped")
             rng = random.Random(seed)
             plan = draw(bank, staff.role, self.length, rng)
+            if not plan and policy != self.default_policy():  # nothing in that quiz for this role yet
+                policy = self.default_policy()
+                bank = self.banks[policy]
+                plan = draw(bank, staff.role, self.length, rng)
+            if not plan:
+                raise ValueError("There are no approved quiz scenarios for your role yet.")
             attempt = Attempt(staff_id=staff.id, policy=policy, bank_version=bank.version, plan=json.dumps(plan),
                               position=0, n_questions=len(plan), pass_mark=self.pass_mark)
             session.add(attempt)

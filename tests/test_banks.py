@@ -158,3 +158,19 @@ def test_each_attempt_keeps_the_bank_version_it_was_drawn_from(store, quizzes, t
     with store.session() as session:
         attempt = session.query(Attempt).one()
         assert attempt.bank_version.startswith("2-")
+
+
+def test_quiz_me_on_a_named_policy_starts_that_quiz_and_the_default_is_the_largest_bank(store, quizzes, texts):
+    policy = parse_file(LONE)
+    lone_texts = {c.clause: c.text for c in policy.clauses}
+    data = draft_bank(policy.policy, policy.title, policy.clauses)
+    for scenario in data["scenarios"]:
+        scenario["status"] = "approved"
+    banks.import_yaml(store, banks.dump(data), lone_texts, quizzes_dir=quizzes)
+    engine = QuizEngine.from_dir(store, quizzes, {"social-media-policy": texts, policy.policy: lone_texts})
+    assert engine.default_policy() == "social-media-policy"
+    assert engine.policy_named("quiz me on the lone working policy") == "lone-working-policy"
+    assert engine.policy_named("quiz me on social media") == "social-media-policy"
+    assert engine.policy_named("quiz me") is None
+    question, _ = engine.start("sam@school.example", engine.policy_named("quiz me on lone working"), seed=1)
+    assert question.policy == "lone-working-policy" and question.scenario.clauses[0] in lone_texts

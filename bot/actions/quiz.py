@@ -31,8 +31,9 @@ class ActionStartQuiz(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         try:
-            question, resumed = await off_loop(lambda: services.quiz().start(tracker.sender_id))
             engine = services.quiz()
+            named = engine.policy_named(tracker.latest_message.get("text"))
+            question, resumed = await off_loop(lambda: engine.start(tracker.sender_id, named))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return [SlotSet("quiz_answer", NO_QUIZ)]
@@ -40,7 +41,7 @@ class ActionStartQuiz(Action):
             text = (f"You already have a quiz in progress — picking up at question {question.position + 1} "
                     f"of {question.total}.")
         else:
-            bank = engine.banks[engine.default_policy()]
+            bank = engine.banks[question.policy]
             text = (f"{bank.title}: {question.total} scenarios. Tap an option or type its letter. "
                     f"You can ask a policy question at any point, say 'skip' or 'stop quiz'. "
                     f"Pass mark {round(engine.pass_mark * 100)}%.")
