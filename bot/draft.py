@@ -26,7 +26,7 @@ _ONLY = [r"(?:will|may|can|must|should) only", r"may", r"can"]  # "may"/"can" co
 _MODAL = re.compile(r"\b(" + "|".join(_PROHIBIT + _ONLY[:1] + _OBLIGE + _ONLY[1:]) + r")\b", re.I)
 _APPROVAL = re.compile(r"\bonly (?:with|after) (?:the )?(?:prior |written |explicit )*(?:approval|agreement|"
                        r"permission|consent|authorisation|authorization)(?: of [^,;:.]+)?", re.I)
-_CONDITION = re.compile(r"^((?:if|when|where|before|after|during|while|whilst|once|on|in)\b[^,]{3,150}),\s+", re.I)
+_CONDITION = re.compile(r"^((?:if|when|where|before|after|during|while|whilst|once|on|in)\b[^,;]{3,150})[,;]\s+", re.I)
 _NEVER = re.compile(r"^(?:never|do not|don't)\b", re.I)
 _EXCEPTION = re.compile(r",?\s*\b(?:so that|as soon as|unless|except|other than|apart from|without|if|when|while|whilst|where|"
                         r"before|after|during|once|whether)\b", re.I)
@@ -242,9 +242,15 @@ def _stem(rule: Rule, policy_title: str) -> str:
     return f"{setting}, {actor} asks you {question}. Which answer matches the {policy_title}?"
 
 
+def _possessive(who: str) -> str:
+    return who + ("'" if who.endswith("s") else "'s")
+
+
 def _options(rule: Rule, other: Rule | None) -> list[tuple[str, str, bool, str]]:
     """(variant, text, correct, feedback) for the correct reading and up to four misreadings."""
     subj, act, head = rule.subject, rule.action, _head(rule.action)
+    senior = "the chair of governors" if rule.governors else "a senior colleague"
+    leader = "the chair of governors" if rule.governors else "a senior leader"
     if rule.condition:  # keep the rule's own "If ..., staff must ..." order in every option
         subj = f"{rule.condition}, {_lower_first(subj)}"
     cite = f"Clause {rule.clause} says: “{_quote(rule)}”"
@@ -253,7 +259,7 @@ def _options(rule: Rule, other: Rule | None) -> list[tuple[str, str, bool, str]]
         out.append(("correct", f"No: {_lower_first(subj)} {rule.modal} {act}.", True, f"Right. {cite}"))
         out.append(("negated", f"Yes: {_lower_first(subj)} may {head} if it seems reasonable at the time.", False,
                     f"No: the policy rules this out. {cite}"))
-        out.append(("lax", f"Only with a senior colleague's say-so at the time; otherwise {_lower_first(subj)} "
+        out.append(("lax", f"Only with {_possessive(senior)} say-so at the time; otherwise {_lower_first(subj)} "
                            f"{rule.modal} {head}.", False,
                     f"That is more lenient than the policy, which makes no such allowance. {cite}"))
         if head != act:
@@ -274,10 +280,10 @@ def _options(rule: Rule, other: Rule | None) -> list[tuple[str, str, bool, str]]
         out.append(("correct", f"It is required: {_lower_first(subj)} {rule.modal} {act}.", True, f"Right. {cite}"))
         out.append(("negated", f"It is optional: {_lower_first(subj)} need not {head}.", False,
                     f"No: this is a requirement, not a preference. {cite}"))
-        out.append(("lax", f"Only when asked: {_lower_first(subj)} need only {head} if a senior leader asks.", False,
+        out.append(("lax", f"Only when asked: {_lower_first(subj)} need only {head} if {leader} asks.", False,
                     f"That is more lenient than the policy, which does not wait to be asked. {cite}"))
-        out.append(("strict", f"It is required, and more: {_lower_first(subj)} {rule.modal} {head}, with a senior "
-                              f"leader's written approval each time.", False,
+        out.append(("strict", f"It is required, and more: {_lower_first(subj)} {rule.modal} {head}, with {_possessive(leader)} "
+                              f"written approval each time.", False,
                     f"That is stricter than the policy, which asks for no extra approval. {cite}"))
     if other is not None and len(out) < 4:
         other_text = f"{other.subject} {other.modal} {_head(other.action)}"
