@@ -6,6 +6,7 @@ coordinator chose), so a new policy version asks for a new signature only when t
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from bot import records
 from bot.auth import normalise_name
-from bot.store import Assignment, Attempt, SignOff, Staff, Store, utcnow
+from bot.store import Assignment, Attempt, PolicyVersion, SignOff, Staff, Store, utcnow
 
 EVERYONE = "all"
 
@@ -147,3 +148,25 @@ def completion_by_policy(store: Store, index, today: date | None = None) -> tupl
                                     "Policy": item["title"], "Due": item["due"].strftime("%d/%m/%Y"),
                                     "Still to do": item["missing"]})
         return list(per_policy.values()), overdue
+
+
+def changed_since_signed(store: Store, sender_id: str, policy: str) -> set[str] | None:
+    """Clause ids added or changed by policy versions uploaded after the person last signed it (None: never signed).
+
+    This is what a refresher quiz covers, so nobody re-takes the whole quiz for one edited rule.
+    """
+    with store.session() as session:
+        staff = session.scalar(select(Staff).where(Staff.sender_id == sender_id))
+        if staff is None:
+            return None
+        last = session.scalar(select(SignOff.signed_at).where(SignOff.staff_id == staff.id, SignOff.policy == policy)
+                              .order_by(SignOff.signed_at.desc()).limit(1))
+        if last is None:
+            return None
+        versions = session.scalars(select(PolicyVersion).where(PolicyVersion.policy == policy,
+                                                               PolicyVersion.uploaded_at > last)).all()
+        changed: set[str] = set()
+        for version in versions:
+            changes = json.loads(version.changes or "{}")
+            changed.update(changes.get("added", []) + changes.get("changed", []))
+        return changed

@@ -181,12 +181,15 @@ def parse_bank(raw: bytes | str, clause_texts: dict[str, str] | None = None, *, 
     return Bank(policy, version, str(data.get("title") or f"{policy} quiz"), scenarios, "", checksum)
 
 
-def draw(bank: Bank, role: str | None, n: int, rng: random.Random) -> list[dict]:
+def draw(bank: Bank, role: str | None, n: int, rng: random.Random, *, clauses: set[str] | None = None) -> list[dict]:
     """Pick up to n approved scenarios that apply to the role, spread over sections, with shuffled options.
 
     A role with fewer than n scenarios gets a shorter quiz rather than questions written for someone else.
+    With `clauses`, only scenarios testing one of those clauses (a refresher on what changed).
     """
     pool = bank.for_role(role)
+    if clauses is not None:
+        pool = [s for s in pool if set(s.clauses) & clauses]
     by_section: dict[str, list[Scenario]] = {}
     for scenario in pool:
         by_section.setdefault(scenario.section, []).append(scenario)

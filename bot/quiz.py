@@ -170,8 +170,12 @@ class QuizEngine:
                        {"answered": len(active.answers), "correct_so_far": sum(a.correct for a in active.answers)})
 
     # -- operations ---------------------------------------------------------
-    def start(self, sender_id: str, policy: str | None = None, *, seed: int | None = None) -> tuple[Question, bool]:
-        """Start a new attempt, or return the one in progress; returns (current question, resumed?)."""
+    def start(self, sender_id: str, policy: str | None = None, *, seed: int | None = None,
+              clauses: set[str] | None = None) -> tuple[Question, bool]:
+        """Start a new attempt, or return the one in progress; returns (current question, resumed?).
+
+        With `clauses`, a refresher: only scenarios testing those clauses (e.g. the ones a new version changed).
+        """
         policy = policy or self.default_policy()
         bank = self.banks[policy]
         with self.store.session() as session:
@@ -183,7 +187,9 @@ class QuizEngine:
                     return question, True
                 self._finish(active, "stopped")
             rng = random.Random(seed)
-            plan = draw(bank, staff.role, self.length, rng)
+            plan = draw(bank, staff.role, self.length, rng, clauses=clauses)
+            if not plan and clauses is not None:
+                raise ValueError("None of the quiz scenarios covers the clauses that changed.")
             if not plan and policy != self.default_policy():  # nothing in that quiz for this role yet
                 policy = self.default_policy()
                 bank = self.banks[policy]

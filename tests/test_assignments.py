@@ -105,3 +105,27 @@ def test_completion_per_policy_and_the_overdue_list(store, index_dir):
 def test_an_assignment_needs_something_to_do(store):
     with pytest.raises(ValueError, match="at least one"):
         assignments.set_assignment(store, "lone-working-policy", "teacher", due=None, sign=False, quiz=False)
+
+
+def test_a_refresher_covers_only_the_clauses_changed_since_the_person_signed(store, index_dir, tmp_path):
+    from bot import records  # noqa: PLC0415
+
+    index = load(index_dir)
+    assignments.set_assignment(store, "lone-working-policy", "support_staff", due=None, sign=True, quiz=True)
+    assert assignments.changed_since_signed(store, "sam@school.example", "lone-working-policy") is None
+    assignments.sign(store, index, user(store, "sam@school.example"), "lone-working-policy", "Sam Support",
+                     agreed=True)
+    records.record_policy_version(store, policy="lone-working-policy", checksum="v2", title="Lone Working Policy",
+                                  changes={"added": [], "removed": [], "changed": ["2.2"]}, uploaded_by="c@x")
+    changed = assignments.changed_since_signed(store, "sam@school.example", "lone-working-policy")
+    assert changed == {"2.2"}
+
+    policy = parse_file(LONE)
+    data = draft_bank(policy.policy, policy.title, policy.clauses)
+    for scenario in data["scenarios"]:
+        scenario["status"] = "approved"
+    texts = {c.clause: c.text for c in policy.clauses}
+    banks.import_yaml(store, banks.dump(data), texts, quizzes_dir=tmp_path / "q")
+    engine = QuizEngine.from_dir(store, tmp_path / "q", {policy.policy: texts})
+    question, _ = engine.start("sam@school.example", "lone-working-policy", seed=1, clauses=changed)
+    assert question.total == 1 and "2.2" in question.scenario.clauses

@@ -32,8 +32,14 @@ class ActionStartQuiz(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         try:
             engine = services.quiz()
-            named = engine.policy_named(tracker.latest_message.get("text"))
-            question, resumed = await off_loop(lambda: engine.start(tracker.sender_id, named))
+            said = tracker.latest_message.get("text") or ""
+            named = engine.policy_named(said)
+            clauses = None
+            if named and "refresher" in said.lower():  # just the clauses changed since this person signed
+                from bot.assignments import changed_since_signed  # noqa: PLC0415
+
+                clauses = await off_loop(changed_since_signed, services.store(), tracker.sender_id, named) or None
+            question, resumed = await off_loop(lambda: engine.start(tracker.sender_id, named, clauses=clauses))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return [SlotSet("quiz_answer", NO_QUIZ)]

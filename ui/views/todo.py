@@ -77,5 +77,8 @@ def render() -> None:
                 st.markdown("Quiz: " + ("passed." if item["passed"] else
                                         f"not passed yet — in **Ask & practise**, say *quiz me on "
                                         f"{escape_md(item['title'])}*."))
+            if item["resign"]:
+                st.markdown(f"Only some clauses changed: for a short quiz on just those, say *refresher quiz on "
+                            f"{escape_md(item['title'])}* in **Ask & practise**.")
             if item["sign"]:
                 _sign_form(store, index, user, item)
