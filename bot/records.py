@@ -12,6 +12,7 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 
+from bot.quiz import answer_rows, clauses_to_reread
 from bot.store import Answer, Attempt, PolicyVersion, QuestionLink, QuestionLog, SignOff, Staff, Store, utcnow
 
 
@@ -54,15 +55,7 @@ def my_summary(store: Store, sender_id: str) -> dict:
             return {"attempts": 0, "completed": 0, "best_score": None, "passed": False, "reread": []}
         attempts = session.scalars(select(Attempt).where(Attempt.staff_id == staff.id)).all()
         completed = [a for a in attempts if a.status == "completed"]
-        answers = session.execute(
-            select(Answer, Attempt.policy).join(Attempt, Answer.attempt_id == Attempt.id)
-            .where(Attempt.staff_id == staff.id).order_by(Answer.answered_at, Answer.id)
-        ).all()
-        latest: dict[tuple[str, str], bool] = {}
-        for answer, policy in answers:
-            for clause in json.loads(answer.clauses or "[]"):
-                latest[(policy, clause)] = bool(answer.correct)
-        reread = [{"policy": p, "clause": c} for (p, c), ok in latest.items() if not ok]
+        reread = clauses_to_reread(answer_rows(session, staff.id))
         return {
             "attempts": len(attempts),
             "completed": len(completed),

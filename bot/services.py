@@ -14,6 +14,7 @@ from knowledge.settings import get_settings
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _engine: QuizEngine | None = None
+_engine_files: tuple = ()
 _links_checked = 0.0
 
 
@@ -35,11 +36,21 @@ def searcher() -> Searcher:
     return found
 
 
+def _bank_files(folder) -> tuple:
+    """(name, mtime, size) of every bank file, so an edit saved by the quiz editor is picked up."""
+    try:
+        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.y*ml")))
+    except OSError:
+        return ()
+
+
 def quiz() -> QuizEngine:
-    """The quiz engine over every bank in data/quizzes, clause refs checked against the index."""
-    global _engine
+    """The quiz engine over every bank in data/quizzes (reloaded when a bank file changes), clauses checked."""
+    global _engine, _engine_files
     with _lock:
-        if _engine is None:
+        files = _bank_files(get_settings().quizzes_dir)
+        if _engine is None or files != _engine_files:
+            _engine_files = files
             settings = get_settings()
             index = get_searcher().index
             texts: dict[str, dict[str, str]] = {}

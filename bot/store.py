@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -141,6 +142,36 @@ class PolicyVersion(Base):
     changes: Mapped[str] = mapped_column(Text, default="{}")
     uploaded_by: Mapped[str | None] = mapped_column(String(254))
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QuizBankVersion(Base):
+    """One saved version of a policy's scenario bank (the YAML of data/quizzes); the newest is the live one."""
+
+    __tablename__ = "quiz_bank_versions"
+    __table_args__ = (UniqueConstraint("policy", "version", name="uq_bank_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)  # the whole bank as YAML
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Assignment(Base):
+    """Which policy a role must read and sign and/or pass the quiz of, by when."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("policy", "role", name="uq_assignment_policy_role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str] = mapped_column(String(50))
+    due: Mapped[date | None] = mapped_column(Date)
+    sign: Mapped[bool] = mapped_column(Boolean, default=True)
+    quiz: Mapped[bool] = mapped_column(Boolean, default=False)
+    section: Mapped[str | None] = mapped_column(String(300))  # the section to sign; None = the whole policy
+    created_by: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 _engines: dict[str, Engine] = {}

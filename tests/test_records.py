@@ -163,3 +163,27 @@ def test_review_warnings():
                 "none": {"title": "None"}}
     warnings = records.review_warnings(policies, today=date(2024, 1, 1))
     assert [w["policy"] for w in warnings] == ["old"] and warnings[0]["days_overdue"] == 276
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_result_screen_and_my_training_list_the_same_clauses_to_reread(store, clauses, seed):
+    auth.import_roster(store, "name,email,role\nYan,yan@school.example,teacher\n")
+    engine = quiz_engine(store, clauses, QUIZZES, length=10)
+    take_quiz(engine, "yan@school.example", accuracy=0.5, seed=seed)  # first attempt: some wrong
+    take_quiz(engine, "yan@school.example", accuracy=0.6, seed=seed + 10)  # second attempt revisits clauses
+    result = engine.last_result("yan@school.example")
+    mine = records.my_summary(store, "yan@school.example")["reread"]
+    assert result["reread"] == [r["clause"] for r in mine if r["policy"] == result["policy"]]
+    # A clause whose latest answer was right is not listed even if an earlier answer on it was wrong.
+    with store.session() as session:
+        from bot.quiz import answer_rows  # noqa: PLC0415
+        from bot.store import Staff  # noqa: PLC0415
+
+        staff = session.query(Staff).filter_by(sender_id="yan@school.example").one()
+        rows = answer_rows(session, staff.id)
+    latest = {}
+    for _, ids, correct in rows:
+        for clause in ids:
+            latest[clause] = correct
+    assert set(result["reread"]) == {c for c, ok in latest.items() if not ok}
+    assert any(not ok for _, _, ok in rows) and any(ok for _, _, ok in rows)

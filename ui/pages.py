@@ -62,11 +62,33 @@ def manage_page():
     return st.Page(manage.render, title="Policies & roster", url_path="manage", icon=":material/upload_file:")
 
 
+def quiz_editor_page():
+    """Coordinator: edit, draft, approve and retire quiz scenarios."""
+    from ui.views import quiz_editor  # noqa: PLC0415
+
+    return st.Page(quiz_editor.render, title="Quiz editor", url_path="quizzes", icon=":material/quiz:")
+
+
+def assignments_page():
+    """Coordinator: assign policies to roles with due dates; completion and overdue."""
+    from ui.views import assignments  # noqa: PLC0415
+
+    return st.Page(assignments.render, title="Assignments", url_path="assignments", icon=":material/assignment:")
+
+
+def todo_page():
+    """Staff: the policies assigned to me, to read, sign and pass."""
+    from ui.views import todo  # noqa: PLC0415
+
+    return st.Page(todo.render, title="My policies", url_path="my-policies", icon=":material/checklist:")
+
+
 def pages_for(user: dict | None) -> dict[str, list] | list:
     """The pages a user may open: sign-in only, staff pages, or coordinator pages."""
     if not user:
         return [signin_page()]
     if user.get("is_coordinator"):
-        return {"Coordinator": [dashboard_page(default=True), questions_page(), manage_page()],
+        return {"Coordinator": [dashboard_page(default=True), questions_page(), manage_page(),
+                                 quiz_editor_page(), assignments_page()],
                 "Policy": [reader_page()]}
-    return [chat_page(default=True), training_page(), reader_page(), agreement_page()]
+    return [chat_page(default=True), training_page(), todo_page(), reader_page(), agreement_page()]

@@ -31,8 +31,15 @@ class ActionStartQuiz(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         try:
-            question, resumed = await off_loop(lambda: services.quiz().start(tracker.sender_id))
             engine = services.quiz()
+            said = tracker.latest_message.get("text") or ""
+            named = engine.policy_named(said)
+            clauses = None
+            if named and "refresher" in said.lower():  # just the clauses changed since this person signed
+                from bot.assignments import changed_since_signed  # noqa: PLC0415
+
+                clauses = await off_loop(changed_since_signed, services.store(), tracker.sender_id, named) or None
+            question, resumed = await off_loop(lambda: engine.start(tracker.sender_id, named, clauses=clauses))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return [SlotSet("quiz_answer", NO_QUIZ)]
@@ -40,7 +47,7 @@ class ActionStartQuiz(Action):
             text = (f"You already have a quiz in progress — picking up at question {question.position + 1} "
                     f"of {question.total}.")
         else:
-            bank = engine.banks[engine.default_policy()]
+            bank = engine.banks[question.policy]
             text = (f"{bank.title}: {question.total} scenarios. Tap an option or type its letter. "
                     f"You can ask a policy question at any point, say 'skip' or 'stop quiz'. "
                     f"Pass mark {round(engine.pass_mark * 100)}%.")

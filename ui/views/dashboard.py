@@ -159,6 +159,9 @@ def render() -> None:
     review_warnings(index)
     try:
         _completion(store, index)
+        from ui.views.assignments import completion as assigned_completion  # noqa: PLC0415
+
+        assigned_completion(store, index)
         _facility(store, index)
     except StoreUnavailable as exc:
         st.error(str(exc))

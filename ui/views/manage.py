@@ -61,12 +61,24 @@ def _policies(store, user: dict) -> None:
     result = st.session_state.get("upload_result")
     if result:
         _show_upload(result)
+        if result.get("ok") and result.get("policy"):
+            _draft_button(store, user, result["policy"])
     versions = records.policy_versions(store)
     if versions:
         st.markdown("**Upload history**")
         frame = pd.DataFrame(versions)
         st.dataframe(frame, hide_index=True)
         csv_button(frame, "policy-versions")
+
+
+def _draft_button(store, user: dict, policy: str) -> None:
+    """'Draft a quiz' for the policy just uploaded: drafts wait in the Quiz editor until approved."""
+    from ui.quiz_admin import draft_into_editor  # noqa: PLC0415
+
+    if st.button("Draft a quiz from this policy", key="upload-draft-quiz", icon=":material/auto_awesome:"):
+        index, problem = try_index()
+        ok, message = draft_into_editor(store, index, policy, by=user["email"]) if index else (False, problem)
+        (st.success if ok else st.error)(escape_md(message))
 
 
 def _roster(store) -> None:
