@@ -14,7 +14,9 @@ def _quote(cite: dict) -> str:
 def policy_answer(answer: dict) -> tuple[str, dict]:
     """An answer from the policy search (or a refusal that says the policy is silent, and who to ask)."""
     if answer.get("answered"):
-        text = answer["message"] + "\n\n" + "\n\n".join(_quote(c) for c in answer["citations"])
+        lead = " ".join(f"**{h['text']}**" for h in answer.get("highlights") or [])
+        text = answer["message"] + ("\n\n" + lead if lead else "") + "\n\n" + \
+            "\n\n".join(_quote(c) for c in answer["citations"])
         return text, {"kind": "policy_answer", **answer}
     kind = "out_of_scope" if answer.get("reason") in ("out_of_scope", None) else "invalid_question"
     text = answer["message"]
