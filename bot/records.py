@@ -4,6 +4,7 @@ Plain functions that take a Store and return lists of dicts (ready for a DataFra
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from calendar import monthrange
@@ -12,7 +13,8 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 
-from bot.store import Answer, Attempt, PolicyVersion, QuestionLink, QuestionLog, SignOff, Staff, Store, utcnow
+from bot.store import (Answer, AnswerRating, Attempt, PolicyVersion, QuestionLink, QuestionLog, SignOff, Staff, Store,
+                       utcnow)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -268,6 +270,62 @@ def unanswered_questions(store: Store, *, include_decided: bool = False) -> list
                 "first_asked": _iso(group["first_asked"]),
                 "last_asked": _iso(group["last_asked"]),
                 "status": link.status if link else "open",
+                "linked_clause": link.clause if link else None,
+            })
+        rows.sort(key=lambda r: r["last_asked"] or "", reverse=True)
+        rows.sort(key=lambda r: -r["count"])
+        return rows
+
+
+# -- answer ratings -------------------------------------------------------------
+def _answer_key(question: str, citations: list[dict]) -> str:
+    cited = ",".join(f"{c.get('policy')}#{c.get('clause')}" for c in citations)
+    return hashlib.sha256(f"{question}\n{cited}".encode()).hexdigest()
+
+
+def rate_answer(store: Store, sender_id: str, *, question: str, normalised: str, citations: list[dict],
+                helpful: bool) -> None:
+    """Store the signed-in person's thumbs up/down on one answer; rating the same answer again replaces it."""
+    cited = [{"policy": c.get("policy"), "clause": c.get("clause")} for c in citations]
+    key = _answer_key(question, cited)
+    with store.session() as session:
+        staff = store.staff_for_sender(session, sender_id)
+        row = session.scalar(select(AnswerRating).where(AnswerRating.staff_id == staff.id,
+                                                        AnswerRating.answer_key == key))
+        if row is None:
+            row = AnswerRating(staff_id=staff.id, answer_key=key)
+            session.add(row)
+        row.question, row.normalised = question[:4000], normalised[:500]
+        row.citations, row.helpful, row.rated_at = json.dumps(cited), bool(helpful), utcnow()
+
+
+def poorly_rated(store: Store, *, include_decided: bool = False) -> list[dict]:
+    """Answers rated unhelpful, grouped by question, most thumbs-down first; the shape of unanswered_questions."""
+    with store.session() as session:
+        ratings = session.scalars(select(AnswerRating).order_by(AnswerRating.rated_at)).all()
+        links = {row.normalised: row for row in session.scalars(select(QuestionLink)).all()}
+        groups: dict[str, dict] = {}
+        for rating in ratings:
+            group = groups.setdefault(rating.normalised, {"down": 0, "up": 0, "raters": set(), "last": None,
+                                                          "question": rating.question, "citations": []})
+            group["up" if rating.helpful else "down"] += 1
+            if not rating.helpful:
+                group["raters"].add(rating.staff_id)
+                group["last"] = rating.rated_at
+                group["question"] = rating.question
+                group["citations"] = json.loads(rating.citations or "[]")
+        rows = []
+        for normalised, group in groups.items():
+            link = links.get(normalised)
+            if group["down"] <= group["up"] or (link is not None and not include_decided):
+                continue
+            first = (group["citations"] or [{}])[0]
+            rows.append({
+                "question": group["question"], "normalised": normalised, "count": group["down"],
+                "helpful": group["up"], "people": len(group["raters"]), "reason": "rated unhelpful",
+                "cited": ", ".join(str(c.get("clause")) for c in group["citations"]),
+                "nearest_policy": first.get("policy"), "nearest_clause": first.get("clause"),
+                "last_asked": _iso(group["last"]), "status": link.status if link else "open",
                 "linked_clause": link.clause if link else None,
             })
         rows.sort(key=lambda r: r["last_asked"] or "", reverse=True)

@@ -163,3 +163,26 @@ def test_review_warnings():
                 "none": {"title": "None"}}
     warnings = records.review_warnings(policies, today=date(2024, 1, 1))
     assert [w["policy"] for w in warnings] == ["old"] and warnings[0]["days_overdue"] == 276
+
+
+def test_ratings_group_by_question_and_a_rerating_replaces(store):
+    cites = [{"policy": "social-media-policy", "clause": "6.3", "text": "..."}]
+    q = "Can I accept a friend request from a pupil?"
+    for sender, helpful in (("alice@school.example", False), ("bob@school.example", False),
+                            ("carol@school.example", True)):
+        records.rate_answer(store, sender, question=q, normalised=normalise_question(q), citations=cites,
+                            helpful=helpful)
+    records.rate_answer(store, "bob@school.example", question=q, normalised=normalise_question(q), citations=cites,
+                        helpful=True)  # bob changes his mind: still one rating from bob
+    assert records.poorly_rated(store) == []  # 1 down, 2 up
+    records.rate_answer(store, "dave@school.example", question=q, normalised=normalise_question(q),
+                        citations=cites, helpful=False)
+    records.rate_answer(store, "erin@school.example", question=q, normalised=normalise_question(q),
+                        citations=cites, helpful=False)
+    [row] = records.poorly_rated(store)
+    assert (row["count"], row["helpful"], row["people"]) == (3, 2, 3)
+    assert (row["nearest_policy"], row["nearest_clause"], row["cited"]) == ("social-media-policy", "6.3", "6.3")
+    records.link_question(store, row["normalised"], "social-media-policy", "6.5")
+    assert records.poorly_rated(store) == []
+    assert records.poorly_rated(store, include_decided=True)[0]["linked_clause"] == "6.5"
+    assert store.question_links() == {normalise_question(q): [("social-media-policy", "6.5")]}

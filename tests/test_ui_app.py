@@ -13,7 +13,7 @@ from bot.store import Store
 from knowledge.encoder import HashingEncoder
 from knowledge import highlight
 from knowledge.index import ingest, load
-from knowledge.search import Answer, Searcher
+from knowledge.search import Answer, Searcher, normalise_question
 from knowledge.parser import parse_file
 from ui import rasa_client
 from ui.demo import DEMO_PASSWORD, quiz_engine, seed_demo
@@ -351,6 +351,24 @@ def test_chat_answer_leads_with_the_bold_highlight_then_the_collapsed_clause(env
     lead = highlight.lead_in("Can I accept a friend request from a pupil?", sentence)
     assert lines[0].startswith(lead) if lead else lines[0].startswith("The Guidance")
     assert not reply.expander[0].proto.expanded  # the full clause waits in the expander
+
+
+def test_thumbs_down_is_stored_for_the_signed_in_user_and_shown_to_the_coordinator(env, seeded, rasa):
+    question = "Can I accept a friend request from a pupil?"
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value(question).run()
+    at.feedback(key="rate-m1-0").set_value(0).run()  # 👎
+    no_exceptions(at)
+    [row] = records.poorly_rated(seeded)
+    assert row["question"] == question and row["count"] == 1 and row["cited"] == "6.3"
+    coord = open_page(as_coordinator(app(), seeded).run(), "questions")
+    no_exceptions(coord)
+    assert "Answers rated unhelpful (1)" in texts(coord) and question in texts(coord)
+    link = [b for b in coord.button if b.key and b.key.startswith("rated-link-")][0]
+    coord.selectbox(key="rated-pick-" + link.key[len("rated-link-"):]).set_value(("social-media-policy", "6.5"))
+    link.click().run()
+    no_exceptions(coord)
+    assert seeded.question_links()[normalise_question(question)] == [("social-media-policy", "6.5")]
 
 
 def test_chat_escapes_user_html_and_markdown(env, seeded, rasa):

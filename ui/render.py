@@ -51,6 +51,8 @@ def citation(cite: dict, *, expanded: bool = False, key: str = "", link_below: b
 
 def _policy_answer(msg: dict, key: str) -> None:
     """The lead-in line, the highlighted sentence(s) in bold, then each full clause (collapsed) and its link."""
+    if msg.get("context"):
+        st.caption(f"Following on from: {escape_md(msg['context'])}")
     st.markdown(multiline(msg.get("message", "")))
     found = [h for h in msg.get("highlights") or [] if h.get("text")]
     if found:

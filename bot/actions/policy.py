@@ -49,7 +49,7 @@ class ActionAnswerPolicy(Action):
             text_, payload, buttons = messages.policy_choice(tie)
             dispatcher.utter_message(text=text_, buttons=buttons, json_message={**payload, "text": text_})
             return [SlotSet("last_question", question)]
-        send(dispatcher, messages.policy_answer(answer, context=context))
+        send(dispatcher, messages.policy_answer({**answer, "question": question}, context=context))
         if not answer.get("answered"):
             return []  # a refusal keeps the earlier question as the context for the next follow-up
         cited = [f"{c['policy']}#{c['clause']}" for c in answer.get("citations") or []]
