@@ -74,6 +74,42 @@ def my_summary(store: Store, sender_id: str) -> dict:
         }
 
 
+def my_todo(store: Store, sender_id: str, *, agreement: dict | None = None) -> list[dict]:
+    """What the signed-in person still has to do: continue or take the quiz, sign (again) the agreement.
+
+    `agreement` is {"policy", "document", "version"} of the agreement this person signs (found in the index by
+    the UI), or None when no policy has one. Items are {"kind", "text", ...}; an empty list means up to date.
+    """
+    todo: list[dict] = []
+    with store.session() as session:
+        staff = _staff(session, sender_id)
+        attempts = [] if staff is None else session.scalars(
+            select(Attempt).where(Attempt.staff_id == staff.id).order_by(Attempt.started_at.desc(),
+                                                                         Attempt.id.desc())).all()
+        signed = [] if staff is None else session.scalars(select(SignOff).where(SignOff.staff_id == staff.id)).all()
+        running = next((a for a in attempts if a.status == "in_progress"), None)
+        passed = any(a.passed for a in attempts if a.status == "completed")
+        if running is not None:
+            todo.append({"kind": "quiz_continue", "number": min(running.position + 1, running.n_questions),
+                         "total": running.n_questions,
+                         "text": f"Continue your quiz: question {min(running.position + 1, running.n_questions)} "
+                                 f"of {running.n_questions}."})
+        elif not passed:
+            done = [a for a in attempts if a.status == "completed"]
+            text = ("Take the scenario quiz." if not done else
+                    f"Retake the scenario quiz: your best so far is {round(max(a.score or 0 for a in done) * 100)}%.")
+            todo.append({"kind": "quiz_take", "text": text})
+        if agreement is not None:
+            mine = [r for r in signed if r.policy == agreement["policy"]
+                    and r.document == str(agreement["document"])[:200]]
+            if not any(r.policy_version == str(agreement["version"])[:80] for r in mine):
+                name = agreement.get("title") or agreement["document"]
+                todo.append({"kind": "agreement", "document": agreement["document"], "resign": bool(mine),
+                             "text": (f"Sign the new version of the {name}: the policy has changed."
+                                      if mine else f"Sign the {name}.")})
+    return todo
+
+
 def my_signoffs(store: Store, sender_id: str) -> list[dict]:
     """The signed-in person's agreement sign-offs, newest first."""
     with store.session() as session:

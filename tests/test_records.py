@@ -186,3 +186,41 @@ def test_ratings_group_by_question_and_a_rerating_replaces(store):
     assert records.poorly_rated(store) == []
     assert records.poorly_rated(store, include_decided=True)[0]["linked_clause"] == "6.5"
     assert store.question_links() == {normalise_question(q): [("social-media-policy", "6.5")]}
+
+
+AGREEMENT = {"policy": "social-media-policy", "document": "Appendix 1 — Acceptable Use Agreement", "version": "v2",
+             "title": "Acceptable Use Agreement"}
+
+
+def test_todo_for_a_newcomer_then_mid_quiz_then_up_to_date(seeded, clauses):
+    sender = "dora@school.example"
+    todo = records.my_todo(seeded, sender, agreement=AGREEMENT)
+    assert [t["kind"] for t in todo] == ["quiz_take", "agreement"]
+    assert todo[1]["text"] == "Sign the Acceptable Use Agreement."
+    engine = quiz_engine(seeded, clauses, QUIZZES)
+    from ui.demo import choice_token  # noqa: PLC0415
+
+    question, _ = engine.start(sender, seed=1)
+    for _ in range(3):
+        engine.answer(sender, choice_token(question.attempt_id, question.position, question.options[0].id))
+        question = engine.current(sender)
+    todo = records.my_todo(seeded, sender, agreement=AGREEMENT)
+    assert todo[0]["kind"] == "quiz_continue" and todo[0]["text"] == "Continue your quiz: question 4 of 10."
+    engine.stop(sender)
+    take_quiz(engine, sender, 1.0, seed=2)
+    records.record_signoff(seeded, sender, policy="social-media-policy", document=AGREEMENT["document"],
+                           policy_version="v1", signed_name="Dora", role="teacher")
+    todo = records.my_todo(seeded, sender, agreement=AGREEMENT)
+    assert [t["kind"] for t in todo] == ["agreement"] and todo[0]["resign"]  # signed an older version only
+    records.record_signoff(seeded, sender, policy="social-media-policy", document=AGREEMENT["document"],
+                           policy_version="v2", signed_name="Dora", role="teacher")
+    assert records.my_todo(seeded, sender, agreement=AGREEMENT) == []
+
+
+def test_todo_is_only_about_the_signed_in_person(seeded):
+    carl, alice = "carl@school.example", "alice@school.example"
+    assert not records.my_summary(seeded, carl)["passed"] and records.my_summary(seeded, alice)["passed"]
+    best = round(records.my_summary(seeded, carl)["best_score"] * 100)
+    assert records.my_todo(seeded, carl, agreement=None) == [
+        {"kind": "quiz_take", "text": f"Retake the scenario quiz: your best so far is {best}%."}]
+    assert records.my_todo(seeded, alice, agreement=None) == []

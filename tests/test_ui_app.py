@@ -371,6 +371,19 @@ def test_thumbs_down_is_stored_for_the_signed_in_user_and_shown_to_the_coordinat
     assert seeded.question_links()[normalise_question(question)] == [("social-media-policy", "6.5")]
 
 
+def test_todo_card_after_sign_in_offers_the_quiz_and_the_agreement(env, seeded, rasa):
+    at = as_user(app(), seeded, "gwen@school.example").run()
+    no_exceptions(at)
+    best = round(records.my_summary(seeded, "gwen@school.example")["best_score"] * 100)
+    page = texts(at).replace("\\", "")
+    assert f"Retake the scenario quiz: your best so far is {best}%." in page
+    assert "Sign the Governing Body Document." in page  # a governor signs the governors' agreement
+    at.button(key="todo-0").click().run()
+    no_exceptions(at)
+    assert rasa.sent[-1] == ("gwen@school.example", "/start_quiz")
+    assert "Question 1 of 2" in texts(at)
+
+
 def test_chat_escapes_user_html_and_markdown(env, seeded, rasa):
     at = as_user(app(), seeded, "alice@school.example").run()
     at.chat_input[0].set_value("<script>alert(1)</script> **bold** [x](http://evil)").run()

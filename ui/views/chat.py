@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from bot import records
 from bot.store import StoreUnavailable
@@ -51,6 +52,45 @@ def _rate(user: dict, msg: dict, asked: str, key: str) -> None:
         "Thanks — your coordinator will see that this answer didn't help."
 
 
+def _todo_card(user: dict) -> None:
+    """What to do next, shown when the chat opens: the quiz to take or continue, an agreement to sign."""
+    from ui.pages import agreement_page  # noqa: PLC0415
+    from ui.policy_docs import agreement_for, try_index  # noqa: PLC0415
+
+    store = session.store_or_none()
+    if store is None:
+        return
+    index, _ = try_index()
+    found = agreement_for(index, user.get("role")) if index is not None else None
+    agreement = None if found is None else {
+        "policy": found.policy, "document": found.document, "version": found.version,
+        "title": found.document.split(" — ")[-1]}
+    try:
+        todo = records.my_todo(store, user["sender_id"], agreement=agreement)
+    except StoreUnavailable as exc:
+        st.caption(escape_md(str(exc)))
+        return
+    with st.container(border=True, key="todo-card"):
+        if not todo:
+            st.markdown(":material/task_alt: **You're up to date** — quiz passed and agreement signed.")
+            return
+        st.markdown("**To do**")
+        for n, item in enumerate(todo):
+            left, right = st.columns([3, 1], vertical_alignment="center")
+            left.markdown(escape_md(item["text"]))
+            if item["kind"] == "quiz_continue":
+                right.button("Continue", key=f"todo-{n}", on_click=_queue, args=("/start_quiz", "Continue the quiz"),
+                             icon=":material/play_arrow:", width="stretch")
+            elif item["kind"] == "quiz_take":
+                right.button("Start", key=f"todo-{n}", on_click=_queue, args=("/start_quiz", "Quiz me"),
+                             icon=":material/quiz:", width="stretch")
+            elif item["kind"] == "agreement":
+                try:
+                    right.page_link(agreement_page(), label="Sign", icon=":material/draw:")
+                except StreamlitAPIException:
+                    pass
+
+
 def render() -> None:
     """Draw the chat."""
     user = session.require_user()
@@ -62,6 +102,7 @@ def render() -> None:
         _queue(prompt)
     history = st.session_state.setdefault("history", [])
     if not history:
+        _todo_card(user)
         st.markdown("Try one of these:")
         cols = st.columns(len(SUGGESTIONS))
         for col, (label, text) in zip(cols, SUGGESTIONS):
