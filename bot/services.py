@@ -7,6 +7,7 @@ import time
 
 from bot.quiz import QuizEngine
 from bot.store import Store, StoreUnavailable, get_store
+from knowledge.followup import Tie, ask_in_policy, policy_tie
 from knowledge.search import Searcher, normalise_question
 from knowledge.service import get_searcher
 from knowledge.settings import get_settings
@@ -69,6 +70,24 @@ def ask_and_log(sender_id: str, question: str) -> dict:
     except StoreUnavailable:
         log.warning("question not logged: database unavailable")
     return answer
+
+
+def answer(sender_id: str, question: str, policy: str | None = None) -> tuple[dict, Tie | None]:
+    """Answer (and log) a question, from one policy when the user chose it; a Tie when two policies fit equally."""
+    found = searcher()
+    if policy:
+        result = ask_in_policy(found, question, policy)
+    else:
+        result = found.ask(question)
+        tie = policy_tie(found, question, result)
+        if tie is not None:
+            return result.to_dict(), tie
+    data = result.to_dict()
+    try:
+        store().log_question(sender_id, question, normalise_question(question), data)
+    except StoreUnavailable:
+        log.warning("question not logged: database unavailable")
+    return data, None
 
 
 def reset() -> None:

@@ -121,6 +121,21 @@ class QuestionLink(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class AnswerRating(Base):
+    """A staff member's thumbs up or down on one policy answer, with the question and what it cited."""
+
+    __tablename__ = "answer_ratings"
+    __table_args__ = (UniqueConstraint("staff_id", "answer_key", name="uq_rating_answer"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    answer_key: Mapped[str] = mapped_column(String(64))  # hash of question + citations: re-rating replaces
+    question: Mapped[str] = mapped_column(Text)
+    normalised: Mapped[str] = mapped_column(String(500), index=True)
+    citations: Mapped[str] = mapped_column(Text, default="[]")  # JSON [{"policy", "clause"}] as answered
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    rated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 class SignOff(Base):
     __tablename__ = "signoffs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -11,6 +11,8 @@ from knowledge.settings import get_settings
 
 def _print_answer(answer) -> None:
     print(answer.message)
+    for found in getattr(answer, "highlights", []):
+        print(f"  >> {found.text}")
     for cite in answer.citations:
         print(f"\n[{cite.clause}] {cite.section}  ({cite.policy_title}; score {cite.score:.2f})")
         for line in cite.text.splitlines():

@@ -187,3 +187,64 @@ def test_result_screen_and_my_training_list_the_same_clauses_to_reread(store, cl
             latest[clause] = correct
     assert set(result["reread"]) == {c for c, ok in latest.items() if not ok}
     assert any(not ok for _, _, ok in rows) and any(ok for _, _, ok in rows)
+
+
+def test_ratings_group_by_question_and_a_rerating_replaces(store):
+    cites = [{"policy": "social-media-policy", "clause": "6.3", "text": "..."}]
+    q = "Can I accept a friend request from a pupil?"
+    for sender, helpful in (("alice@school.example", False), ("bob@school.example", False),
+                            ("carol@school.example", True)):
+        records.rate_answer(store, sender, question=q, normalised=normalise_question(q), citations=cites,
+                            helpful=helpful)
+    records.rate_answer(store, "bob@school.example", question=q, normalised=normalise_question(q), citations=cites,
+                        helpful=True)  # bob changes his mind: still one rating from bob
+    assert records.poorly_rated(store) == []  # 1 down, 2 up
+    records.rate_answer(store, "dave@school.example", question=q, normalised=normalise_question(q),
+                        citations=cites, helpful=False)
+    records.rate_answer(store, "erin@school.example", question=q, normalised=normalise_question(q),
+                        citations=cites, helpful=False)
+    [row] = records.poorly_rated(store)
+    assert (row["count"], row["helpful"], row["people"]) == (3, 2, 3)
+    assert (row["nearest_policy"], row["nearest_clause"], row["cited"]) == ("social-media-policy", "6.3", "6.3")
+    records.link_question(store, row["normalised"], "social-media-policy", "6.5")
+    assert records.poorly_rated(store) == []
+    assert records.poorly_rated(store, include_decided=True)[0]["linked_clause"] == "6.5"
+    assert store.question_links() == {normalise_question(q): [("social-media-policy", "6.5")]}
+
+
+AGREEMENT = {"policy": "social-media-policy", "document": "Appendix 1 — Acceptable Use Agreement", "version": "v2",
+             "title": "Acceptable Use Agreement"}
+
+
+def test_todo_for_a_newcomer_then_mid_quiz_then_up_to_date(seeded, clauses):
+    sender = "dora@school.example"
+    todo = records.my_todo(seeded, sender, agreement=AGREEMENT)
+    assert [t["kind"] for t in todo] == ["quiz_take", "agreement"]
+    assert todo[1]["text"] == "Sign the Acceptable Use Agreement."
+    engine = quiz_engine(seeded, clauses, QUIZZES)
+    from ui.demo import choice_token  # noqa: PLC0415
+
+    question, _ = engine.start(sender, seed=1)
+    for _ in range(3):
+        engine.answer(sender, choice_token(question.attempt_id, question.position, question.options[0].id))
+        question = engine.current(sender)
+    todo = records.my_todo(seeded, sender, agreement=AGREEMENT)
+    assert todo[0]["kind"] == "quiz_continue" and todo[0]["text"] == "Continue your quiz: question 4 of 10."
+    engine.stop(sender)
+    take_quiz(engine, sender, 1.0, seed=2)
+    records.record_signoff(seeded, sender, policy="social-media-policy", document=AGREEMENT["document"],
+                           policy_version="v1", signed_name="Dora", role="teacher")
+    todo = records.my_todo(seeded, sender, agreement=AGREEMENT)
+    assert [t["kind"] for t in todo] == ["agreement"] and todo[0]["resign"]  # signed an older version only
+    records.record_signoff(seeded, sender, policy="social-media-policy", document=AGREEMENT["document"],
+                           policy_version="v2", signed_name="Dora", role="teacher")
+    assert records.my_todo(seeded, sender, agreement=AGREEMENT) == []
+
+
+def test_todo_is_only_about_the_signed_in_person(seeded):
+    carl, alice = "carl@school.example", "alice@school.example"
+    assert not records.my_summary(seeded, carl)["passed"] and records.my_summary(seeded, alice)["passed"]
+    best = round(records.my_summary(seeded, carl)["best_score"] * 100)
+    assert records.my_todo(seeded, carl, agreement=None) == [
+        {"kind": "quiz_take", "text": f"Retake the scenario quiz: your best so far is {best}%."}]
+    assert records.my_todo(seeded, alice, agreement=None) == []

@@ -11,7 +11,9 @@ from streamlit.util import calc_hash
 from bot import auth, messages, records
 from bot.store import Store
 from knowledge.encoder import HashingEncoder
+from knowledge import highlight
 from knowledge.index import ingest, load
+from knowledge.search import Answer, Searcher, normalise_question
 from knowledge.parser import parse_file
 from ui import rasa_client
 from ui.demo import DEMO_PASSWORD, quiz_engine, seed_demo
@@ -276,6 +278,7 @@ class FakeRasa:
         self.store = store
         self.index = load(index_dir)
         self.engine = quiz_engine(store, self.index.clauses, QUIZZES, length=2)
+        self.searcher = Searcher(self.index, HashingEncoder())
         self.sent: list[tuple[str, str]] = []
 
     def cite(self, clause_id: str) -> dict:
@@ -302,7 +305,13 @@ class FakeRasa:
             return out
         if "<script>" in text:
             return [{"kind": "out_of_scope", "message": "I can't find that in the policy.", "contacts": []}]
-        return [{"kind": "policy_answer", "message": "The policy says (6.3):", "citations": [self.cite("6.3")]}]
+        # the real highlight and message code on clause 6.3 (the hashing encoder would not pick clauses well)
+        row = next(i for i, c in enumerate(self.index.clauses) if c.clause == "6.3")
+        cites = [self.searcher._citation(row, 0.9)]
+        found = highlight.highlights(self.searcher, text, cites)
+        answer = Answer(True, highlight.answer_message(text, cites, found), cites, highlights=found)
+        text_, payload = messages.policy_answer(answer.to_dict())
+        return [{**payload, "text": text_}]
 
     @staticmethod
     def question(question) -> dict:
@@ -325,6 +334,54 @@ def test_chat_sends_as_signed_in_user_and_shows_cited_clause(env, seeded, rasa):
     assert any(e.label.replace("\\", "").startswith("6.3 — 6 Personal Use of Social Media") for e in at.expander)
     assert "friend request" in texts(at)  # verbatim clause text in the expander
     assert len(at.chat_message) == 2
+
+
+def test_chat_answer_leads_with_the_bold_highlight_then_the_collapsed_clause(env, seeded, rasa):
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value("Can I accept a friend request from a pupil?").run()
+    no_exceptions(at)
+    reply = at.chat_message[1]
+    lines = [m.value.replace("\\", "") for m in reply.markdown]
+    assert lines[0].endswith("The Guidance on Social Media Use for Education Establishments, "
+                             "clause 6.3 (Personal Use of Social Media), says:")
+    bold = lines[1]
+    assert bold.startswith("**") and bold.endswith("**")
+    sentence = bold.strip("*")
+    assert sentence in rasa.index.find("social-media-policy", "6.3").text  # verbatim, only escaped for Markdown
+    lead = highlight.lead_in("Can I accept a friend request from a pupil?", sentence)
+    assert lines[0].startswith(lead) if lead else lines[0].startswith("The Guidance")
+    assert not reply.expander[0].proto.expanded  # the full clause waits in the expander
+
+
+def test_thumbs_down_is_stored_for_the_signed_in_user_and_shown_to_the_coordinator(env, seeded, rasa):
+    question = "Can I accept a friend request from a pupil?"
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value(question).run()
+    at.feedback(key="rate-m1-0").set_value(0).run()  # 👎
+    no_exceptions(at)
+    [row] = records.poorly_rated(seeded)
+    assert row["question"] == question and row["count"] == 1 and row["cited"] == "6.3"
+    coord = open_page(as_coordinator(app(), seeded).run(), "questions")
+    no_exceptions(coord)
+    assert "Answers rated unhelpful (1)" in texts(coord) and question in texts(coord)
+    link = [b for b in coord.button if b.key and b.key.startswith("rated-link-")][0]
+    coord.selectbox(key="rated-pick-" + link.key[len("rated-link-"):]).set_value(("social-media-policy", "6.5"))
+    link.click().run()
+    no_exceptions(coord)
+    assert seeded.question_links()[normalise_question(question)] == [("social-media-policy", "6.5")]
+
+
+def test_todo_card_after_sign_in_offers_the_quiz_and_the_agreement(env, seeded, rasa):
+    at = as_user(app(), seeded, "gwen@school.example").run()
+    no_exceptions(at)
+    best = round(records.my_summary(seeded, "gwen@school.example")["best_score"] * 100)
+    page = texts(at).replace("\\", "")
+    assert f"Retake the scenario quiz: your best so far is {best}%." in page
+    assert "Sign the Governing Body Document." in page  # a governor signs the governors' agreement
+    at.button(key="todo-0").click().run()
+    no_exceptions(at)
+    assert rasa.sent[-1] == ("gwen@school.example", "/start_quiz")
+    assert "Question 1 of 2" in texts(at)
 
 
 def test_chat_escapes_user_html_and_markdown(env, seeded, rasa):

@@ -34,15 +34,32 @@ def reader_link(cite: dict, *, key: str = "") -> None:
         pass
 
 
-def citation(cite: dict, *, expanded: bool = False, key: str = "") -> None:
-    """One cited clause: number and section, the verbatim text in an expander, and a link to the reader."""
+def citation(cite: dict, *, expanded: bool = False, key: str = "", link_below: bool = False) -> None:
+    """One cited clause: number and section, the verbatim text in an expander, and a link to the reader
+    (inside the expander, or below it when link_below)."""
     label = f"{cite['clause']} — {cite['section']}"
     with st.expander(escape_md(label), expanded=expanded, icon=":material/format_quote:"):
         st.markdown(multiline(cite["text"]))
         source = cite.get("policy_title") or cite.get("policy", "")
         if source:
             st.caption(escape_md(source))
+        if not link_below:
+            reader_link(cite, key=key)
+    if link_below:
         reader_link(cite, key=key)
+
+
+def _policy_answer(msg: dict, key: str) -> None:
+    """The lead-in line, the highlighted sentence(s) in bold, then each full clause (collapsed) and its link."""
+    if msg.get("context"):
+        st.caption(f"Following on from: {escape_md(msg['context'])}")
+    st.markdown(multiline(msg.get("message", "")))
+    found = [h for h in msg.get("highlights") or [] if h.get("text")]
+    if found:
+        st.markdown("  \n".join(f"**{escape_md(h['text'])}**" for h in found))
+    for i, cite in enumerate(msg.get("citations", [])):
+        # with a highlight the clause is context, so it starts collapsed; without one the first clause is the answer
+        citation(cite, expanded=(i == 0 and not found), key=f"{key}-c{i}", link_below=True)
 
 
 def _quiz_question(msg: dict, key: str, send: Send | None) -> None:
@@ -111,9 +128,7 @@ def bot_message(msg: dict, *, key: str, on_button: Send | None = None) -> None:
     """Render one bot message by its payload kind; buttons call on_button(text to send, text to show)."""
     kind = msg.get("kind", "text")
     if kind == "policy_answer":
-        st.markdown(multiline(msg.get("message", "")))
-        for i, cite in enumerate(msg.get("citations", [])):
-            citation(cite, expanded=(i == 0), key=f"{key}-c{i}")
+        _policy_answer(msg, key)
     elif kind in ("out_of_scope", "invalid_question"):
         st.warning(multiline(msg.get("message", "")), icon=":material/help:")
         for contact in msg.get("contacts", []):
