@@ -113,8 +113,11 @@ def find_rules(clauses) -> list[Rule]:
     for clause in clauses:
         if getattr(clause, "kind", "clause") == "detail" or _NOT_RULES.search(clause.section):
             continue
-        body = _body(clause.text)
         heading = _heading_rule(clause)
+        lines = clause.text.split("\n")
+        if heading and len(lines) > 1 and lines[0].rstrip().endswith((":", ":-")):
+            lines = lines[1:]  # the lead-in the unit repeats ("IT IS NOT ADVISABLE:-"): the heading already says it
+        body = _body("\n".join(lines))
         for n, sentence in enumerate(_SENTENCE.split(body)):
             if heading and n == 0 and re.match(r"to\s+[a-z]", sentence, re.I):
                 rules.append(_under_heading(clause, sentence, heading))
