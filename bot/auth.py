@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -79,10 +80,22 @@ def normalise_role(role: str) -> str:
     return re.sub(r"[\s-]+", "_", (role or "").strip().lower())
 
 
+def new_chat_id() -> str:
+    """A fresh opaque Rasa sender id (never derived from the email, so it can't be guessed)."""
+    return "c_" + secrets.token_urlsafe(24)
+
+
 def identity(staff: Staff) -> dict:
-    """The signed-in identity kept in the session: who, their role and the Rasa sender id."""
+    """The signed-in identity kept in the session: who, their role, the records key and the opaque chat id.
+
+    `sender_id` is the records key (the email) used by the app's own pages; `chat_id` is what Rasa sees.
+    """
+    if not staff.chat_id:
+        staff.chat_id = new_chat_id()
     return {
         "sender_id": staff.sender_id,
+        "chat_id": staff.chat_id,
+        "generation": staff.session_generation or 0,
         "name": staff.name or staff.email or staff.sender_id,
         "email": staff.email or staff.sender_id.removeprefix(COORDINATOR_PREFIX),
         "role": "coordinator" if staff.is_coordinator else staff.role,
@@ -177,6 +190,12 @@ def import_roster(store: Store, data: str | bytes, *, replace: bool = False) -> 
     with store.session() as session:
         for row in rows:
             staff = session.scalar(select(Staff).where(Staff.sender_id == row.email))
+            if staff is not None and not staff.on_roster and not staff.email and not staff.is_coordinator:
+                # A row someone created by chatting under this address before it was on the roster: its
+                # records were never proven to be this person's, so they stay apart and are not adopted.
+                staff.sender_id = f"unclaimed:{staff.id}:{row.email}"[:200]
+                staff.chat_id = None
+                staff = None
             if staff is None:
                 staff = session.scalar(select(Staff).where(Staff.email == row.email))
             if staff is None:
@@ -193,8 +212,15 @@ def import_roster(store: Store, data: str | bytes, *, replace: bool = False) -> 
             for staff in session.scalars(select(Staff).where(Staff.on_roster.is_(True))).all():
                 if staff.sender_id not in keep:
                     staff.on_roster = False
+                    _end_sessions(staff)
                     report.removed.append(staff.sender_id)
     return report
+
+
+def _end_sessions(staff: Staff) -> None:
+    """Sign the person out everywhere at once: a new chat id and a new cookie generation."""
+    staff.chat_id = None
+    staff.session_generation = (staff.session_generation or 0) + 1
 
 
 # -- lock-out -----------------------------------------------------------------
@@ -314,6 +340,7 @@ def reset_password(store: Store, email: str) -> bool:
         if staff is None or staff.is_coordinator:
             return False
         staff.password_hash = None
+        _end_sessions(staff)
     LOCKOUT.succeed(normalise_email(email))
     return True
 

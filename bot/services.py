@@ -51,8 +51,10 @@ def quiz() -> QuizEngine:
 
 
 def ask_and_log(sender_id: str, question: str) -> dict:
-    """Answer a policy question and log it (logging failure never blocks the answer)."""
+    """Answer a policy question and log it for that records key (logging failure never blocks the answer)."""
     answer = searcher().ask(question).to_dict()
+    if not sender_id:  # the database is down, so the sender could not be checked: answer, record nothing
+        return answer
     try:
         store().log_question(sender_id, question, normalise_question(question), answer)
     except StoreUnavailable:

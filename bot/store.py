@@ -53,6 +53,14 @@ class Staff(Base):
     on_roster: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Security (migration 0002): the opaque id the app gives Rasa for this person (re-issued on reset, so an
+    # old id stops at once), the sign-in session generation, the database lock-out, the one-time claim code.
+    chat_id: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_code_hash: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[list["Attempt"]] = relationship(back_populates="staff")
 
 
@@ -244,6 +252,16 @@ class Store:
             session.flush()
         staff.last_active_at = utcnow()
         return staff
+
+    def member_for_chat(self, chat_id: str) -> str | None:
+        """The records key of the current roster member (or coordinator) a Rasa sender id was issued to, or None."""
+        if not chat_id:
+            return None
+        with self.session() as session:
+            staff = session.scalar(select(Staff).where(Staff.chat_id == chat_id))
+            if staff is None or not (staff.on_roster or staff.is_coordinator):
+                return None
+            return staff.sender_id
 
     def find_staff(self, sender_id: str) -> dict | None:
         """Public facts about one staff member, or None."""

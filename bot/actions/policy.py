@@ -7,7 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
-from bot.actions.common import off_loop, send, send_error
+from bot.actions.common import member, off_loop, send, send_error
 
 
 class ActionAnswerPolicy(Action):
@@ -18,8 +18,11 @@ class ActionAnswerPolicy(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         text = tracker.latest_message.get("text") or ""
+        sender = await member(dispatcher, tracker.sender_id, db_down_ok=True)
+        if sender is None:
+            return []
         try:
-            answer = await off_loop(services.ask_and_log, tracker.sender_id, text)
+            answer = await off_loop(services.ask_and_log, sender, text)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clear message
             send_error(dispatcher, exc)
             return []

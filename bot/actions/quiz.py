@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
-from bot.actions.common import citations_for, off_loop, send, send_error
+from bot.actions.common import citations_for, member, off_loop, send, send_error
 
 DONE = "done"
 NO_QUIZ = "no_quiz"
@@ -30,8 +30,11 @@ class ActionStartQuiz(Action):
         return "action_start_quiz"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return [SlotSet("quiz_answer", NO_QUIZ)]
         try:
-            question, resumed = await off_loop(lambda: services.quiz().start(tracker.sender_id))
+            question, resumed = await off_loop(lambda: services.quiz().start(sender))
             engine = services.quiz()
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
@@ -56,8 +59,11 @@ class ActionAskQuizAnswer(Action):
         return "action_ask_quiz_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return []
         try:
-            question = await off_loop(lambda: services.quiz().current(tracker.sender_id))
+            question = await off_loop(lambda: services.quiz().current(sender))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return []
@@ -81,7 +87,9 @@ class ValidateQuizForm(FormValidationAction):
             # Another action just cleared the slot (start, skip); there is no reply to mark.
             return {}
         text = tracker.latest_message.get("text") or str(slot_value)
-        sender = tracker.sender_id
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return {"quiz_answer": NO_QUIZ}
         try:
             outcome = await off_loop(lambda: services.quiz().answer(sender, text))
         except Exception as exc:  # noqa: BLE001
@@ -127,8 +135,11 @@ class ActionQuizResult(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         if tracker.get_slot("quiz_answer") == NO_QUIZ:
             return [SlotSet("quiz_answer", None)]
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return [SlotSet("quiz_answer", None)]
         try:
-            summary = await off_loop(lambda: services.quiz().last_result(tracker.sender_id))
+            summary = await off_loop(lambda: services.quiz().last_result(sender))
             if summary is None:
                 return [SlotSet("quiz_answer", None)]
             reread = await off_loop(citations_for, summary["policy"], summary["reread"])
@@ -146,8 +157,11 @@ class ActionStopQuiz(Action):
         return "action_stop_quiz"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return [SlotSet("quiz_answer", None), SlotSet("requested_slot", None)]
         try:
-            summary = await off_loop(lambda: services.quiz().stop(tracker.sender_id))
+            summary = await off_loop(lambda: services.quiz().stop(sender))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return [SlotSet("quiz_answer", None), SlotSet("requested_slot", None)]
@@ -166,8 +180,11 @@ class ActionSkipQuestion(Action):
         return "action_skip_question"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return [SlotSet("quiz_answer", NO_QUIZ)] if tracker.active_loop.get("name") else []
         try:
-            outcome = await off_loop(lambda: services.quiz().skip(tracker.sender_id))
+            outcome = await off_loop(lambda: services.quiz().skip(sender))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return []
@@ -187,8 +204,11 @@ class ActionNoQuiz(Action):
         return "action_no_quiz"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return []
         try:
-            current = await off_loop(lambda: services.quiz().current(tracker.sender_id))
+            current = await off_loop(lambda: services.quiz().current(sender))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return []

@@ -22,7 +22,7 @@ def _queue(text: str, shown: str | None = None) -> None:
 
 def _reply(user: dict, text: str) -> list[dict]:
     try:
-        return rasa_client.send_message(get_settings().rasa_url, user["sender_id"], text)
+        return rasa_client.send_message(get_settings().rasa_url, user["chat_id"], text)
     except rasa_client.RasaUnavailable as exc:
         return [{"kind": "error", "text": str(exc)}]
 
