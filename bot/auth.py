@@ -2,22 +2,26 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import bcrypt
-from sqlalchemy import select
+from sqlalchemy import select, update
+from zxcvbn import zxcvbn
 
 from bot.bank import ROLES
 from bot.store import Staff, Store, utcnow
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything longer, so refuse it rather than silently truncate
+MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale: 3 = "safely unguessable" against online attacks
 MAX_FAILURES = 5  # wrong passwords in a row before a lock-out
 LOCKOUT_SECONDS = 300
 COORDINATOR_PREFIX = "coordinator:"
@@ -51,8 +55,8 @@ def check_password(password: str, hashed: str | None) -> bool:
         return False
 
 
-def password_problem(password: str, confirm: str | None = None) -> str | None:
-    """Why a new password is not acceptable, or None if it is."""
+def password_problem(password: str, confirm: str | None = None, *, user_inputs: list[str] | None = None) -> str | None:
+    """Why a new password is not acceptable (too short, too long, too guessable by zxcvbn), or None if it is."""
     if len(password or "") < MIN_PASSWORD_LENGTH:
         return f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters."
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
@@ -61,6 +65,11 @@ def password_problem(password: str, confirm: str | None = None) -> str | None:
         return "A password can't be only spaces."
     if confirm is not None and confirm != password:
         return "The two passwords don't match."
+    strength = zxcvbn(password, user_inputs=[u for u in (user_inputs or []) if u])
+    if strength["score"] < MIN_PASSWORD_SCORE:
+        hint = (strength.get("feedback") or {}).get("warning") or ""
+        return ("That password is too easy to guess" + (f" ({hint.rstrip('.').lower()})" if hint else "") +
+                ". Try a few unrelated words together.")
     return None
 
 
@@ -224,125 +233,191 @@ def _end_sessions(staff: Staff) -> None:
 
 
 # -- lock-out -----------------------------------------------------------------
+@dataclass
 class Lockout:
-    """Counts wrong passwords per account and locks it briefly after too many (shared by all sessions)."""
+    """The lock-out rule; the count itself lives in the staff row, so every UI process shares it.
 
-    def __init__(self, max_failures: int = MAX_FAILURES, seconds: float = LOCKOUT_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
-        self.max_failures = max_failures
-        self.seconds = seconds
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._failures: dict[str, int] = {}
-        self._until: dict[str, float] = {}
+    Each attempt first claims a try with one atomic UPDATE ... RETURNING, and only a claimed try may reach
+    bcrypt: concurrent guesses can't get more than `max_failures` checks in.
+    """
 
-    def remaining(self, key: str) -> float:
-        """Seconds left on a lock-out (0 when not locked)."""
-        with self._lock:
-            until = self._until.get(key, 0.0)
-            left = until - self.clock()
-            if left <= 0 and until:
-                self._until.pop(key, None)
-                self._failures.pop(key, None)
-            return max(0.0, left)
+    max_failures: int = MAX_FAILURES
+    seconds: float = LOCKOUT_SECONDS
+    clock: Callable[[], float] = time.time
 
-    def fail(self, key: str) -> int:
-        """Record a wrong password; return how many tries are left before a lock-out (0: now locked)."""
-        with self._lock:
-            count = self._failures.get(key, 0) + 1
-            self._failures[key] = count
-            if count >= self.max_failures:
-                self._until[key] = self.clock() + self.seconds
-                return 0
-            return self.max_failures - count
+    def now(self) -> datetime:
+        """The current time by this rule's clock."""
+        return datetime.fromtimestamp(self.clock(), timezone.utc)
 
-    def succeed(self, key: str) -> None:
+    def claim(self, store: Store, key: str) -> bool:
+        """Count one attempt for an account; False when it is locked (then no password may be checked)."""
+        now = self.now()
+        with store.session() as session:
+            row = session.execute(update(Staff).where(Staff.sender_id == key)
+                                  .values(failed_logins=Staff.failed_logins + 1)
+                                  .returning(Staff.id, Staff.failed_logins, Staff.locked_until)).first()
+            if row is None:
+                return True  # no such account: the caller fails it with the same message
+            staff_id, count, until = row
+            if until is not None and _aware(until) <= now:
+                # The lock-out has passed: this attempt is the first of a fresh series.
+                session.execute(update(Staff).where(Staff.id == staff_id).values(failed_logins=1, locked_until=None))
+                return True
+            if count > self.max_failures:
+                if until is None:
+                    session.execute(update(Staff).where(Staff.id == staff_id)
+                                    .values(locked_until=now + timedelta(seconds=self.seconds)))
+                return False
+            return True
+
+    def succeed(self, store: Store, key: str) -> None:
         """Forget the failures of an account after a good sign-in."""
-        with self._lock:
-            self._failures.pop(key, None)
-            self._until.pop(key, None)
+        with store.session() as session:
+            session.execute(update(Staff).where(Staff.sender_id == key).values(failed_logins=0, locked_until=None))
 
 
 LOCKOUT = Lockout()
 
 
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
 # -- sign-in ------------------------------------------------------------------
+FAILED = ("That sign-in didn't work. Check your name, school email and password (or one-time code) and try "
+          "again. After several wrong tries an account is paused for a few minutes; your coordinator can help.")
+
+
 @dataclass
 class SignIn:
-    """The outcome of a sign-in attempt: ok, set_password (first use), or refused with a message."""
+    """The outcome of a sign-in attempt: ok, or refused with the one message every failure shows."""
 
-    status: str  # ok | set_password | refused | locked
+    status: str  # ok | refused
     message: str = ""
     user: dict | None = None
 
 
-def _locked_message(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    return (f"Too many wrong passwords. This account is locked for about {minutes} minute"
-            f"{'s' if minutes != 1 else ''}; try again then, or ask your coordinator.")
+def _refused(message: str = FAILED) -> SignIn:
+    return SignIn("refused", message)
 
 
-def _check(lockout: Lockout, key: str, staff: Staff, password: str) -> SignIn:
-    if check_password(password, staff.password_hash):
-        lockout.succeed(key)
-        staff.last_active_at = utcnow()
-        return SignIn("ok", user=identity(staff))
-    left = lockout.fail(key)
-    if left == 0:
-        return SignIn("locked", _locked_message(lockout.seconds))
-    return SignIn("refused", f"Wrong password. {left} more {'try' if left == 1 else 'tries'} before a short "
-                             "lock-out. If you've forgotten it, ask your coordinator to reset it.")
+def _staff_row(session, key: str, name: str | None) -> Staff | None:
+    staff = session.scalar(select(Staff).where(Staff.sender_id == key, Staff.on_roster.is_(True)))
+    if staff is None or (name is not None and normalise_name(staff.name or "") != normalise_name(name)):
+        return None
+    return staff
 
 
 def sign_in_staff(store: Store, name: str, email: str, password: str, *, lockout: Lockout = LOCKOUT) -> SignIn:
-    """Check a staff member's name, school email and password against the roster."""
+    """Check a staff member's name, school email and password; every failure gives the same message."""
     key = normalise_email(email)
-    if not key or not normalise_name(name):
-        return SignIn("refused", "Enter your name and your school email.")
-    left = lockout.remaining(key)
-    if left:
-        return SignIn("locked", _locked_message(left))
+    if not key or not normalise_name(name) or not password:
+        return _refused("Enter your name, your school email and your password. First time here? Use the "
+                        "one-time code from your coordinator under 'First sign-in'.")
+    if not lockout.claim(store, key):
+        return _refused()
     with store.session() as session:
-        staff = session.scalar(select(Staff).where(Staff.sender_id == key, Staff.on_roster.is_(True)))
-        if staff is None or normalise_name(staff.name or "") != normalise_name(name):
-            return SignIn("refused", "That name and email aren't on the staff roster. Check the spelling "
-                                     "(use your school email) or ask your coordinator to add you.")
-        if not staff.password_hash:
-            return SignIn("set_password", "Welcome! This is your first sign-in: choose a password.",
-                          user=identity(staff))
-        if not password:
-            return SignIn("refused", "Enter your password.")
-        return _check(lockout, key, staff, password)
-
-
-def set_first_password(store: Store, name: str, email: str, password: str, confirm: str | None = None) -> SignIn:
-    """Set the password of a roster member who has none yet (first use); signs them in."""
-    problem = password_problem(password, confirm)
-    if problem:
-        return SignIn("set_password", problem)
-    key = normalise_email(email)
+        staff = _staff_row(session, key, name)
+        hashed = staff.password_hash if staff is not None else None
+    if not check_password(password, hashed or _timing_hash()):
+        return _refused()
+    if staff is None or not hashed:
+        return _refused()
+    lockout.succeed(store, key)
     with store.session() as session:
-        staff = session.scalar(select(Staff).where(Staff.sender_id == key, Staff.on_roster.is_(True)))
-        if staff is None or normalise_name(staff.name or "") != normalise_name(name):
-            return SignIn("refused", "That name and email aren't on the staff roster.")
-        if staff.password_hash:
-            return SignIn("refused", "A password is already set for this account. Sign in with it, or ask your "
-                                     "coordinator to reset it.")
-        staff.password_hash = hash_password(password)
+        staff = _staff_row(session, key, name)
+        if staff is None:
+            return _refused()
         staff.last_active_at = utcnow()
+        return SignIn("ok", user=identity(staff))
+
+
+_timing: list[str] = []
+
+
+def _timing_hash() -> str:
+    """A throwaway bcrypt hash, so an unknown account costs the same time as a wrong password."""
+    if not _timing:
+        _timing.append(hash_password(secrets.token_urlsafe(16)))
+    return _timing[0]
+
+
+# -- one-time codes for first use -------------------------------------------------------------------------
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read off a printed sheet
+
+
+def _hash_code(code: str) -> str:
+    return hashlib.sha256(re.sub(r"[\s-]", "", code or "").upper().encode()).hexdigest()
+
+
+def issue_claim_code(store: Store, email: str) -> str | None:
+    """A new one-time code for a roster member's first sign-in (or after a reset); shown once, stored hashed.
+
+    Returns None when the email is not a current roster member.
+    """
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    with store.session() as session:
+        staff = session.scalar(select(Staff).where(Staff.sender_id == normalise_email(email),
+                                                   Staff.on_roster.is_(True)))
+        if staff is None:
+            return None
+        staff.claim_code_hash = _hash_code(code)
+    return "-".join(code[i:i + 4] for i in range(0, 12, 4))
+
+
+def issue_codes_for_unclaimed(store: Store) -> list[dict]:
+    """New one-time codes for every roster member without a password: [{name, email, role, code}]."""
+    with store.session() as session:
+        people = [(s.name, s.sender_id, s.role) for s in session.scalars(
+            select(Staff).where(Staff.on_roster.is_(True), Staff.password_hash.is_(None)).order_by(Staff.name))]
+    return [{"name": name, "email": email, "role": ROLE_LABELS.get(role, role), "code": issue_claim_code(store, email)}
+            for name, email, role in people]
+
+
+def claim_account(store: Store, name: str, email: str, code: str, password: str, confirm: str | None = None,
+                  *, lockout: Lockout = LOCKOUT) -> SignIn:
+    """First use: the one-time code from the coordinator proves who this is; then the chosen password is set."""
+    key = normalise_email(email)
+    if not key or not normalise_name(name) or not (code or "").strip():
+        return _refused("Enter your name, school email and the one-time code from your coordinator.")
+    problem = password_problem(password, confirm, user_inputs=[name, key])
+    if problem:
+        return SignIn("weak", problem)
+    if not lockout.claim(store, key):
+        return _refused()
+    with store.session() as session:
+        staff = _staff_row(session, key, name)
+        if staff is None or not staff.claim_code_hash or staff.password_hash or \
+                not hmac.compare_digest(staff.claim_code_hash, _hash_code(code)):
+            return _refused()
+        staff.password_hash = hash_password(password)
+        staff.claim_code_hash = None
+        staff.claimed_at = utcnow()
+        staff.last_active_at = utcnow()
+        staff.failed_logins, staff.locked_until = 0, None
         return SignIn("ok", user=identity(staff))
 
 
 def reset_password(store: Store, email: str) -> bool:
-    """Clear a roster member's password so they choose a new one at next sign-in (coordinator action)."""
+    """Clear a roster member's password and end their sessions; they need a new one-time code to sign in."""
     with store.session() as session:
         staff = session.scalar(select(Staff).where(Staff.sender_id == normalise_email(email)))
         if staff is None or staff.is_coordinator:
             return False
         staff.password_hash = None
+        staff.claim_code_hash = None
+        staff.claimed_at = None
+        staff.failed_logins, staff.locked_until = 0, None
         _end_sessions(staff)
-    LOCKOUT.succeed(normalise_email(email))
     return True
+
+
+def session_valid(store: Store, sender_id: str, generation: int) -> bool:
+    """Whether a signed-in session may go on: still on the roster (or a coordinator), not reset since."""
+    with store.session() as session:
+        staff = session.scalar(select(Staff).where(Staff.sender_id == sender_id))
+        return bool(staff and (staff.on_roster or staff.is_coordinator)
+                    and (staff.session_generation or 0) == generation)
 
 
 def sign_in_sso(store: Store, email: str | None) -> SignIn:
@@ -364,12 +439,21 @@ def coordinator_sender(email: str) -> str:
     return COORDINATOR_PREFIX + normalise_email(email)
 
 
-def ensure_coordinator(store: Store, email: str, password: str, *, name: str | None = None) -> bool:
-    """Create a coordinator account, or reset its password to this one; return True if anything changed."""
+class CoordinatorExists(ValueError):
+    """A coordinator with that email already exists (its password is never silently replaced)."""
+
+
+def ensure_coordinator(store: Store, email: str, password: str, *, name: str | None = None,
+                       replace: bool = False) -> bool:
+    """Create a coordinator account; return True if anything changed.
+
+    An existing account keeps its password unless `replace` (the server's own COORDINATOR_PASSWORD setting
+    rotates it); adding one from the app with an email already in use raises CoordinatorExists.
+    """
     key = normalise_email(email)
     if not _EMAIL.match(key):
         raise ValueError(f"'{email}' is not a valid email address for a coordinator")
-    problem = password_problem(password)
+    problem = password_problem(password, user_inputs=[key])
     if problem:
         raise ValueError(f"coordinator password: {problem}")
     with store.session() as session:
@@ -380,8 +464,12 @@ def ensure_coordinator(store: Store, email: str, password: str, *, name: str | N
             return True
         if check_password(password, staff.password_hash) and staff.is_coordinator:
             return False
+        if not replace:
+            raise CoordinatorExists(f"There is already a coordinator account for {key}. Its password was not "
+                                    "changed.")
         staff.password_hash = hash_password(password)
         staff.is_coordinator = True
+        _end_sessions(staff)
         return True
 
 
@@ -392,27 +480,27 @@ def bootstrap_coordinator(store: Store, env: dict, secrets: dict | None = None) 
     password = env.get("COORDINATOR_PASSWORD") or secrets.get("COORDINATOR_PASSWORD") or ""
     if not email or not password:
         return None
-    ensure_coordinator(store, email, password)
+    ensure_coordinator(store, email, password, replace=True)
     return normalise_email(email)
 
 
 def sign_in_coordinator(store: Store, email: str, password: str, *, lockout: Lockout = LOCKOUT) -> SignIn:
-    """Check a coordinator's email and password."""
+    """Check a coordinator's email and password; every failure gives the same message."""
     key = coordinator_sender(email)
     if not normalise_email(email) or not password:
-        return SignIn("refused", "Enter your coordinator email and password.")
-    left = lockout.remaining(key)
-    if left:
-        return SignIn("locked", _locked_message(left))
+        return _refused("Enter your coordinator email and password.")
+    if not lockout.claim(store, key):
+        return _refused()
     with store.session() as session:
         staff = session.scalar(select(Staff).where(Staff.sender_id == key, Staff.is_coordinator.is_(True)))
-        if staff is None:
-            lockout.fail(key)
-            return SignIn("refused", "Wrong coordinator email or password.")
-        result = _check(lockout, key, staff, password)
-        if result.status == "refused":
-            result.message = "Wrong coordinator email or password. " + result.message.split(". ", 1)[1]
-        return result
+        hashed = staff.password_hash if staff is not None else None
+    if not check_password(password, hashed or _timing_hash()) or not hashed:
+        return _refused()
+    lockout.succeed(store, key)
+    with store.session() as session:
+        staff = session.scalar(select(Staff).where(Staff.sender_id == key, Staff.is_coordinator.is_(True)))
+        staff.last_active_at = utcnow()
+        return SignIn("ok", user=identity(staff))
 
 
 def is_coordinator(store: Store, sender_id: str) -> bool:
