@@ -412,6 +412,17 @@ def reset_password(store: Store, email: str) -> bool:
     return True
 
 
+def resume_session(store: Store, sender_id: str, generation: int) -> dict | None:
+    """The identity for a signed cookie's account if it may still sign in (same generation), else None."""
+    with store.session() as session:
+        staff = session.scalar(select(Staff).where(Staff.sender_id == sender_id))
+        if not staff or not (staff.on_roster or staff.is_coordinator) or not staff.password_hash \
+                or (staff.session_generation or 0) != generation:
+            return None
+        staff.last_active_at = utcnow()
+        return identity(staff)
+
+
 def session_valid(store: Store, sender_id: str, generation: int) -> bool:
     """Whether a signed-in session may go on: still on the roster (or a coordinator), not reset since."""
     with store.session() as session:

@@ -156,8 +156,7 @@ def safe_csv(frame) -> bytes:
     clean = frame.copy()
     clean.columns = [neutralise_cell(str(c)) for c in clean.columns]
     for column in clean.columns:
-        if clean[column].dtype == object:
-            clean[column] = clean[column].map(neutralise_cell)
+        clean[column] = clean[column].astype(object).map(neutralise_cell)
     return clean.to_csv(index=False).encode("utf-8")
 
 
