@@ -214,7 +214,7 @@ class Stack:
     def start_ui(self) -> None:
         """Start Streamlit and wait until it answers."""
         env = {**os.environ, **self.env, "RASA_URL": f"http://127.0.0.1:{self.rasa_port}", "HF_HUB_OFFLINE": "1"}
-        proc = self._spawn("ui", [str(APP_PY), "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
+        proc = self._spawn("ui", [str(APP_PY), "-m", "streamlit", "run", str(ROOT / "ui" / "server.py"),
                                   "--server.port", str(self.ui_port), "--server.headless", "true",
                                   "--server.address", "127.0.0.1",
                                   "--browser.gatherUsageStats", "false"], env)
@@ -308,6 +308,7 @@ def run(args) -> int:
               f"  app:            http://127.0.0.1:{stack.ui_port}\n"
               f"  Rasa REST:      http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook\n"
               f"  action server:  http://127.0.0.1:{stack.action_port}/health\n"
+              f"  channel token:  {stack.var_dir / 'channel.token'} (trusted tools send Authorization: Bearer <token>)\n"
               f"  logs:           {stack.log_dir}\nPress Ctrl-C to stop.", flush=True)
         stack.supervise()
         return 0

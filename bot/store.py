@@ -173,6 +173,33 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class DatabaseMissing(StoreUnavailable):
+    """A SQLite database that existed before is gone: refused rather than silently recreated empty."""
+
+
+def _refuse_lost_sqlite(url: str) -> None:
+    """First-time setup creates the SQLite file and a `<file>.created` marker beside it; after that a missing
+    file means lost records (or a wrong path), so it is refused with a clear message instead of recreated."""
+    if not url.startswith("sqlite"):
+        return
+    path = url.split("///", 1)[-1]
+    if not path or path == ":memory:":
+        return
+    db, marker = Path(path), Path(path + ".created")
+    if db.exists():
+        if not marker.exists():
+            marker.touch(mode=0o600)
+        return
+    if marker.exists():
+        raise DatabaseMissing(
+            f"The training records database {db} is missing, though it was set up before. Nothing was recreated, "
+            f"so no records are silently lost: restore it from your backup, or if you really want to start "
+            f"again with no records, delete {marker.name} and restart.")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    db.touch(mode=0o600)
+    marker.touch(mode=0o600)
+
+
 def get_engine(url: str) -> Engine:
     """One engine per database URL per process, created on first use."""
     url = normalise_url(url)
@@ -217,6 +244,7 @@ class Store:
 
     def __init__(self, url: str, *, create: bool = True):
         self.url = url
+        _refuse_lost_sqlite(url)
         self.engine = get_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if create:
@@ -232,6 +260,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction; database errors become StoreUnavailable."""
+        _refuse_lost_sqlite(self.url)  # a file deleted while running is not silently recreated either
         try:
             with self._sessions() as session, session.begin():
                 yield session

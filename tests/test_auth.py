@@ -234,3 +234,42 @@ def test_records_of_an_unknown_sender_are_not_adopted_by_a_later_roster_import(s
     report = auth.import_roster(store, "name,email,role\nNew Person,newbie@school.example,teacher\n")
     assert report.added == ["newbie@school.example"]
     assert records.my_attempts(store, "newbie@school.example") == []
+
+
+def test_session_cookie_is_signed_expires_and_is_set_http_only_by_the_route(tmp_path, monkeypatch, store):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from ui import cookies
+
+    monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path / "var"))
+    value = cookies.make_cookie("alice@school.example", 2)
+    assert cookies.read_cookie(value) == ("alice@school.example", 2)
+    assert "password" not in value and "marmalade" not in value
+    # forged: a different signing key, a tampered payload, or garbage sign nobody in
+    forged = cookies.URLSafeTimedSerializer("not the key", salt="policy-coach-session").dumps(
+        {"sid": "alice@school.example", "gen": 2})
+    assert cookies.read_cookie(forged) is None
+    assert cookies.read_cookie(value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]) is None
+    assert cookies.read_cookie("garbage") is None and cookies.read_cookie(None) is None
+    monkeypatch.setenv("POLICY_COACH_SESSION_HOURS", "-1")  # expired
+    assert cookies.read_cookie(value) is None
+    monkeypatch.delenv("POLICY_COACH_SESSION_HOURS")
+
+    client = TestClient(Starlette(routes=cookies.routes()))
+    ticket = cookies.issue_ticket(value)
+    assert client.post(cookies.ROUTE, content="wrong ticket").status_code == 403
+    response = client.post(cookies.ROUTE, content=ticket)
+    assert response.status_code == 204
+    header = response.headers["set-cookie"]
+    assert header.startswith(f"{cookies.COOKIE}={value}") and "HttpOnly" in header and "SameSite=strict" in header
+    assert client.post(cookies.ROUTE, content=ticket).status_code == 403  # a ticket works once
+    cleared = client.delete(cookies.ROUTE).headers["set-cookie"]
+    assert cleared.startswith(f'{cookies.COOKIE}=""') and "Max-Age=0" in cleared
+
+    # a cookie only resumes the account while its generation is current
+    auth.import_roster(store, ROSTER)
+    alice = _claim(store, "Alice Teacher", "alice@school.example").user
+    assert auth.resume_session(store, alice["sender_id"], alice["generation"])["chat_id"] == alice["chat_id"]
+    auth.reset_password(store, "alice@school.example")
+    assert auth.resume_session(store, alice["sender_id"], alice["generation"]) is None

@@ -163,3 +163,23 @@ def test_review_warnings():
                 "none": {"title": "None"}}
     warnings = records.review_warnings(policies, today=date(2024, 1, 1))
     assert [w["policy"] for w in warnings] == ["old"] and warnings[0]["days_overdue"] == 276
+
+
+def test_a_missing_sqlite_database_is_refused_not_recreated(tmp_path):
+    import stat
+
+    from bot.store import DatabaseMissing, Store, _stores
+
+    path = tmp_path / "var" / "coach.db"
+    url = f"sqlite:///{path}"
+    store = Store(url)  # first-time setup creates it, private to its owner
+    assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    store.log_question("someone@school.example", "q", "q", {"answered": False})
+    store.engine.dispose()
+    path.unlink()
+    with pytest.raises(DatabaseMissing, match="missing, though it was set up before"):
+        store.log_question("someone@school.example", "q", "q", {"answered": False})
+    with pytest.raises(DatabaseMissing):
+        Store(url)
+    assert not path.exists()
+    _stores.pop(url, None)
