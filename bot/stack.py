@@ -319,6 +319,8 @@ def run(args) -> int:
         print(f"could not start: {exc}; see {stack.log_dir}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the shutdown
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
 
 
