@@ -136,20 +136,74 @@ class RosterReport:
         return len(self.added) + len(self.updated)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # tab, LF and CR are the only control characters allowed
+
+
+def _decode_roster(data: bytes) -> str | None:
+    """Text of an uploaded roster: UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text"), else cp1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    if len(data) >= 4 and data[1:4:2] == b"\x00\x00" and data[0] and data[2]:
+        try:
+            return data.decode("utf-16-le")  # UTF-16 without a byte-order mark
+        except UnicodeDecodeError:
+            return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+
+
+MAX_ROSTER_LINE = 2000
+
+
+def _records(reader, errors: list[tuple[int, str]]):  # noqa: ANN001, ANN202
+    """The reader's records; a malformed one ends the file with a line-numbered problem, not a traceback."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            errors.append((reader.line_num, f"can't be read as CSV ({exc}); the rest of the file was skipped"))
+            return
+
+
+def _delimiter(text: str) -> str:
+    """Comma, semicolon (European Excel) or tab (spreadsheet 'text' export), judged from the header line."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: first.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
 def parse_roster(data: str | bytes) -> tuple[list[RosterRow], list[tuple[int, str]]]:
     """Read a roster CSV (name, email, role); return the good rows and (line, problem) for each bad one."""
     if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            data = data.decode("cp1252", errors="replace")
+        data = _decode_roster(data)
+        if data is None:
+            return [], [(1, "the file isn't text in a known encoding: save it as 'CSV UTF-8' from your "
+                            "spreadsheet and upload it again")]
     data = data.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(data))
-    rows: list[RosterRow] = []
+    delimiter = _delimiter(data)
     errors: list[tuple[int, str]] = []
+    lines = data.splitlines(keepends=True)
+    for number, text in enumerate(lines, start=1):
+        if len(text) > MAX_ROSTER_LINE:  # csv would raise on a huge field; report the line instead
+            errors.append((number, f"the line is longer than {MAX_ROSTER_LINE} characters"))
+            lines[number - 1] = "\n"
+    reader = csv.reader(io.StringIO("".join(lines)), delimiter=delimiter)
+    rows: list[RosterRow] = []
     header: list[str] | None = None
     seen: dict[str, int] = {}
-    for record in reader:
+    for record in _records(reader, errors):
         line = reader.line_num
         if not any(cell.strip() for cell in record):
             continue
@@ -157,8 +211,12 @@ def parse_roster(data: str | bytes) -> tuple[list[RosterRow], list[tuple[int, st
             header = [c.strip().lower() for c in record]
             missing = [c for c in ("name", "email", "role") if c not in header]
             if missing:
+                found = {",": "commas", ";": "semicolons", "\t": "tabs"}[delimiter]
                 return [], [(line, "the first line must be the header name,email,role "
-                                   f"(missing: {', '.join(missing)})")]
+                                   f"(missing: {', '.join(missing)}; columns read as separated by {found})")]
+            continue
+        if any(_CONTROL.search(cell) for cell in record):
+            errors.append((line, "contains control characters (such as NUL or a form feed); retype this row"))
             continue
         cells = dict(zip(header, (c.strip() for c in record)))
         name, email, role = cells.get("name", ""), normalise_email(cells.get("email", "")), cells.get("role", "")

@@ -273,3 +273,30 @@ def test_session_cookie_is_signed_expires_and_is_set_http_only_by_the_route(tmp_
     assert auth.resume_session(store, alice["sender_id"], alice["generation"])["chat_id"] == alice["chat_id"]
     auth.reset_password(store, "alice@school.example")
     assert auth.resume_session(store, alice["sender_id"], alice["generation"]) is None
+
+
+@pytest.mark.parametrize("encoding, delimiter", [("utf-8", ";"), ("utf-8", "\t"), ("utf-16", ","), ("utf-16", "\t"),
+                                                 ("utf-16-le", ","), ("cp1252", ";")])
+def test_roster_in_semicolon_tab_and_utf16_forms_is_read(store, encoding, delimiter):
+    text = "name,email,role\nZoë Teacher,zoe@school.example,teacher\nBob Support,bob@school.example,support staff\n"
+    data = text.replace(",", delimiter).encode(encoding)
+    report = auth.import_roster(store, data)
+    assert not report.errors and sorted(report.added) == ["bob@school.example", "zoe@school.example"]
+    with store.session() as session:
+        assert session.scalar(select(Staff.name).where(Staff.sender_id == "zoe@school.example")) == "Zoë Teacher"
+
+
+def test_roster_rows_with_control_characters_or_huge_fields_are_rejected_one_by_one(store):
+    data = ("name,email,role\nAlice Teacher,alice@school.example,teacher\nNul\x00Person,nul@school.example,teacher\n"
+            f"Esc\x1b[31m,esc@school.example,teacher\n{'x' * 200_000},big@school.example,teacher\n"
+            "Gwen Governor,gwen@school.example,governor\n")
+    report = auth.import_roster(store, data)
+    assert sorted(report.added) == ["alice@school.example", "gwen@school.example"]
+    errors = dict(report.errors)
+    assert set(errors) == {3, 4, 5}
+    assert "control characters" in errors[3] and "control characters" in errors[4] and "longer than" in errors[5]
+
+
+def test_roster_with_a_wrong_header_names_the_separator_it_read(store):
+    report = auth.import_roster(store, "full name;mail;job\nA;a@school.example;teacher\n".encode())
+    assert report.errors and "semicolons" in report.errors[0][1] and "name" in report.errors[0][1]

@@ -200,3 +200,14 @@ def test_100kb_and_1mb_messages_are_refused_while_another_user_keeps_chatting(li
     assert not thread.is_alive()
     assert statuses == [413, 413, 413, 413]
     assert all(kinds and kinds[0] in ("policy_answer", "out_of_scope") for kinds in answered), answered
+
+
+def test_typed_letter_sent_twice_does_not_answer_the_question_nobody_saw(live_stack, live_env):
+    sender = enrol(live_env["DATABASE_URL"])
+    question = next(p for p in payloads(rest(live_stack, sender, "quiz me")) if p["kind"] == "quiz_question")
+    shown = {"quiz_question": [question["attempt_id"], question["number"]]}
+    first = _kinds(rest(live_stack, sender, "a", metadata=shown))
+    assert "quiz_feedback" in first
+    again = _kinds(rest(live_stack, sender, "a", metadata=shown))  # the same letter, for the same question
+    assert "quiz_feedback" not in again and "quiz_stale" in again
+    assert _records(live_env["DATABASE_URL"], f"{sender}@example.org")[0] == 1

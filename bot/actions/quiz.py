@@ -90,6 +90,19 @@ class ValidateQuizForm(FormValidationAction):
         sender = await member(dispatcher, tracker.sender_id)
         if sender is None:
             return {"quiz_answer": NO_QUIZ}
+        shown = (tracker.latest_message.get("metadata") or {}).get("quiz_question")
+        if shown is not None and not text.startswith("/"):
+            # A typed reply is bound to the question the app showed when it was typed (its number in the
+            # message metadata): a letter sent twice can't answer the next question, which nobody saw yet.
+            try:
+                current = await off_loop(lambda: services.quiz().current(sender))
+            except Exception as exc:  # noqa: BLE001
+                send_error(dispatcher, exc)
+                return {"quiz_answer": None}
+            if current is not None and [current.attempt_id, current.position + 1] != shown:
+                send(dispatcher, messages.notice("quiz_stale", "That reply was for an earlier question, so I "
+                                                               "haven't counted it. Here is your current question:"))
+                return {"quiz_answer": None}
         try:
             outcome = await off_loop(lambda: services.quiz().answer(sender, text))
         except Exception as exc:  # noqa: BLE001
