@@ -172,6 +172,7 @@ def completion(store: Store, versions: dict[str, str] | None = None) -> list[dic
                 "passed": any(a.passed for a in done),
                 "last_activity": _iso(max(moments)) if moments else None,
                 "password_set": bool(person.password_hash),
+                "claimed_at": _iso(person.claimed_at),
             })
         return rows
 

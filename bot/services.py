@@ -63,8 +63,10 @@ def quiz() -> QuizEngine:
 
 
 def ask_and_log(sender_id: str, question: str) -> dict:
-    """Answer a policy question and log it (logging failure never blocks the answer)."""
+    """Answer a policy question and log it for that records key (logging failure never blocks the answer)."""
     answer = searcher().ask(question).to_dict()
+    if not sender_id:  # the database is down, so the sender could not be checked: answer, record nothing
+        return answer
     try:
         store().log_question(sender_id, question, normalise_question(question), answer)
     except StoreUnavailable:
@@ -83,6 +85,8 @@ def answer(sender_id: str, question: str, policy: str | None = None) -> tuple[di
         if tie is not None:
             return result.to_dict(), tie
     data = result.to_dict()
+    if not sender_id:  # the database is down, so the sender could not be checked: answer, record nothing
+        return data, None
     try:
         store().log_question(sender_id, question, normalise_question(question), data)
     except StoreUnavailable:

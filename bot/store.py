@@ -54,6 +54,14 @@ class Staff(Base):
     on_roster: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Security (migration 0002): the opaque id the app gives Rasa for this person (re-issued on reset, so an
+    # old id stops at once), the sign-in session generation, the database lock-out, the one-time claim code.
+    chat_id: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_code_hash: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[list["Attempt"]] = relationship(back_populates="staff")
 
 
@@ -211,6 +219,33 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class DatabaseMissing(StoreUnavailable):
+    """A SQLite database that existed before is gone: refused rather than silently recreated empty."""
+
+
+def _refuse_lost_sqlite(url: str) -> None:
+    """First-time setup creates the SQLite file and a `<file>.created` marker beside it; after that a missing
+    file means lost records (or a wrong path), so it is refused with a clear message instead of recreated."""
+    if not url.startswith("sqlite"):
+        return
+    path = url.split("///", 1)[-1]
+    if not path or path == ":memory:":
+        return
+    db, marker = Path(path), Path(path + ".created")
+    if db.exists():
+        if not marker.exists():
+            marker.touch(mode=0o600)
+        return
+    if marker.exists():
+        raise DatabaseMissing(
+            f"The training records database {db} is missing, though it was set up before. Nothing was recreated, "
+            f"so no records are silently lost: restore it from your backup, or if you really want to start "
+            f"again with no records, delete {marker.name} and restart.")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    db.touch(mode=0o600)
+    marker.touch(mode=0o600)
+
+
 def get_engine(url: str) -> Engine:
     """One engine per database URL per process, created on first use."""
     url = normalise_url(url)
@@ -255,6 +290,7 @@ class Store:
 
     def __init__(self, url: str, *, create: bool = True):
         self.url = url
+        _refuse_lost_sqlite(url)
         self.engine = get_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if create:
@@ -270,6 +306,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction; database errors become StoreUnavailable."""
+        _refuse_lost_sqlite(self.url)  # a file deleted while running is not silently recreated either
         try:
             with self._sessions() as session, session.begin():
                 yield session
@@ -290,6 +327,16 @@ class Store:
             session.flush()
         staff.last_active_at = utcnow()
         return staff
+
+    def member_for_chat(self, chat_id: str) -> str | None:
+        """The records key of the current roster member (or coordinator) a Rasa sender id was issued to, or None."""
+        if not chat_id:
+            return None
+        with self.session() as session:
+            staff = session.scalar(select(Staff).where(Staff.chat_id == chat_id))
+            if staff is None or not (staff.on_roster or staff.is_coordinator):
+                return None
+            return staff.sender_id
 
     def find_staff(self, sender_id: str) -> dict | None:
         """Public facts about one staff member, or None."""

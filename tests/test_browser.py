@@ -26,7 +26,8 @@ def ui(live_stack, live_env):
     seed_demo(store, parse_file(ROOT / "data" / "policies" / "social-media-policy.md").clauses,
               ROOT / "data" / "quizzes")
     auth.import_roster(store, "name,email,role\nSam Browser,sam.browser@school.example,teacher\n")
-    auth.set_first_password(store, "Sam Browser", "sam.browser@school.example", DEMO_PASSWORD)
+    auth.claim_account(store, "Sam Browser", "sam.browser@school.example",
+                       auth.issue_claim_code(store, "sam.browser@school.example"), DEMO_PASSWORD)
     live_stack.start_ui()
     yield f"http://127.0.0.1:{live_stack.ui_port}"
     live_stack.stop("ui")

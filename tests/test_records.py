@@ -248,3 +248,23 @@ def test_todo_is_only_about_the_signed_in_person(seeded):
     assert records.my_todo(seeded, carl, agreement=None) == [
         {"kind": "quiz_take", "text": f"Retake the scenario quiz: your best so far is {best}%."}]
     assert records.my_todo(seeded, alice, agreement=None) == []
+
+
+def test_a_missing_sqlite_database_is_refused_not_recreated(tmp_path):
+    import stat
+
+    from bot.store import DatabaseMissing, Store, _stores
+
+    path = tmp_path / "var" / "coach.db"
+    url = f"sqlite:///{path}"
+    store = Store(url)  # first-time setup creates it, private to its owner
+    assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    store.log_question("someone@school.example", "q", "q", {"answered": False})
+    store.engine.dispose()
+    path.unlink()
+    with pytest.raises(DatabaseMissing, match="missing, though it was set up before"):
+        store.log_question("someone@school.example", "q", "q", {"answered": False})
+    with pytest.raises(DatabaseMissing):
+        Store(url)
+    assert not path.exists()
+    _stores.pop(url, None)

@@ -16,6 +16,7 @@ from knowledge.index import ingest, load
 from knowledge.search import Answer, Searcher, normalise_question
 from knowledge.parser import parse_file
 from ui import rasa_client
+from ui.render import escape_md
 from ui.demo import DEMO_PASSWORD, quiz_engine, seed_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +125,7 @@ def test_only_sign_in_before_signing_in(env):
     at = app().run()
     no_exceptions(at)
     assert at.title[0].value == "Policy Coach"
-    assert [b.label for b in at.button] == ["Sign in", "Sign in as coordinator"]
+    assert [b.label for b in at.button] == ["Sign in", "Set password and sign in", "Sign in as coordinator"]
     for page in ("chat", "training", "reader", "agreement", "dashboard", "questions", "manage"):
         open_page(at, page)
         no_exceptions(at)
@@ -132,21 +133,30 @@ def test_only_sign_in_before_signing_in(env):
     assert "sso-login" not in [b.key for b in at.button]  # no [auth] secrets: no SSO button
 
 
-def test_staff_first_use_password_then_sign_in(env, store):
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_staff_first_use_needs_the_code_then_password_sign_in(env, store):
     auth.import_roster(store, "name,email,role\nAlice Teacher,alice@school.example,teacher\n")
     at = app().run()
+    # name and email alone (what a colleague could know) sign nobody in
     at.text_input(key="signin-name").input("Alice Teacher")
     at.text_input(key="signin-email").input("ALICE@school.example")
-    at.button[0].click().run()
+    _button(at, "Sign in").click().run()
     no_exceptions(at)
-    assert "Welcome" in texts(at)
-    at.text_input(key="new-password").input("short")
-    at.text_input(key="confirm-password").input("short")
-    at.button[0].click().run()
-    assert "at least 10 characters" in texts(at)
-    at.text_input(key="new-password").input("my new password")
-    at.text_input(key="confirm-password").input("my new password")
-    at.button[0].click().run()
+    assert "user" not in at.session_state
+    code = auth.issue_claim_code(store, "alice@school.example")
+    at.text_input(key="claim-name").input("Alice Teacher")
+    at.text_input(key="claim-email").input("ALICE@school.example")
+    at.text_input(key="claim-code").input(code)
+    at.text_input(key="new-password").input("aaaaaaaaaa")
+    at.text_input(key="confirm-password").input("aaaaaaaaaa")
+    _button(at, "Set password and sign in").click().run()
+    assert "too easy to guess" in texts(at) and "user" not in at.session_state
+    at.text_input(key="new-password").input("lantern orbit marmalade")
+    at.text_input(key="confirm-password").input("lantern orbit marmalade")
+    _button(at, "Set password and sign in").click().run()
     no_exceptions(at)
     assert at.session_state["user"]["sender_id"] == "alice@school.example"
     assert at.title[0].value == "Ask & practise"
@@ -155,8 +165,8 @@ def test_staff_first_use_password_then_sign_in(env, store):
     assert at.title[0].value == "Policy Coach" and "user" not in at.session_state
     at.text_input(key="signin-name").input("Alice Teacher")
     at.text_input(key="signin-email").input("alice@school.example")
-    at.text_input(key="signin-password").input("my new password")
-    at.button[0].click().run()
+    at.text_input(key="signin-password").input("lantern orbit marmalade")
+    _button(at, "Sign in").click().run()
     assert at.title[0].value == "Ask & practise"
 
 
@@ -168,7 +178,7 @@ def test_wrong_password_refused_with_clear_message(env, seeded):
     at.button[0].click().run()
     no_exceptions(at)
     assert "user" not in at.session_state
-    assert any("Wrong password" in e.value for e in at.error)
+    assert [e.value for e in at.error] == [escape_md(auth.FAILED)]  # the same message for every failure
     assert at.title[0].value == "Policy Coach"
 
 
@@ -176,10 +186,10 @@ def test_coordinator_signs_in_from_env_bootstrap(env):
     at = app().run()
     at.text_input(key="coord-email").input(COORD[0])
     at.text_input(key="coord-password").input("wrong password!")
-    at.button[1].click().run()
-    assert any("Wrong coordinator email or password" in e.value for e in at.error)
+    _button(at, "Sign in as coordinator").click().run()
+    assert [e.value for e in at.error] == [escape_md(auth.FAILED)]
     at.text_input(key="coord-password").input(COORD[1])
-    at.button[1].click().run()
+    _button(at, "Sign in as coordinator").click().run()
     no_exceptions(at)
     assert at.session_state["user"]["is_coordinator"]
     assert at.title[0].value == "Training dashboard"
@@ -205,14 +215,88 @@ def test_sso_button_only_when_configured_and_user_matched_by_email(env, seeded):
     assert any("isn't on the staff roster" in e.value.replace("\\", "") for e in stranger.error)
 
 
+def test_deep_link_survives_sign_in(env, seeded):
+    at = app()
+    at.query_params["clause"] = "6.3"
+    open_page(at, "reader")
+    no_exceptions(at)
+    assert at.title[0].value == "Policy Coach"  # the sign-in form, on the reader's URL
+    at.text_input(key="signin-name").input("Alice Teacher")
+    at.text_input(key="signin-email").input("alice@school.example")
+    at.text_input(key="signin-password").input(DEMO_PASSWORD)
+    _button(at, "Sign in").click().run()
+    no_exceptions(at)
+    assert at.session_state["user"]["sender_id"] == "alice@school.example"
+    assert at.title[0].value == "Policy reader" and at.query_params["clause"] in ("6.3", ["6.3"])
+    assert "6.3" in texts(at)
+
+
+def test_session_ends_on_password_reset_roster_removal_and_idle(env, seeded, monkeypatch):
+    at = as_user(app(), seeded, "alice@school.example").run()
+    assert at.title[0].value == "Ask & practise"
+    auth.reset_password(seeded, "alice@school.example")
+    at.run()
+    no_exceptions(at)
+    assert "user" not in at.session_state and at.title[0].value == "Policy Coach"
+    assert any("account was changed" in e.value.replace("\\", "") for e in at.error)
+
+    at = as_user(app(), seeded, "bob@school.example").run()
+    auth.import_roster(seeded, "name,email,role\nGwen Governor,gwen@school.example,governor\n", replace=True)
+    at.run()
+    assert "user" not in at.session_state
+
+    at = as_user(app(), seeded, "gwen@school.example").run()
+    monkeypatch.setenv("POLICY_COACH_IDLE_MINUTES", "0")
+    at.session_state["last_seen"] = 0.0
+    at.run()
+    assert "user" not in at.session_state
+    assert any("inactivity" in e.value for e in at.error)
+
+
+def test_sign_in_queues_the_http_only_cookie_exchange_and_sign_out_clears_it(env, seeded):
+    from ui import cookies
+
+    at = app().run()
+    at.text_input(key="signin-name").input("Alice Teacher")
+    at.text_input(key="signin-email").input("alice@school.example")
+    at.text_input(key="signin-password").input(DEMO_PASSWORD)
+    _button(at, "Sign in").click().run()
+    scripts = "".join(str(h.proto) for h in at.get("html"))
+    assert cookies.ROUTE in scripts and DEMO_PASSWORD not in scripts and "alice" not in scripts
+    at.button(key="sign-out").click().run()
+    assert "DELETE" in "".join(str(h.proto) for h in at.get("html"))
+    assert "user" not in at.session_state
+
+
+def test_csv_exports_neutralise_formula_cells(env, seeded):
+    import pandas as pd
+
+    from ui.render import safe_csv
+
+    auth.import_roster(seeded, 'name,email,role\n"=HYPERLINK(""http://evil.example"",""x"")",eve@school.example,'
+                               'teacher\n')
+    seeded.log_question("alice@school.example", "+cmd|' /C calc'!A0", "cmd", {"answered": False,
+                                                                             "reason": "out_of_scope"})
+    frame = pd.DataFrame(records.completion(seeded))
+    data = safe_csv(frame).decode()
+    assert "'=HYPERLINK" in data and "\n=HYPERLINK" not in data and ",=HYPERLINK" not in data
+    unanswered = pd.DataFrame(records.unanswered_questions(seeded))
+    assert "'+cmd" in safe_csv(unanswered).decode()
+    for cell in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+        out = safe_csv(pd.DataFrame({"c": [cell]})).decode().splitlines()[1]
+        assert out.lstrip('"').startswith("'"), cell
+    assert safe_csv(pd.DataFrame({"c": ["plain", 5]})).decode().splitlines()[1:] == ["plain", "5"]
+
+
 # -- access -------------------------------------------------------------------
 def test_staff_cannot_open_coordinator_pages(env, seeded):
     at = as_user(app(), seeded, "alice@school.example").run()
     for page in ("dashboard", "questions", "manage"):
         open_page(at, page)
         no_exceptions(at)
-        assert at.title[0].value == "Ask & practise", page  # not offered: falls back to the staff default
-        assert "Training dashboard" not in texts(at)
+        assert at.title[0].value == "Coordinator page", page  # told it isn't theirs ...
+        assert "for the training coordinator" in texts(at) and "Training dashboard" not in texts(at)
+        assert at.session_state["user"]["sender_id"] == "alice@school.example"  # ... and still signed in
 
 
 def test_coordinator_pages_refuse_a_forged_session(env, seeded):
@@ -222,7 +306,7 @@ def test_coordinator_pages_refuse_a_forged_session(env, seeded):
                                                      DEMO_PASSWORD).user, "is_coordinator": True}
     at.run()
     no_exceptions(at)
-    assert any("coordinator only" in e.value for e in at.error)
+    assert at.title[0].value == "Coordinator page" and "for the training coordinator" in texts(at)
     assert not at.dataframe
 
 
@@ -279,14 +363,18 @@ class FakeRasa:
         self.index = load(index_dir)
         self.engine = quiz_engine(store, self.index.clauses, QUIZZES, length=2)
         self.searcher = Searcher(self.index, HashingEncoder())
-        self.sent: list[tuple[str, str]] = []
+        self.sent: list[tuple[str, str]] = []  # (the roster member the chat id maps to, text)
+        self.chat_ids: list[str] = []
 
     def cite(self, clause_id: str) -> dict:
         c = self.index.find("social-media-policy", clause_id)
         return {"policy": c.policy, "policy_title": "Guidance on Social Media Use for Education Establishments",
                 "clause": c.clause, "section": c.section, "title": c.title, "text": c.text, "score": 0.9}
 
-    def __call__(self, base_url: str, sender: str, text: str, **_) -> list[dict]:
+    def __call__(self, base_url: str, chat_id: str, text: str, **_) -> list[dict]:
+        # Like the real actions: the app sends an opaque chat id, mapped back to a roster member here.
+        self.chat_ids.append(chat_id)
+        sender = self.store.member_for_chat(chat_id) or f"unknown:{chat_id}"
         self.sent.append((sender, text))
         if text == "/start_quiz":
             question, _ = self.engine.start(sender, seed=3)
@@ -331,6 +419,7 @@ def test_chat_sends_as_signed_in_user_and_shows_cited_clause(env, seeded, rasa):
     at.chat_input[0].set_value("A pupil sent me a friend request on Facebook, what do I do?").run()
     no_exceptions(at)
     assert rasa.sent == [("alice@school.example", "A pupil sent me a friend request on Facebook, what do I do?")]
+    assert rasa.chat_ids == [at.session_state["user"]["chat_id"]] and "alice" not in rasa.chat_ids[0]
     assert any(e.label.replace("\\", "").startswith("6.3 — 6 Personal Use of Social Media") for e in at.expander)
     assert "friend request" in texts(at)  # verbatim clause text in the expander
     assert len(at.chat_message) == 2

@@ -154,3 +154,48 @@ def bot_message(msg: dict, *, key: str, on_button: Send | None = None) -> None:
             for n, button in enumerate(buttons):
                 st.button(escape_md(button.get("title", "")), key=f"{key}-b{n}", on_click=on_button,
                           args=(button.get("payload", ""), button.get("title", "")))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """A CSV cell that a spreadsheet will show as text, never run as a formula (OWASP CSV injection rule)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame) -> bytes:
+    """A DataFrame as UTF-8 CSV with every text cell (and header) that starts like a formula neutralised."""
+    clean = frame.copy()
+    clean.columns = [neutralise_cell(str(c)) for c in clean.columns]
+    for column in clean.columns:
+        clean[column] = clean[column].astype(object).map(neutralise_cell)
+    return clean.to_csv(index=False).encode("utf-8")
+
+
+def uk_datetime(value) -> str:
+    """An ISO timestamp as a UK date and time ('1 December 2026, 09:05'), or '—'."""
+    from datetime import datetime  # noqa: PLC0415
+
+    if value is None or value != value or value == "":  # None, NaN or empty
+        return "—"
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{moment.day} {moment:%B %Y, %H:%M}"
+
+
+def code_sheet_html(issued: list[dict]) -> str:
+    """A printable page of first sign-in codes: one cut-out slip per person (all text HTML-escaped)."""
+    slips = "\n".join(
+        f"<div class='slip'><p><b>{html.escape(str(p['name']))}</b><br>{html.escape(str(p['email']))}</p>"
+        f"<p>Your one-time code for your first sign-in to Policy Coach:</p><p class='code'>"
+        f"{html.escape(str(p['code']))}</p><p>Sign in under <i>First sign-in</i> with your name, school email "
+        f"and this code, then choose your own password. The code works once.</p></div>" for p in issued)
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>First sign-in codes</title><style>"
+            "body{font-family:sans-serif}.slip{border:1px dashed #555;padding:12px;margin:10px 0;"
+            "page-break-inside:avoid}.code{font:bold 22px monospace;letter-spacing:2px}</style></head><body>"
+            f"<h1>Policy Coach — first sign-in codes</h1>{slips}</body></html>")

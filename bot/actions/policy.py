@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
-from bot.actions.common import off_loop, send, send_error
+from bot.actions.common import member, off_loop, send, send_error
 from knowledge.followup import has_topic, in_context, is_follow_up
 
 
@@ -25,6 +25,9 @@ class ActionAnswerPolicy(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         text = tracker.latest_message.get("text") or ""
+        sender = await member(dispatcher, tracker.sender_id, db_down_ok=True)
+        if sender is None:
+            return []
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         previous = tracker.get_slot("last_question")
         chosen = next((e.get("value") for e in tracker.latest_message.get("entities") or []
@@ -41,7 +44,7 @@ class ActionAnswerPolicy(Action):
         else:
             question = text
         try:
-            answer, tie = await off_loop(services.answer, tracker.sender_id, question, chosen)
+            answer, tie = await off_loop(services.answer, sender, question, chosen)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clear message
             send_error(dispatcher, exc)
             return []

@@ -24,9 +24,20 @@ def _queue(text: str, shown: str | None = None) -> None:
     st.session_state["awaiting"] = text
 
 
+def _shown_question() -> dict | None:
+    """Metadata binding a typed reply to the quiz question on screen: {"quiz_question": [attempt, number]}."""
+    for turn in reversed(st.session_state.get("history", [])):
+        if turn["role"] == "bot":
+            for msg in reversed(turn["messages"]):
+                if msg.get("kind") == "quiz_question" and msg.get("attempt_id") is not None:
+                    return {"quiz_question": [msg["attempt_id"], msg.get("number")]}
+            return None
+    return None
+
+
 def _reply(user: dict, text: str) -> list[dict]:
     try:
-        return rasa_client.send_message(get_settings().rasa_url, user["sender_id"], text)
+        return rasa_client.send_message(get_settings().rasa_url, user["chat_id"], text, metadata=_shown_question())
     except rasa_client.RasaUnavailable as exc:
         return [{"kind": "error", "text": str(exc)}]
 
