@@ -7,7 +7,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0002_security'
-down_revision = '0001'
+down_revision = '0004_answer_ratings'
 branch_labels = None
 depends_on = None
 
