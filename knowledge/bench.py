@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="10,100,1000", help="library sizes (policies) for the timing curve; '' skips")
     parser.add_argument("--no-baseline", action="store_true", help="skip the chunk-and-embed baseline")
     parser.add_argument("--no-library", action="store_true", help="skip the one-library figures")
+    parser.add_argument("--work", help="keep the indexes in this folder and reuse them (ingest skips unchanged ones)")
     parser.add_argument("--fit-oos", action="store_true", help="refit the out-of-scope decision on dev and print it")
     parser.add_argument("--features", default="dense,anchor,topic", help="features for --fit-oos")
     parser.add_argument("--c", type=float, default=10.0, help="inverse L2 strength for --fit-oos")
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model: {encoder.name}  (load {time.perf_counter() - start:.1f} s)")
 
     with tempfile.TemporaryDirectory(prefix="policy-coach-bench-") as tmp:
+        tmp = args.work or tmp
         alone: dict[str, Searcher] = {}
         for item in sets:
             directory = Path(tmp) / f"alone-{item.name}"

@@ -1,20 +1,25 @@
 """Answer a question from the index: hybrid dense + keyword search, citations, and out-of-scope refusal.
 
-How a question is scored against every clause (weights in SearchConfig, chosen by measurement; see bench.py):
-  dense    best cosine similarity between the question and any vector of the clause: the clause with its
-           heading, each of its sentences, and questions the clause answers (generic front-matter questions,
-           and example staff questions stored as data for a policy); each part of a compound question
-           ("i think X happened, who do i report it to") is also compared with the generic section questions;
-  keyword  BM25 over clause text + heading, with the domain lexicon (data/lexicon.yml) adding policy wording for
-           staff wording; normalised by the best clause;
-  score    dense + keyword_weight * keyword.
+How a question is scored against every clause (weights in SearchConfig, chosen on the dev sets only; knowledge/tune.py):
+  dense    best cosine similarity between the question and any vector of the clause, found with FAISS (exact flat
+           index at school scale, HNSW past 100k vectors): the clause under its heading path, each of its sentences,
+           and questions the clause answers (generic front-matter and section questions from data/retrieval, and
+           questions generated at ingest from the clause's own rules and contact lines, knowledge/questions.py);
+           each part of a compound question ("i think X happened, who do i report it to") is also compared with the
+           generic section questions;
+  keyword  BM25 (bm25s) over clause text + heading, Snowball-stemmed (PyStemmer), with the domain lexicon
+           (data/lexicon.yml) adding policy wording for staff wording; normalised by the best clause;
+  policy   with several policies loaded, how much the clause's policy as a whole is about the question (cosine to the
+           policy's mean clause vector, and the share of the question's topical words the policy uses), relative to
+           the best policy: a question is answered from the policy it is about;
+  score    dense + keyword_weight * keyword + policy prior.
 Out of scope: generic off-topic "anchor" questions (data/retrieval/anchors.yml: pay, leave, timetable, general
 knowledge... never a school-policy topic) are embedded once; a question is refused when a logistic decision over
-(best dense, best anchor similarity, keyword coverage, topic coverage) says it is more like the anchors than the
-policies. Topic coverage is the share of the question's topical words (not everyday school words) that the loaded
-policies use at all, directly or through the lexicon: it refuses school-policy questions about another policy's
-topic ("can pupils use their phones at break" put to a social media policy).
-Its coefficients are data (data/retrieval/oos.yml).
+(best clause's dense similarity, best anchor similarity, topic coverage) says it is more like the anchors than the
+policies. Topic coverage is the share of the question's topical words (not everyday school words) that the policy of
+the best clause uses at all, directly or through the lexicon: it refuses school-policy questions about another
+policy's topic ("can pupils use their phones at break" put to a social media policy), and being per policy it does
+not grow as policies are added. Its coefficients are data fitted on the dev sets (data/retrieval/oos.yml).
 """
 from __future__ import annotations
 
@@ -209,7 +214,8 @@ class Answer:
 class SearchConfig:
     """Tunable weights; chosen by measurement on the dev evaluation sets only (data/eval/sets.yml, knowledge/bench.py)."""
 
-    keyword_weight: float = 0.15  # weight of the normalised BM25 score added to the dense score
+    # Chosen by `python -m knowledge.tune` on the dev sets (social-media, mobile-phones; alone and in the dev library).
+    keyword_weight: float = 0.3  # weight of the normalised BM25 score added to the dense score
     question_weight: float = 1.0  # similarity to a stored question counts this much of a similarity to clause text
     section_weight: float = 0.8  # ... and to a generic question about the clause's section (sections.yml)
     # Template text (letters to parents, declarations to sign) restates rules for another reader; it is cited
@@ -226,8 +232,13 @@ class SearchConfig:
     # policy's), where a policy's similarity is the cosine of the question with the mean of its clause vectors
     # (what the policy as a whole is about), plus vocab_weight * the same difference in topic coverage (the share of
     # the question's topical words the policy uses). Zero effect with one policy.
-    policy_weight: float = 0.5
-    vocab_weight: float = 0.1
+    policy_weight: float = 0.3
+    vocab_weight: float = 0.2
+    # ... plus evidence_weight * (its mean over its 3 best clauses - the best policy's): see Searcher._evidence;
+    # measured no better on dev (0.5 and 1.0 tried), so off
+    evidence_weight: float = 0.0
+    # A question that names a policy by its title ("the staff phone policy") is about that policy: its clauses gain this.
+    name_weight: float = 0.2
     # Dense candidates: FAISS returns this many nearest vectors; clauses with no vector among them get the
     # similarity of the last one returned (an upper bound) so keyword matches can still rank them.
     dense_k: int = 400
@@ -268,7 +279,7 @@ class OutOfScope:
         return cls(**{k: float(v) for k, v in entry.items() if k in cls.__dataclass_fields__})
 
 
-_NAME_END = {"policy", "guidance", "guidelines", "rules", "agreement", "procedure"}
+_NAME_END = frozenset({"policy", "guidance", "guidelines", "rules", "agreement", "procedure"})
 
 
 def strip_policy_name(text: str, titles: list[str]) -> str:
@@ -405,6 +416,12 @@ class Searcher:
                 self._term_policies.setdefault(term, set()).add(int(self._clause_policy[row]))
         self._vocab = sorted(self._term_policies)
         self._titles = [str(m.get("title") or "") for m in index.policies.values()]
+        self._title_policies: dict[str, set[int]] = {}  # stemmed distinctive title word -> policies with it
+        for key, meta in index.policies.items():
+            if key in number:
+                for word in _words(str(meta.get("title") or "")):
+                    if word not in STOPWORDS and _stem(word) not in topic_generic() | _NAME_END:
+                        self._title_policies.setdefault(_stem(word), set()).add(number[key])
         self._anchors = _anchor_vectors(encoder, retrieval_dir / "anchors.yml")
         self.oos = OutOfScope.load(retrieval_dir / "oos.yml", getattr(encoder, "name", ""))
 
@@ -461,6 +478,21 @@ class Searcher:
                 covered[list(found)] += 1
         return covered / total if total else np.ones(len(self._policy_ids), dtype=np.float32)
 
+    def named_policies(self, question: str) -> list[int]:
+        """The policies a question names by title ("the staff phone policy", "the social media guidance")."""
+        words = [re.sub(r"[^\w']", "", w.lower()) for w in question.split()]
+        counts: dict[int, int] = {}
+        for i, word in enumerate(words):
+            if word not in _NAME_END:
+                continue
+            j = i - 1
+            while j >= 0 and words[j] and words[j] not in STOPWORDS and j >= i - 4:
+                for p in self._title_policies.get(_stem(words[j]), ()):
+                    counts[p] = counts.get(p, 0) + 1
+                j -= 1
+        top = max(counts.values(), default=0)
+        return [p for p, c in counts.items() if c == top and top]
+
     def _policies_knowing(self, term: str) -> set[int]:
         """Policies that use a stemmed word (exactly, or as the start of a longer word of theirs)."""
         found = set(self._term_policies.get(term, ()))
@@ -474,6 +506,7 @@ class Searcher:
     def _ranking(self, question: str) -> Ranking:
         n = len(self.index.clauses)
         topics = self._policy_topics(question)
+        question_raw = question
         question = strip_policy_name(question, self._titles)
         parts = question_parts(question)
         vecs = self.encoder.encode([question] + parts)
@@ -490,11 +523,33 @@ class Searcher:
             psim = self._centroids @ qvec
             policy_prior = (self.config.policy_weight * (psim - psim.max())
                             + self.config.vocab_weight * (topics - topics.max()))
+            named = self.named_policies(question_raw)
+            if named and len(named) < len(self._policy_ids):
+                policy_prior[named] += self.config.name_weight
+            if self.config.evidence_weight:
+                policy_prior = policy_prior + self.config.evidence_weight * self._evidence(combined)
             combined = combined + policy_prior[self._clause_policy]
         anchor = float((self._anchors @ qvec).max()) if len(self._anchors) else -1.0
         order = np.argsort(-combined, kind="stable")
         topic = float(topics[self._clause_policy[order[0]]]) if n else 1.0
         return Ranking(combined, dense, keyword, base, anchor, order, topic)
+
+    def _evidence(self, combined: np.ndarray, pool: int = 200, depth: int = 3) -> np.ndarray:
+        """Each policy's mean score over its `depth` best clauses among the `pool` best overall, less the best
+        policy's: a policy about the question has several clauses near it, not one lucky sentence."""
+        top = np.argpartition(-combined, min(pool, len(combined)) - 1)[:pool]
+        top = top[np.argsort(-combined[top], kind="stable")]
+        floor = float(combined[top[-1]])
+        sums = np.zeros(len(self._policy_ids), dtype=np.float32)
+        counts = np.zeros(len(self._policy_ids), dtype=np.int64)
+        for row in top:
+            p = self._clause_policy[row]
+            if counts[p] < depth:
+                sums[p] += combined[row]
+                counts[p] += 1
+        sums += (depth - counts) * floor
+        mean = sums / depth
+        return mean - mean.max()
 
     def topic_coverage(self, question: str) -> float:
         """Share of a question's topical words that the best-covering loaded policy uses (directly or via the lexicon).
