@@ -44,17 +44,17 @@ def oos_features(searcher: Searcher, question: str) -> dict[str, float]:
     return searcher.oos_features(searcher._ranking(clean_question(question)))
 
 
-def fit_oos(cases: list[tuple[Searcher, EvalSet]], features: tuple[str, ...] = ("dense", "anchor", "topic"),
-            c: float = 10.0, topic_cap: float = 0.5) -> dict[str, float]:
+def fit_oos(cases: list[tuple[Searcher, EvalSet, bool]], features: tuple[str, ...] = ("dense", "anchor", "topic"),
+            c: float = 1000.0, topic_cap: float = 0.5) -> dict[str, float]:
     """Fit the out-of-scope decision (scikit-learn logistic regression) on dev cases, each class of each case
     weighted equally."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
 
     rows, labels, weights = [], [], []
-    for searcher, item in cases:
+    for searcher, item, library in cases:
         if item.split != "dev":
             raise ValueError(f"refusing to fit on {item.name}: it is a {item.split} set")
-        data = item.rows()
+        data = [r for r in item.rows() if not (library and r.get("other_policy"))]
         n_oos = sum(1 for r in data if r.get("oos")) or 1
         n_in = (len(data) - n_oos) or 1
         for row in data:
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", help="keep the indexes in this folder and reuse them (ingest skips unchanged ones)")
     parser.add_argument("--fit-oos", action="store_true", help="refit the out-of-scope decision on dev and print it")
     parser.add_argument("--features", default="dense,anchor,topic", help="features for --fit-oos")
-    parser.add_argument("--c", type=float, default=10.0, help="inverse L2 strength for --fit-oos")
+    parser.add_argument("--c", type=float, default=1000.0, help="inverse L2 strength for --fit-oos")
     parser.add_argument("--topic-cap", type=float, default=0.5, help="topic coverage cap for --fit-oos")
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -159,13 +159,14 @@ def main(argv: list[str] | None = None) -> int:
                       f"ingest {time.perf_counter() - start:.1f} s")
 
         if args.fit_oos:
-            cases = [(alone[s.name], s) for s in sets] + [(libraries["dev"], s) for s in sets]
+            cases = [(alone[s.name], s, False) for s in sets] + [(libraries["dev"], s, True) for s in sets]
             fitted = fit_oos(cases, tuple(args.features.split(",")), args.c, args.topic_cap)
             print("default:  # fitted on dev: " + ", ".join(s.name for s in sets) + " (alone and in the dev library)")
             for key, value in fitted.items():
                 print(f"  {key}: {value}")
             decision = OutOfScope(**fitted)
-            feats = [(name, s, [(oos_features(searcher, r["q"]), bool(r.get("oos"))) for r in s.rows()])
+            feats = [(name, s, [(oos_features(searcher, r["q"]), bool(r.get("oos"))) for r in s.rows()
+                                if name == "alone" or not r.get("other_policy")])
                      for name, searcher, s in [("alone", alone[s.name], s) for s in sets]
                      + [("library", libraries["dev"], s) for s in sets]]
             for threshold in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
