@@ -1,14 +1,18 @@
 """Benchmark retrieval: `python -m knowledge.bench` prints figures (no assertions).
 
-Ingest time of the Social Media policy into a fresh index, index size on disk, warm query latency (p50/p95 over
-every eval question of both sets), peak RSS, and the eval figures (recall@k, MRR, refusals) of both eval sets.
+For every evaluation set (data/eval/sets.yml; dev = tuned on, test = only reported) it prints, side by side, the
+search on the set's policy alone, the same questions in one library of all policies of that split (a hit must come
+from the right policy), and the plain 400-character chunk-and-embed baseline; then ingest time, index size, warm
+query latency on a 20-policy library, how query time grows with 10/100/1,000 policies (synthetic copies), and peak
+RSS. `--split test` (or `all`) includes the test sets: run them rarely, and never tune on what they say.
 
-`python -m knowledge.bench --fit-oos` instead refits the out-of-scope decision (data/retrieval/oos.yml) on the
-features of both eval sets' questions and prints the coefficients to paste into that file.
+`python -m knowledge.bench --fit-oos` instead refits the out-of-scope decision (data/retrieval/oos.yml) on the dev
+sets only (each policy alone and in the dev library) and prints the coefficients to paste into that file.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import resource
 import sys
 import tempfile
@@ -18,146 +22,197 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.encoder import load_encoder
-from knowledge.evaluate import evaluate, load_set
-from knowledge.index import ingest, load
-from knowledge.search import Lexicon, Searcher
+from knowledge.evaluate import EvalSet, dev_library_extra, eval_sets, evaluate
+from knowledge.index import PolicyIndex, ingest, load
+from knowledge.search import Lexicon, OutOfScope, Searcher, clean_question
 from knowledge.settings import ROOT, get_settings
 
-SETS = [
-    ("social-media", ROOT / "data" / "policies" / "social-media-policy.md", ROOT / "data" / "eval" / "social-media.jsonl"),
-    ("mobile-phones", ROOT / "data" / "eval" / "policies" / "staff-mobile-phone-policy.txt",
-     ROOT / "data" / "eval" / "mobile-phones.jsonl"),
-]
+SOCIAL = ROOT / "data" / "policies" / "social-media-policy.md"
+OOS_FEATURES = ("dense", "anchor", "coverage", "topic")
 
 
 def _size(directory: Path) -> int:
     return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
 
 
-def _searcher(index_dir: Path, encoder, settings) -> Searcher:
-    return Searcher(load(index_dir), encoder, lexicon=Lexicon.load(settings.lexicon_path),
-                    max_chars=settings.max_question_chars)
-
-
-OOS_FEATURES = ("dense", "anchor", "coverage", "topic")
+def _searcher(index: PolicyIndex, encoder, settings) -> Searcher:
+    return Searcher(index, encoder, lexicon=Lexicon.load(settings.lexicon_path), max_chars=settings.max_question_chars)
 
 
 def oos_features(searcher: Searcher, question: str) -> dict[str, float]:
     """The features the out-of-scope decision sees for one question."""
-    from knowledge.search import clean_question  # noqa: PLC0415
-
-    ranking = searcher._ranking(clean_question(question))
-    best = int(ranking.order[0])
-    return {"dense": float(ranking.dense.max()), "anchor": ranking.anchor,
-            "coverage": searcher.bm25.coverage(ranking.terms, best), "topic": ranking.topic}
+    return searcher.oos_features(searcher._ranking(clean_question(question)))
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float = 1e-3, iters: int = 100) -> np.ndarray:
-    """Weighted L2-regularised logistic regression by Newton's method; returns [bias, coef...]."""
-    x1 = np.hstack([np.ones((len(x), 1)), x])
-    beta = np.zeros(x1.shape[1])
-    penalty = np.full(x1.shape[1], l2)
-    penalty[0] = 0.0
-    for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x1 @ beta, -50, 50)))
-        grad = x1.T @ (weight * (p - y)) + penalty * beta
-        hess = (x1 * (weight * p * (1 - p))[:, None]).T @ x1 + np.diag(penalty)
-        step = np.linalg.solve(hess + 1e-9 * np.eye(len(beta)), grad)
-        beta -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return beta
+def fit_oos(cases: list[tuple[Searcher, EvalSet, bool]], features: tuple[str, ...] = ("dense", "anchor", "topic"),
+            c: float = 1000.0, topic_cap: float = 0.5) -> dict[str, float]:
+    """Fit the out-of-scope decision (scikit-learn logistic regression) on dev cases, each class of each case
+    weighted equally."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
 
-
-def fit_oos(searchers: dict[str, Searcher], features: tuple[str, ...] = ("dense", "anchor", "topic"),
-            l2: float = 1e-3, topic_cap: float = 0.5) -> dict[str, float]:
-    """Fit the out-of-scope decision on both eval sets, each set and class weighted equally."""
     rows, labels, weights = [], [], []
-    for name, _, eval_file in SETS:
-        data = load_set(eval_file)
+    for searcher, item, library in cases:
+        if item.split != "dev":
+            raise ValueError(f"refusing to fit on {item.name}: it is a {item.split} set")
+        data = [r for r in item.rows() if not (library and r.get("other_policy"))]
         n_oos = sum(1 for r in data if r.get("oos")) or 1
         n_in = (len(data) - n_oos) or 1
         for row in data:
-            f = oos_features(searchers[name], row["q"])
+            f = oos_features(searcher, row["q"])
             f["topic"] = min(f["topic"], topic_cap)
             rows.append([f[k] for k in features])
-            labels.append(0.0 if row.get("oos") else 1.0)
+            labels.append(0 if row.get("oos") else 1)
             weights.append(1.0 / (n_oos if row.get("oos") else n_in))
-    beta = fit_logistic(np.array(rows), np.array(labels), np.array(weights), l2)
-    out = {"bias": round(float(beta[0]), 3)}
-    out.update({k: round(float(b), 3) for k, b in zip(features, beta[1:])})
+    model = LogisticRegression(C=c, max_iter=1000)
+    model.fit(np.array(rows), np.array(labels), sample_weight=np.array(weights))
+    out = {"bias": round(float(model.intercept_[0]), 3)}
+    out.update({k: round(float(b), 3) for k, b in zip(features, model.coef_[0])})
     out["topic_cap"] = topic_cap
     return out
+
+
+def replicate(index: PolicyIndex, copies: int, *, seed: int = 0) -> PolicyIndex:
+    """A synthetic library: `copies` renamed copies of every policy, vectors jittered so none are identical."""
+    rng = np.random.default_rng(seed)
+    clauses, owners, vectors, kinds, policies = [], [], [], [], {}
+    n = len(index.clauses)
+    for i in range(copies):
+        suffix = f"-copy{i}" if i else ""
+        for key, meta in index.policies.items():
+            policies[key + suffix] = dict(meta, title=f"{meta.get('title', key)}{suffix}")
+        for clause in index.clauses:
+            twin = copy.copy(clause)
+            twin.policy = clause.policy + suffix
+            clauses.append(twin)
+        owners.append(index.owners + i * n)
+        jitter = index.vectors + rng.normal(0, 0.01, index.vectors.shape).astype(np.float32) if i else index.vectors
+        vectors.append(jitter / np.linalg.norm(jitter, axis=1, keepdims=True))
+        kinds.append(index.kinds)
+    return PolicyIndex(policies, clauses, np.vstack(vectors).astype(np.float32), np.concatenate(owners),
+                       index.model, index.dim, kinds=np.concatenate(kinds))
+
+
+def _latency(searcher: Searcher, questions: list[str]) -> tuple[float, float]:
+    searcher.ask("warm up")
+    times = []
+    for q in questions:
+        begin = time.perf_counter()
+        searcher.ask(q)
+        times.append((time.perf_counter() - begin) * 1000)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+def _fmt(r: dict) -> str:
+    oos = f"{r['oos_refused']:.0%}" if r.get("oos_refused") is not None else "  -"
+    first = f"{r['first_policy']:.0%}" if r.get("first_policy") is not None else "  -"
+    return (f"R@1 {r['recall@1']:.2f} R@3 {r['recall@3']:.2f} R@5 {r['recall@5']:.2f} MRR {r['mrr']:.2f} "
+            f"off-topic refused {oos:>4} in-scope refused {r['in_scope_refused']:.0%} first-policy {first:>4}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(prog="python -m knowledge.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model name or folder (default from settings)")
-    parser.add_argument("--rounds", type=int, default=2, help="timed passes over the eval questions")
-    parser.add_argument("--fit-oos", action="store_true", help="refit the out-of-scope decision and print it")
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="dev", help="which evaluation sets")
+    parser.add_argument("--scale", default="10,100,1000", help="library sizes (policies) for the timing curve; '' skips")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the chunk-and-embed baseline")
+    parser.add_argument("--no-library", action="store_true", help="skip the one-library figures")
+    parser.add_argument("--work", help="keep the indexes in this folder and reuse them (ingest skips unchanged ones)")
+    parser.add_argument("--fit-oos", action="store_true", help="refit the out-of-scope decision on dev and print it")
     parser.add_argument("--features", default="dense,anchor,topic", help="features for --fit-oos")
-    parser.add_argument("--l2", type=float, default=1e-3, help="L2 penalty for --fit-oos")
+    parser.add_argument("--c", type=float, default=1000.0, help="inverse L2 strength for --fit-oos")
     parser.add_argument("--topic-cap", type=float, default=0.5, help="topic coverage cap for --fit-oos")
     args = parser.parse_args(argv)
     settings = get_settings()
+    if args.fit_oos:
+        args.split = "dev"
+    sets = eval_sets(None if args.split == "all" else args.split)
 
     start = time.perf_counter()
     encoder = load_encoder(args.model or settings.model)
-    load_s = time.perf_counter() - start
-    print(f"model: {encoder.name}  (load {load_s:.1f} s)")
+    print(f"model: {encoder.name}  (load {time.perf_counter() - start:.1f} s)")
 
     with tempfile.TemporaryDirectory(prefix="policy-coach-bench-") as tmp:
-        searchers = {}
-        for name, policy, _ in SETS:
-            directory = Path(tmp) / name
+        tmp = args.work or tmp
+        alone: dict[str, Searcher] = {}
+        for item in sets:
+            directory = Path(tmp) / f"alone-{item.name}"
             start = time.perf_counter()
-            ingest([policy], directory, encoder)
+            ingest(item.policies, directory, encoder)
             took = time.perf_counter() - start
             index = load(directory)
-            print(f"ingest {policy.name}: {took:.2f} s, {len(index.clauses)} clauses, {len(index.owners)} vectors, "
-                  f"index {_size(directory) / 1024:.0f} KiB on disk")
-            searchers[name] = _searcher(directory, encoder, settings)
+            print(f"ingest {item.name} [{item.split}]: {took:.2f} s, {len(index.clauses)} clauses, "
+                  f"{len(index.owners)} vectors, index {_size(directory) / 1024:.0f} KiB on disk")
+            alone[item.name] = _searcher(index, encoder, settings)
+
+        libraries: dict[str, Searcher] = {}
+        if not args.no_library or args.fit_oos:
+            for split in sorted({s.split for s in sets}):
+                paths = list(dict.fromkeys(p for s in sets if s.split == split for p in s.policies))
+                paths += dev_library_extra() if split == "dev" else [SOCIAL]
+                paths = list(dict.fromkeys(paths))
+                directory = Path(tmp) / f"library-{split}"
+                start = time.perf_counter()
+                ingest(paths, directory, encoder)
+                libraries[split] = _searcher(load(directory), encoder, settings)
+                print(f"{split} library: {len(paths)} policies, {len(libraries[split].index.clauses)} clauses, "
+                      f"ingest {time.perf_counter() - start:.1f} s")
 
         if args.fit_oos:
-            fitted = fit_oos(searchers, tuple(args.features.split(",")), args.l2, args.topic_cap)
-            print("default:")
+            cases = [(alone[s.name], s, False) for s in sets] + [(libraries["dev"], s, True) for s in sets]
+            fitted = fit_oos(cases, tuple(args.features.split(",")), args.c, args.topic_cap)
+            print("default:  # fitted on dev: " + ", ".join(s.name for s in sets) + " (alone and in the dev library)")
             for key, value in fitted.items():
                 print(f"  {key}: {value}")
-            from knowledge.search import OutOfScope  # noqa: PLC0415
-
             decision = OutOfScope(**fitted)
+            feats = [(name, s, [(oos_features(searcher, r["q"]), bool(r.get("oos"))) for r in s.rows()
+                                if name == "alone" or not r.get("other_policy")])
+                     for name, searcher, s in [("alone", alone[s.name], s) for s in sets]
+                     + [("library", libraries["dev"], s) for s in sets]]
             for threshold in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
                 line = []
-                for name, _, eval_file in SETS:
-                    data = load_set(eval_file)
-                    p = [decision.probability(**oos_features(searchers[name], r["q"])) for r in data]
-                    refused_oos = [pi < threshold for pi, r in zip(p, data) if r.get("oos")]
-                    refused_in = [pi < threshold for pi, r in zip(p, data) if not r.get("oos")]
-                    line.append(f"{name}: off-topic refused {np.mean(refused_oos):.1%}, "
-                                f"in-scope refused {np.mean(refused_in):.1%}")
+                for name, s, rows in feats:
+                    p = [(decision.probability(**f) < threshold, oos) for f, oos in rows]
+                    off = np.mean([r for r, oos in p if oos]) if any(o for _, o in p) else float("nan")
+                    inn = np.mean([r for r, oos in p if not oos])
+                    line.append(f"{s.name}/{name}: off {off:.0%} in {inn:.0%}")
                 print(f"  threshold {threshold:.2f}  " + "  ".join(line))
             return 0
 
-        # warm-up: anchors and first-call overheads are paid before timing
-        for searcher in searchers.values():
-            searcher.ask("warm up")
-        latencies = []
-        for _ in range(max(1, args.rounds)):
-            for name, _, eval_file in SETS:
-                for row in load_set(eval_file):
-                    begin = time.perf_counter()
-                    searchers[name].ask(row["q"])
-                    latencies.append((time.perf_counter() - begin) * 1000)
-        print(f"warm query latency over {len(latencies)} asks: p50 {np.percentile(latencies, 50):.1f} ms  "
-              f"p95 {np.percentile(latencies, 95):.1f} ms  max {max(latencies):.1f} ms")
+        print("\nquality (dev = tuned on; test = never tuned on)")
+        for item in sets:
+            rows = item.rows()
+            print(f"{item.name} [{item.split}] ({sum(not r.get('oos') for r in rows)} in scope, "
+                  f"{sum(bool(r.get('oos')) for r in rows)} off-topic)")
+            print(f"  alone    {_fmt(evaluate(alone[item.name], rows))}")
+            if item.split in libraries:
+                lib = libraries[item.split]
+                print(f"  library  {_fmt(evaluate(lib, rows, policies=set(item.policy_ids)))}"
+                      f"  ({len(lib.index.policies)} policies)")
+            if not args.no_baseline:
+                from knowledge.baseline import ChunkBaseline  # noqa: PLC0415
 
-        for name, _, eval_file in SETS:
-            r = evaluate(searchers[name], load_set(eval_file))
-            oos = f"{r['oos_refused']:.1%}" if r["oos_refused"] is not None else "n/a"
-            print(f"{name} ({r['n_in_scope']} in scope, {r['n_oos']} off-topic): R@1 {r['recall@1']:.3f}  "
-                  f"R@3 {r['recall@3']:.3f}  R@5 {r['recall@5']:.3f}  MRR {r['mrr']:.3f}  off-topic refused {oos}  "
-                  f"in-scope refused {r['in_scope_refused']:.1%}  p50 {r['p50_ms']:.1f} ms  p95 {r['p95_ms']:.1f} ms")
+                b = ChunkBaseline(item.policies, encoder).evaluate(rows)
+                print(f"  baseline R@1 {b['recall@1']:.2f} R@3 {b['recall@3']:.2f} R@5 {b['recall@5']:.2f} "
+                      f"MRR {b['mrr']:.2f}  (400-char chunks, {b['chunks']} chunks, never refuses)")
+
+        questions = [r["q"] for s in sets for r in s.rows()]
+        base = next(iter(libraries.values()), None) or next(iter(alone.values()))
+        n_base = len(base.index.policies)
+        copies = max(1, -(-20 // n_base))
+        twenty = _searcher(replicate(base.index, copies), encoder, settings)
+        p50, p95 = _latency(twenty, questions)
+        print(f"\nwarm query latency, {len(twenty.index.policies)}-policy library "
+              f"({len(twenty.index.owners)} vectors), {len(questions)} asks: p50 {p50:.1f} ms  p95 {p95:.1f} ms")
+        for size in [int(x) for x in args.scale.split(",") if x.strip()]:
+            start = time.perf_counter()
+            big = _searcher(replicate(base.index, max(1, size // n_base)), encoder, settings)
+            built = time.perf_counter() - start
+            p50, p95 = _latency(big, questions[:60])
+            kind = type(big.index.faiss_index).__name__
+            print(f"library of {len(big.index.policies):>5} policies ({len(big.index.owners):>7} vectors, {kind}): "
+                  f"query p50 {p50:.1f} ms  p95 {p95:.1f} ms  (index+searcher build {built:.1f} s)")
+            del big
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(f"peak RSS: {peak / 1024:.0f} MiB")

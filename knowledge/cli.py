@@ -126,8 +126,11 @@ def cmd_eval(args) -> int:
         print(f"policy-coach eval: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        keys = ["n", "recall@1", "recall@3", "recall@5", "mrr", "oos_refused", "in_scope_refused", "p50_ms", "p95_ms"]
-        print(json.dumps({k: result[k] for k in keys}))
+        keys = ["n", "recall@1", "recall@3", "recall@5", "mrr", "oos_refused", "in_scope_refused", "first_policy",
+                "p50_ms", "p95_ms"]
+        out = {k: result[k] for k in keys}
+        out["questions"] = [{k: d[k] for k in ("q", "rank", "top", "refused")} for d in result["questions"]]
+        print(json.dumps(out, ensure_ascii=False))
         return 0
     print(f"{args.file}: {result['n']} questions ({result['n_in_scope']} in scope, {result['n_oos']} off-topic)")
     print(f"  recall@1 {result['recall@1']:.3f}  recall@3 {result['recall@3']:.3f}  "
@@ -137,11 +140,11 @@ def cmd_eval(args) -> int:
     print(f"  in-scope wrongly refused {result['in_scope_refused']:.1%}")
     print(f"  latency p50 {result['p50_ms']:.1f} ms  p95 {result['p95_ms']:.1f} ms")
     if args.verbose:
-        for d in result["details"]:
-            if d.get("oos") and not d["ok"]:
+        for d in result["questions"]:
+            if d.get("oos") and not d["refused"]:
                 print(f"  ANSWERED off-topic: {d['q']!r} -> {d['top']}")
-            elif not d.get("oos") and (d["rank"] is None or d["rank"] > 1 or not d["answered"]):
-                flag = "" if d["answered"] else " [refused]"
+            elif not d.get("oos") and (d["rank"] is None or d["rank"] > 1):
+                flag = " [refused]" if d["refused"] else ""
                 print(f"  rank {d['rank']}{flag}: {d['q']!r} gold {d['gold']} top {d['top']}")
     return 0
 

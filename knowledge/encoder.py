@@ -131,7 +131,7 @@ def load_encoder(model: str) -> Encoder | HashingEncoder:
 def training_pairs(data: Path = DATA, *, generic: bool = False) -> list[tuple[str, str, str]]:
     """(staff question, clause text, clause key) pairs from repository data only.
 
-    Sources: example questions stored for a policy (data/retrieval/<policy-id>.questions.yml), the scenario
+    Sources: dev-only example questions for a dev policy (data/retrieval/adapter-training/), the scenario
     prompts of its quiz (data/quizzes/<policy-id>.yml, first cited clause), the generic front-matter questions
     (data/retrieval/details.yml), and with `generic` made-up policy clauses with staff questions
     (data/retrieval/generic-pairs.yml; never indexed; off by default: measured no better overall, see that file).
@@ -139,7 +139,7 @@ def training_pairs(data: Path = DATA, *, generic: bool = False) -> list[tuple[st
     """
     import yaml  # noqa: PLC0415
 
-    from knowledge.index import RETRIEVAL_DIR, clause_body, clause_head, detail_questions, example_questions  # noqa: PLC0415
+    from knowledge.index import clause_body, clause_head, detail_questions, example_questions  # noqa: PLC0415
     from knowledge.parser import parse_file, policy_id_for  # noqa: PLC0415
 
     pairs: list[tuple[str, str, str]] = []
@@ -149,7 +149,7 @@ def training_pairs(data: Path = DATA, *, generic: bool = False) -> list[tuple[st
         policy = parse_file(path)
         text = {i: f"{clause_head(c)}: {clause_body(c)}" for i, c in enumerate(policy.clauses)}
         key = {i: f"{policy.policy}:{c.clause}" for i, c in enumerate(policy.clauses)}
-        for question, row in example_questions(policy, RETRIEVAL_DIR):
+        for question, row in example_questions(policy):
             pairs.append((question, text[row], key[row]))
         for row, clause in enumerate(policy.clauses):
             for question in detail_questions(clause):

@@ -1,17 +1,80 @@
-"""Measure retrieval on a JSONL set: recall@k, MRR, off-topic refusal and latency."""
+"""Measure retrieval on a JSONL set: recall@k, MRR, off-topic refusal, first-citation policy and latency.
+
+Evaluation sets are split (data/eval/sets.yml): `dev` sets may be tuned on, `test` sets are only reported.
+"""
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-from knowledge.search import Searcher
+from knowledge.settings import ROOT
+
+SETS_FILE = ROOT / "data" / "eval" / "sets.yml"
+TEST_DIR = ROOT / "data" / "eval" / "test"
+TEST_POLICIES = ROOT / "tests" / "fixtures" / "policies"
+POLICY_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".docx", ".pdf"}
+
+
+@dataclass
+class EvalSet:
+    """One question set, the policy files it asks about, and whether it may be tuned on."""
+
+    name: str
+    split: str  # dev | test
+    policies: list[Path]
+    questions: Path
+    policy_ids: list[str] = field(default_factory=list)
+
+    def rows(self) -> list[dict]:
+        """The set's questions."""
+        return load_set(self.questions)
+
+
+def _policy_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in POLICY_SUFFIXES)
+
+
+def eval_sets(split: str | None = None, *, sets_file: Path = SETS_FILE) -> list[EvalSet]:
+    """The evaluation sets of data/eval/sets.yml plus every data/eval/test/<slug>.jsonl with policies in
+    tests/fixtures/policies/<slug>/; only one split when `split` is given."""
+    from knowledge.parser import policy_id_for  # noqa: PLC0415
+
+    data = yaml.safe_load(Path(sets_file).read_text()) or {} if Path(sets_file).exists() else {}
+    out: list[EvalSet] = []
+    listed = set()
+    for entry in data.get("sets") or []:
+        questions = ROOT / entry["questions"]
+        listed.add(questions.resolve())
+        out.append(EvalSet(entry["name"], entry["split"], [ROOT / p for p in entry["policies"]], questions))
+    if TEST_DIR.exists():
+        for questions in sorted(TEST_DIR.glob("*.jsonl")):
+            folder = TEST_POLICIES / questions.stem
+            if questions.resolve() in listed or not folder.is_dir() or not _policy_files(folder):
+                continue
+            out.append(EvalSet(questions.stem, "test", _policy_files(folder), questions))
+    for item in out:
+        item.policy_ids = [policy_id_for(p) for p in item.policies]
+    return [s for s in out if split is None or s.split == split]
+
+
+def dev_library_extra(sets_file: Path = SETS_FILE) -> list[Path]:
+    """Policies with no question set that join the dev library."""
+    data = yaml.safe_load(Path(sets_file).read_text()) or {} if Path(sets_file).exists() else {}
+    return [ROOT / p for p in data.get("dev_library_extra") or []]
 
 
 def load_set(path: Path) -> list[dict]:
-    """Read an eval file: one JSON object per line, {"q", "gold"} or {"q", "oos": true}."""
+    """Read an eval file: one JSON object per line, {"q", "gold"} or {"q", "oos": true}.
+
+    An off-topic row may add "other_policy": true: a school-policy question on a topic another policy covers (pupils'
+    phones put to a social media policy). It is off-topic for its own policy alone, but not for a library that may
+    hold that other policy, so library figures leave it out.
+    """
     rows = []
     for n, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
@@ -22,44 +85,65 @@ def load_set(path: Path) -> list[dict]:
             raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
         if "q" not in row or not (row.get("oos") or row.get("gold")):
             raise ValueError(f"{path}:{n}: each line needs 'q' and either 'gold' or 'oos'")
+        if isinstance(row.get("gold"), str):
+            row["gold"] = [row["gold"]]
         rows.append(row)
     return rows
 
 
-def matches(gold: str, citation) -> bool:
-    """Does one gold entry (clause id, or 'text:' phrase) match one citation?"""
+def _norm(text: str) -> str:
+    return " ".join(text.lower().replace("\u2019", "'").split())
+
+
+def matches(gold: str, citation, policies: set[str] | None = None) -> bool:
+    """Does one gold entry (clause id, or 'text:' phrase) match one citation (of one of `policies`, if given)?"""
+    if policies and citation.policy not in policies:
+        return False
     if gold.startswith("text:"):
-        return gold[5:].strip().lower() in citation.text.lower()
+        return _norm(gold[5:]) in _norm(citation.text)
     return citation.clause == gold
 
 
-def evaluate(searcher: Searcher, rows: list[dict], *, k: int = 5) -> dict:
-    """Run every question; return the summary figures and per-question detail."""
+def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | None = None) -> dict:
+    """Run every question; return the summary figures and per-question detail.
+
+    An in-scope question that is refused counts as a miss at every k. With `policies`, a hit must also come from
+    one of those policies (the library case), and `first_policy` is the share of answered in-scope questions whose
+    first citation is from one of them.
+    """
     hits = {1: 0, 3: 0, 5: 0}
     rr = 0.0
-    in_scope = oos = oos_refused = in_refused = 0
+    in_scope = oos = oos_refused = in_refused = first_ok = answered_in = 0
     latencies = []
-    details = []
+    questions = []
     searcher.ask("warm up")
     for row in rows:
+        if policies and row.get("other_policy"):
+            continue
         start = time.perf_counter()
         answer = searcher.ask(row["q"])
         latencies.append((time.perf_counter() - start) * 1000)
+        refused = not answer.answered
+        first = answer.citations[0] if answer.citations else None
         if row.get("oos"):
             oos += 1
-            oos_refused += int(not answer.answered)
-            details.append({"q": row["q"], "oos": True, "ok": not answer.answered,
-                            "top": answer.citations[0].clause if answer.citations else None})
+            oos_refused += int(refused)
+            questions.append({"q": row["q"], "oos": True, "rank": None, "refused": refused,
+                              "top": [f"{first.policy}:{first.clause}"] if first else []})
             continue
         in_scope += 1
-        in_refused += int(not answer.answered)
+        in_refused += int(refused)
         ranked = searcher.search(row["q"], k=k)
-        rank = next((i + 1 for i, c in enumerate(ranked) if any(matches(g, c) for g in row["gold"])), None)
+        rank = next((i + 1 for i, c in enumerate(ranked) if any(matches(g, c, policies) for g in row["gold"])), None)
+        counted = None if refused else rank
         for cut in hits:
-            hits[cut] += int(rank is not None and rank <= cut)
-        rr += 1.0 / rank if rank else 0.0
-        details.append({"q": row["q"], "gold": row["gold"], "rank": rank, "answered": answer.answered,
-                        "top": [c.clause for c in ranked[:3]]})
+            hits[cut] += int(counted is not None and counted <= cut)
+        rr += 1.0 / counted if counted else 0.0
+        if not refused:
+            answered_in += 1
+            first_ok += int(policies is None or (first is not None and first.policy in policies))
+        questions.append({"q": row["q"], "gold": row["gold"], "rank": counted, "refused": refused,
+                          "top": [f"{c.policy}:{c.clause}" for c in ranked[:3]]})
     n_in = max(in_scope, 1)
     return {
         "n": len(rows),
@@ -71,7 +155,8 @@ def evaluate(searcher: Searcher, rows: list[dict], *, k: int = 5) -> dict:
         "mrr": rr / n_in,
         "oos_refused": oos_refused / oos if oos else None,
         "in_scope_refused": in_refused / n_in,
+        "first_policy": first_ok / answered_in if answered_in else None,
         "p50_ms": float(np.percentile(latencies, 50)) if latencies else 0.0,
         "p95_ms": float(np.percentile(latencies, 95)) if latencies else 0.0,
-        "details": details,
+        "questions": questions,
     }

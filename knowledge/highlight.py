@@ -260,6 +260,10 @@ def answer_message(question: str, citations: list[Citation], found: list[Highlig
     own = " ".join(h.text for h in found if (h.policy, h.clause) == (first.policy, first.clause))
     lead = lead_in(question, own)
     line = f"The {first.policy_title}, {clause_name(first)}, says:"
+    others = list(dict.fromkeys(c.policy_title for c in citations if c.policy != first.policy))
+    if others:  # a library: two policies really both answer it, each named
+        also = next(c for c in citations if c.policy_title == others[0])
+        line = f"The {first.policy_title}, {clause_name(first)}, and the {others[0]}, {clause_name(also)}, say:"
     return f"{lead} {line}" if lead else line
 
 

@@ -16,16 +16,19 @@ import numpy as np
 import yaml
 
 from knowledge.parser import Clause, Policy, parse_file
+from knowledge.questions import generated_questions
 from knowledge.settings import DATA
 
 FORMAT_VERSION = 4
 # Bump when embedding_texts or the retrieval data change meaning, so an unchanged policy is re-embedded.
-EMBED_VERSION = "7"
+EMBED_VERSION = "8"
 RETRIEVAL_DIR = DATA / "retrieval"
+# Vectors from which the dense search is an HNSW graph rather than an exact flat scan (a local authority's library).
+HNSW_FROM = 100_000
 
-# What each stored vector is: the clause text itself, one sentence of it, or a question that the clause answers
-# (a generic front-matter question from data/retrieval/details.yml, or an example staff question stored as data
-# for one policy in data/retrieval/<policy-id>.questions.yml).
+# What each stored vector is: the clause text itself (under its heading path), one sentence of it, or a question that
+# the clause answers (a generic front-matter question from data/retrieval/details.yml, or a question generated at
+# ingest from the clause's own text by knowledge.questions: "can I ..." from "staff must not ...").
 KIND_TEXT, KIND_SENTENCE, KIND_QUESTION = 0, 1, 2
 # A generic question about the clause's section (data/retrieval/sections.yml), shared by every clause of it.
 KIND_SECTION = 3
@@ -101,6 +104,8 @@ def embedding_texts_with_kinds(clause: Clause, templates: list[dict] | None = No
     if len(sentences) > 1:
         texts.extend((s, KIND_SENTENCE) for s in sentences)
     texts.extend((q, KIND_QUESTION) for q in detail_questions(clause, templates))
+    if clause.kind != "detail":
+        texts.extend((q, KIND_QUESTION) for q in generated_questions(body))
     texts.extend((q, KIND_SECTION) for q in section_questions(clause, sections))
     return texts
 
@@ -110,13 +115,16 @@ def embedding_texts(clause: Clause) -> list[str]:
     return [text for text, _ in embedding_texts_with_kinds(clause)]
 
 
+ADAPTER_TRAINING_DIR = RETRIEVAL_DIR / "adapter-training"
+
+
 def questions_path(policy_id: str, directory: Path | None = None) -> Path:
-    """Where example staff questions for one policy live (optional data)."""
-    return Path(directory or RETRIEVAL_DIR) / f"{policy_id}.questions.yml"
+    """Where dev-only example staff questions for one policy live (adapter training data, never indexed)."""
+    return Path(directory or ADAPTER_TRAINING_DIR) / f"{policy_id}.questions.yml"
 
 
 def example_questions(policy: Policy, directory: Path | None = None) -> list[tuple[str, int]]:
-    """(question, clause position in policy.clauses) from data/retrieval/<policy-id>.questions.yml, if present.
+    """(question, clause position) from data/retrieval/adapter-training/<policy-id>.questions.yml, if present.
 
     Keys are clause ids, or "text: phrase" for the first clause whose text contains the phrase. A key that no
     longer matches (the policy was reworded) is skipped rather than attached to the wrong clause.
@@ -140,7 +148,7 @@ def retrieval_fingerprint(policy_id: str, directory: Path | None = None) -> str:
     """A hash of the retrieval data an ingest of this policy embeds (so editing it triggers a re-embed)."""
     digest = hashlib.sha256(EMBED_VERSION.encode())
     base = Path(directory or RETRIEVAL_DIR)
-    for path in (base / "details.yml", base / "sections.yml", questions_path(policy_id, directory)):
+    for path in (base / "details.yml", base / "sections.yml"):
         digest.update(path.read_bytes() if path.exists() else b"-")
     return digest.hexdigest()[:16]
 
@@ -166,7 +174,13 @@ class PolicyIndex:
         """(Re)build the in-memory FAISS inner-product index from the vectors."""
         import faiss  # noqa: PLC0415
 
-        index = faiss.IndexFlatIP(self.dim)
+        if len(self.vectors) >= HNSW_FROM:
+            # past school scale an exact scan grows linearly; HNSW keeps a query to a few ms (approximate)
+            index = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            index.hnsw.efSearch = 128
+        else:
+            index = faiss.IndexFlatIP(self.dim)
         if len(self.vectors):
             index.add(np.ascontiguousarray(self.vectors, dtype=np.float32))
         self.faiss_index = index
@@ -307,9 +321,9 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
            extras_dir: Path | None = None) -> IngestReport:
     """Parse policy files and add or replace them in the index at `directory`; unchanged files are a no-op.
 
-    Besides each clause's text, its sentences and generic front-matter questions, the example staff questions in
-    `extras_dir`/<policy-id>.questions.yml (default data/retrieval) are embedded as extra vectors of their clause.
-    A policy is unchanged when both its file and that retrieval data are unchanged.
+    Besides each clause's text, its sentences, generic front-matter and section questions (from `extras_dir`, default
+    data/retrieval), questions generated from the clause's own text are embedded as extra vectors of the clause;
+    nothing per-policy is read. A policy is unchanged when both its file and that generic data are unchanged.
     Raises PolicyReadError (from parsing) before anything is written, so a bad file never damages the index.
     """
     parsed = [parse_file(Path(p)) for p in paths]
@@ -368,8 +382,6 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
         for position, clause in enumerate(policy.clauses):
             clauses.append(clause)
             per_clause[position] = embedding_texts_with_kinds(clause, templates, sections)
-        for question, position in example_questions(policy, extras_dir):
-            per_clause[position].append((question, KIND_QUESTION))
         for position in range(len(policy.clauses)):
             for text, kind in per_clause[position]:
                 texts.append(text)

@@ -1,20 +1,25 @@
 """Answer a question from the index: hybrid dense + keyword search, citations, and out-of-scope refusal.
 
-How a question is scored against every clause (weights in SearchConfig, chosen by measurement; see bench.py):
-  dense    best cosine similarity between the question and any vector of the clause: the clause with its
-           heading, each of its sentences, and questions the clause answers (generic front-matter questions,
-           and example staff questions stored as data for a policy); each part of a compound question
-           ("i think X happened, who do i report it to") is also compared with the generic section questions;
-  keyword  BM25 over clause text + heading, with the domain lexicon (data/lexicon.yml) adding policy wording for
-           staff wording; normalised by the best clause;
-  score    dense + keyword_weight * keyword.
+How a question is scored against every clause (weights in SearchConfig, chosen on the dev sets only; knowledge/tune.py):
+  dense    best cosine similarity between the question and any vector of the clause, found with FAISS (exact flat
+           index at school scale, HNSW past 100k vectors): the clause under its heading path, each of its sentences,
+           and questions the clause answers (generic front-matter and section questions from data/retrieval, and
+           questions generated at ingest from the clause's own rules and contact lines, knowledge/questions.py);
+           each part of a compound question ("i think X happened, who do i report it to") is also compared with the
+           generic section questions;
+  keyword  BM25 (bm25s) over clause text + heading, Snowball-stemmed (PyStemmer), with the domain lexicon
+           (data/lexicon.yml) adding policy wording for staff wording; normalised by the best clause;
+  policy   with several policies loaded, how much the clause's policy as a whole is about the question (cosine to the
+           policy's mean clause vector, and the share of the question's topical words the policy uses), relative to
+           the best policy: a question is answered from the policy it is about;
+  score    dense + keyword_weight * keyword + policy prior.
 Out of scope: generic off-topic "anchor" questions (data/retrieval/anchors.yml: pay, leave, timetable, general
 knowledge... never a school-policy topic) are embedded once; a question is refused when a logistic decision over
-(best dense, best anchor similarity, keyword coverage, topic coverage) says it is more like the anchors than the
-policies. Topic coverage is the share of the question's topical words (not everyday school words) that the loaded
-policies use at all, directly or through the lexicon: it refuses school-policy questions about another policy's
-topic ("can pupils use their phones at break" put to a social media policy).
-Its coefficients are data (data/retrieval/oos.yml).
+(best clause's dense similarity, best anchor similarity, topic coverage) says it is more like the anchors than the
+policies. Topic coverage is the share of the question's topical words (not everyday school words) that the policy of
+the best clause uses at all, directly or through the lexicon: it refuses school-policy questions about another
+policy's topic ("can pupils use their phones at break" put to a social media policy), and being per policy it does
+not grow as policies are added. Its coefficients are data fitted on the dev sets (data/retrieval/oos.yml).
 """
 from __future__ import annotations
 
@@ -24,8 +29,8 @@ import math
 import re
 import threading
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -47,67 +52,47 @@ STOPWORDS = set(
     said tell u ur r yeah bit lot actually even anyway right sure mean meant supposed""".split()
 )
 
-# Irregular forms and words the suffix rules would damage.
+# Irregular forms the Snowball stemmer leaves apart from their base word.
 _IRREGULAR = {
     "children": "child", "men": "man", "women": "woman", "people": "person", "took": "take", "taken": "take",
     "sent": "send", "made": "make", "told": "tell", "gotten": "get", "wrote": "write", "written": "write",
     "bought": "buy", "brought": "bring", "gave": "give", "given": "give", "saw": "see", "seen": "see",
     "lost": "lose", "stolen": "steal", "stole": "steal", "paid": "pay", "kept": "keep", "found": "find",
-    "chose": "choose", "chosen": "choose", "knew": "know", "known": "know", "data": "data", "media": "media",
-    "news": "news", "business": "business", "address": "address", "addresses": "address", "bus": "bus",
-    "class": "class", "classes": "class", "process": "process", "access": "access", "less": "less",
-    "unless": "unless", "always": "always", "various": "various", "previous": "previous", "serious": "serious",
-    "seriously": "serious", "sims": "sims", "apply": "apply", "applies": "apply", "applied": "apply",
-    "supply": "supply", "supplies": "supply", "supplied": "supply", "reply": "reply", "replies": "reply",
-    "replied": "reply", "comply": "comply", "complies": "comply", "family": "family", "families": "family",
-    "early": "early", "daily": "daily", "july": "july", "ios": "ios", "gdpr": "gdpr", "its": "it", "was": "be", "is": "be",
+    "chose": "choose", "chosen": "choose", "knew": "know", "known": "know", "was": "be", "is": "be",
 }
+_STEMMERS = threading.local()  # PyStemmer objects must not be shared between threads
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """A light English stemmer: plurals, -ing/-ed/-ly, -ation; 'phone', 'phones' and 'phoned' meet."""
+    """Snowball (Porter2) English stem of a word, after a few irregular forms; 'phone', 'phones', 'phoned' meet."""
     word = word.lower().replace("'", "")
     if word in _IRREGULAR:
         return _IRREGULAR[word]
-    if len(word) <= 3:
-        return word
-    for suffix, repl in (("isation", "ise"), ("ization", "ise"), ("ations", "ate"), ("ation", "ate"),
-                         ("ments", ""), ("ment", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            word = word[: -len(suffix)] + repl
-            break
-    if word.endswith(("ies", "ied")) and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith(("sses", "shes", "ches", "xes", "zes")):
-        word = word[:-2]
-    elif word.endswith(("ss", "us", "is")):
-        pass
-    elif word.endswith("s") and len(word) > 3:
-        word = word[:-1]
-    for suffix in ("ingly", "edly", "ing", "ed", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            base = word[: -len(suffix)]
-            if len(base) >= 2 and base[-1] == base[-2] and base[-1] not in "lsz":
-                base = base[:-1]
-            word = base
-            break
-    if word.endswith("e") and len(word) > 3:
-        word = word[:-1]
-    if word.endswith("y") and len(word) > 3:
-        word = word[:-1] + "i"
-    return word
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        import Stemmer  # noqa: PLC0415
+
+        stemmer = _STEMMERS.english = Stemmer.Stemmer("english")
+    return stemmer.stemWord(word)
 
 
 # Words that say nothing about which policy a question is about: the everyday words of school life and of
 # conversational questions. They are left out of the topic-coverage feature of the out-of-scope decision.
-TOPIC_GENERIC = {_stem(w) for w in """staff pupil pupils student students child children kid kids school schools policy
+_TOPIC_GENERIC_WORDS = """staff pupil pupils student students child children kid kids school schools policy
     policies teacher teachers class classes member members colleague work use used using allow allowed ok okay can do
     make take bring put let keep ask know think someone anyone one thing year day time new old people person lot way
     something anything everything nothing stuff bit kind sort type thing point problem issue question idea example case
     happen happens try trying want wants give find found finding stop stopping start end ends tell telling talk see
     look come goes go went run runs help deal count counts mean matter fine alright weird worst best good bad better
     nice lovely horrible every now today tomorrow first last still again already actually exactly quite whole own
-    other another able enough instead since due sure clear rule rules guidance tip tips hold hand many much""".split()}
+    other another able enough instead since due sure clear rule rules guidance tip tips hold hand many much"""
+
+
+@lru_cache(maxsize=1)
+def topic_generic() -> frozenset[str]:
+    """Stems of the words that say nothing about which policy a question is about."""
+    return frozenset(_stem(w) for w in _TOPIC_GENERIC_WORDS.split())
 
 
 def _words(text: str) -> list[str]:
@@ -146,37 +131,29 @@ class Lexicon:
 
 
 class BM25:
-    """Okapi BM25 over clause texts, with an inverted index so a query touches only the clauses it matches."""
+    """Okapi BM25 over clause texts (the bm25s library), plus the idf-weighted term coverage the refusal uses."""
 
     def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75):
-        self.k1, self.b = k1, b
-        self.n = len(docs)
-        self.docs = [Counter(d) for d in docs]
-        self.lengths = np.array([len(d) for d in docs], dtype=np.float32)
-        self.avg = float(self.lengths.mean()) if len(docs) and self.lengths.mean() > 0 else 1.0
-        df: Counter = Counter()
-        for doc in docs:
-            df.update(set(doc))
-        self.idf = {t: math.log(1 + (self.n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-        norm = self.k1 * (1 - self.b + self.b * self.lengths / self.avg)
-        postings: dict[str, tuple[list[int], list[float]]] = {}
-        for i, doc in enumerate(self.docs):
-            for term, tf in doc.items():
-                rows, vals = postings.setdefault(term, ([], []))
-                rows.append(i)
-                vals.append(tf * (self.k1 + 1) / (tf + norm[i]))
-        self.postings = {t: (np.array(r, dtype=np.int64), np.array(v, dtype=np.float32)) for t, (r, v) in postings.items()}
+        import bm25s  # noqa: PLC0415
 
-    def scores(self, query: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
+        self.n = len(docs)
+        self.docs = [set(d) for d in docs]
+        df: dict[str, int] = {}
+        for doc in self.docs:
+            for term in doc:
+                df[term] = df.get(term, 0) + 1
+        self.idf = {t: math.log(1 + (self.n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self._bm25 = None
+        if self.n and df:
+            self._bm25 = bm25s.BM25(k1=k1, b=b)
+            self._bm25.index([d or [""] for d in docs], show_progress=False)
+
+    def scores(self, query: list[str]) -> np.ndarray:
         """BM25 score of every document for a bag of query terms."""
-        out = np.zeros(self.n, dtype=np.float32)
-        for term in set(query):
-            posting = self.postings.get(term)
-            if posting is None:
-                continue
-            rows, vals = posting
-            out[rows] += (weights or {}).get(term, 1.0) * self.idf[term] * vals
-        return out
+        terms = [t for t in dict.fromkeys(query) if t in self.idf]
+        if self._bm25 is None or not terms:
+            return np.zeros(self.n, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
 
     def coverage(self, query: list[str], row: int) -> float:
         """Share of the query's (idf-weighted) known terms that occur in one document."""
@@ -237,10 +214,10 @@ class Answer:
 
 @dataclass
 class SearchConfig:
-    """Tunable weights; chosen by measurement on data/eval (see knowledge/bench.py)."""
+    """Tunable weights; chosen by measurement on the dev evaluation sets only (data/eval/sets.yml, knowledge/bench.py)."""
 
-    keyword_weight: float = 0.15  # weight of the normalised BM25 score added to the dense score
-    expansion_weight: float = 1.0  # weight of lexicon-added words in BM25
+    # Chosen by `python -m knowledge.tune` on the dev sets (social-media, mobile-phones; alone and in the dev library).
+    keyword_weight: float = 0.3  # weight of the normalised BM25 score added to the dense score
     question_weight: float = 1.0  # similarity to a stored question counts this much of a similarity to clause text
     section_weight: float = 0.8  # ... and to a generic question about the clause's section (sections.yml)
     # Template text (letters to parents, declarations to sign) restates rules for another reader; it is cited
@@ -253,6 +230,22 @@ class SearchConfig:
     # Fallback refusal thresholds, used when no OOS model is configured for the encoder (e.g. the test encoder).
     min_dense: float = 0.34
     min_combined: float = 0.42
+    # Library case: a clause's policy adds policy_weight * (its policy's similarity to the question - the best
+    # policy's), where a policy's similarity is the cosine of the question with the mean of its clause vectors
+    # (what the policy as a whole is about), plus vocab_weight * the same difference in topic coverage (the share of
+    # the question's topical words the policy uses). Zero effect with one policy.
+    policy_weight: float = 0.3
+    vocab_weight: float = 0.2
+    # ... plus evidence_weight * (its mean over its 3 best clauses - the best policy's): see Searcher._evidence;
+    # measured no better on dev (0.5 and 1.0 tried), so off
+    evidence_weight: float = 0.0
+    # A question that names a policy by its title ("the staff phone policy") is about that policy: its clauses gain this.
+    name_weight: float = 0.2
+    # Dense candidates: FAISS returns this many nearest vectors; clauses with no vector among them get the
+    # similarity of the last one returned (an upper bound) so keyword matches can still rank them.
+    dense_k: int = 400
+    # A second policy is cited beside the first only when its best clause scores this share of the best.
+    second_policy_cutoff: float = 0.92
 
 
 @dataclass
@@ -288,7 +281,7 @@ class OutOfScope:
         return cls(**{k: float(v) for k, v in entry.items() if k in cls.__dataclass_fields__})
 
 
-_NAME_END = {"policy", "guidance", "guidelines", "rules", "agreement", "procedure"}
+_NAME_END = frozenset({"policy", "guidance", "guidelines", "rules", "agreement", "procedure"})
 
 
 def strip_policy_name(text: str, titles: list[str]) -> str:
@@ -375,7 +368,7 @@ class Ranking:
     terms: list[str]
     anchor: float
     order: np.ndarray
-    topic: float = 1.0
+    topic: float = 1.0  # topic coverage of the question by the policy of the best clause
 
 
 class Searcher:
@@ -390,28 +383,47 @@ class Searcher:
         self.config = config or SearchConfig()
         self.max_chars = max_chars
         retrieval_dir = Path(retrieval_dir or RETRIEVAL_DIR)
-        docs = [tokens(f"{clause_head(clause)} {clause.text}") for clause in index.clauses]
+        clauses = index.clauses
+        docs = [tokens(f"{clause_head(clause)} {clause.text}") for clause in clauses]
         self.bm25 = BM25(docs)
-        self._vocab = sorted(self.bm25.idf)
-        self._vocab_set = set(self._vocab)
         self.links: dict[str, list[tuple[str, str]]] = {}  # normalised question -> [(policy, clause)]
-        n = len(index.clauses)
-        self._vectors = np.ascontiguousarray(index.vectors, dtype=np.float32)
+        n = len(clauses)
         self._owners = np.asarray(index.owners, dtype=np.int64)
         kinds = np.asarray(index.kinds)
         self._vector_weight = np.where(kinds == KIND_QUESTION, self.config.question_weight,
                                        np.where(kinds == KIND_SECTION, self.config.section_weight, 1.0)
                                        ).astype(np.float32)
-        self._is_section = kinds == KIND_SECTION
-        # vectors sorted by owner so a per-clause max is one np.maximum.reduceat
-        self._sort = np.argsort(self._owners, kind="stable")
-        owners_sorted = self._owners[self._sort]
-        self._starts = np.searchsorted(owners_sorted, np.arange(n)) if n else np.zeros(0, dtype=np.int64)
-        self._has_vectors = np.isin(np.arange(n), owners_sorted)
+        if index.faiss_index is None or index.faiss_index.ntotal != len(self._owners):
+            index.build_faiss()
+        self._faiss = index.faiss_index
+        # generic section questions, searched on their own for each part of a compound question
+        self._section_rows = np.flatnonzero(kinds == KIND_SECTION)
+        self._section_vectors = np.ascontiguousarray(index.vectors[self._section_rows], dtype=np.float32)
         pattern = re.compile(self.config.template_pattern, re.I)
         self._prior = np.array([-self.config.template_penalty if pattern.search(f"{c.section} {c.title}") else 0.0
-                                for c in index.clauses], dtype=np.float32)
+                                for c in clauses], dtype=np.float32)
+        # policies: each clause's policy number, each policy's centroid and vocabulary
+        self._policy_ids = list(dict.fromkeys([c.policy for c in clauses]))
+        number = {p: i for i, p in enumerate(self._policy_ids)}
+        self._clause_policy = np.array([number[c.policy] for c in clauses], dtype=np.int64)
+        text_rows = kinds == 0
+        centroids = np.zeros((len(self._policy_ids), index.dim), dtype=np.float32)
+        if n and text_rows.any():
+            np.add.at(centroids, self._clause_policy[self._owners[text_rows]], index.vectors[text_rows])
+        norms = np.linalg.norm(centroids, axis=1, keepdims=True)
+        self._centroids = centroids / np.where(norms > 0, norms, 1.0)
+        self._term_policies: dict[str, set[int]] = {}
+        for row, doc in enumerate(self.bm25.docs):
+            for term in doc:
+                self._term_policies.setdefault(term, set()).add(int(self._clause_policy[row]))
+        self._vocab = sorted(self._term_policies)
         self._titles = [str(m.get("title") or "") for m in index.policies.values()]
+        self._title_policies: dict[str, set[int]] = {}  # stemmed distinctive title word -> policies with it
+        for key, meta in index.policies.items():
+            if key in number:
+                for word in _words(str(meta.get("title") or "")):
+                    if word not in STOPWORDS and _stem(word) not in topic_generic() | _NAME_END:
+                        self._title_policies.setdefault(_stem(word), set()).add(number[key])
         self._anchors = _anchor_vectors(encoder, retrieval_dir / "anchors.yml")
         self.oos = OutOfScope.load(retrieval_dir / "oos.yml", getattr(encoder, "name", ""))
 
@@ -420,87 +432,160 @@ class Searcher:
         self.links = {normalise_question(q): v for q, v in links.items()}
 
     # -- scoring ----------------------------------------------------------
-    def _ranking(self, question: str) -> Ranking:
-        n = len(self.index.clauses)
-        topic = self.topic_coverage(question)
-        question = strip_policy_name(question, self._titles)
-        parts = question_parts(question)
-        vecs = self.encoder.encode([question] + parts)
-        qvec = vecs[0]
+    def _dense(self, vecs: np.ndarray, n: int) -> np.ndarray:
+        """Best weighted similarity of the question (vecs[0]) to any vector of each clause, by FAISS."""
         dense = np.full(n, -1.0, dtype=np.float32)
-        if len(self._vectors) and n:
-            sims = (self._vectors @ qvec) * self._vector_weight
-            if parts and self._is_section.any():
-                # "i think X happened, who do i report it to": each part of a compound question may meet a
-                # generic section question on its own, without the other part's topic diluting it
-                part_sims = (self._vectors[self._is_section] @ vecs[1:].T).max(axis=1)
-                part_sims *= self.config.section_weight * self.config.part_weight
-                sims[self._is_section] = np.maximum(sims[self._is_section], part_sims)
-            sims = sims[self._sort]
-            starts = np.minimum(self._starts, len(sims) - 1)
-            per = np.maximum.reduceat(sims, starts)
-            dense = np.where(self._has_vectors, per, -1.0).astype(np.float32)
-        base = tokens(question)
-        extra = tokens(self.lexicon.expand(question))
-        weights = {t: self.config.expansion_weight for t in extra if t not in base}
-        terms = base + [t for t in extra if t not in base]
-        keyword = self.bm25.scores(terms, weights) if n else np.zeros(0, dtype=np.float32)
-        top_kw = float(keyword.max()) if n else 0.0
-        kw_norm = keyword / top_kw if top_kw > 0 else keyword
-        combined = dense + self.config.keyword_weight * kw_norm + self._prior
-        anchor = float((self._anchors @ qvec).max()) if len(self._anchors) else -1.0
-        order = np.argsort(-combined, kind="stable")
-        return Ranking(combined, dense, keyword, base, anchor, order, topic)
+        total = self._faiss.ntotal
+        if not total or not n:
+            return dense
+        k = min(total, self.config.dense_k)
+        sims, ids = self._faiss.search(vecs[:1], k)
+        sims, ids = sims[0], ids[0]
+        keep = ids >= 0
+        sims, ids = sims[keep], ids[keep]
+        if k < total and len(sims):
+            dense[:] = float(sims[-1])  # upper bound for clauses with no vector among the nearest k
+        weighted = sims * self._vector_weight[ids]
+        owners = self._owners[ids]
+        best = np.full(n, -np.inf, dtype=np.float32)
+        np.maximum.at(best, owners, weighted)
+        seen = np.isfinite(best)
+        dense[seen] = best[seen]
+        if len(vecs) > 1 and len(self._section_rows):
+            # "i think X happened, who do i report it to": each part of a compound question may meet a generic
+            # section question on its own, without the other part's topic diluting it
+            part = (self._section_vectors @ vecs[1:].T).max(axis=1)
+            part *= self.config.section_weight * self.config.part_weight
+            np.maximum.at(dense, self._owners[self._section_rows], part)
+        return dense
 
-    def _known(self, term: str) -> bool:
-        """Does a stemmed word occur in the loaded policies (exactly, or as the start of a longer policy word)?"""
-        if term in self._vocab_set:
-            return True
-        if len(term) < 5:
-            return False
-        i = bisect.bisect_left(self._vocab, term)
-        return i < len(self._vocab) and self._vocab[i].startswith(term)
-
-    def topic_coverage(self, question: str) -> float:
-        """Share of a question's topical words that the loaded policies use (directly or via the lexicon).
-
-        Topical words are the question's content words less everyday school and conversational words
-        (TOPIC_GENERIC). A question about pupils' phones in exams put to a social media policy has topical words
-        (phone, exam) that the policy never uses; staff slang the policy lacks (insta, sacked) counts when the
-        lexicon maps it to policy wording.
-        """
-        total = covered = 0
+    def _policy_topics(self, question: str) -> np.ndarray:
+        """Topic coverage of a question by each policy (see topic_coverage)."""
+        covered = np.zeros(len(self._policy_ids), dtype=np.float32)
+        total = 0
+        generic = topic_generic()
         for word in _words(question):
             if word in STOPWORDS or len(word) <= 1 or word.isdigit():
                 continue
             term = _stem(word)
-            if term in TOPIC_GENERIC:
+            if term in generic:
                 continue
             total += 1
-            if self._known(term):
-                covered += 1
-                continue
+            found = self._policies_knowing(term)
             extra = self.lexicon.mapping.get(word, "")
-            if any(self._known(_stem(w)) for w in _words(extra) if w not in STOPWORDS):
-                covered += 1
-        return covered / total if total else 1.0
+            for other in _words(extra):
+                if other not in STOPWORDS:
+                    found |= self._policies_knowing(_stem(other))
+            if found:
+                covered[list(found)] += 1
+        return covered / total if total else np.ones(len(self._policy_ids), dtype=np.float32)
+
+    def named_policies(self, question: str) -> list[int]:
+        """The policies a question names by title ("the staff phone policy", "the social media guidance")."""
+        words = [re.sub(r"[^\w']", "", w.lower()) for w in question.split()]
+        counts: dict[int, int] = {}
+        for i, word in enumerate(words):
+            if word not in _NAME_END:
+                continue
+            j = i - 1
+            while j >= 0 and words[j] and words[j] not in STOPWORDS and j >= i - 4:
+                for p in self._title_policies.get(_stem(words[j]), ()):
+                    counts[p] = counts.get(p, 0) + 1
+                j -= 1
+        top = max(counts.values(), default=0)
+        return [p for p, c in counts.items() if c == top and top]
+
+    def _policies_knowing(self, term: str) -> set[int]:
+        """Policies that use a stemmed word (exactly, or as the start of a longer word of theirs)."""
+        found = set(self._term_policies.get(term, ()))
+        if len(term) >= 5:
+            i = bisect.bisect_left(self._vocab, term)
+            while i < len(self._vocab) and self._vocab[i].startswith(term):
+                found |= self._term_policies[self._vocab[i]]
+                i += 1
+        return found
+
+    def _ranking(self, question: str) -> Ranking:
+        n = len(self.index.clauses)
+        topics = self._policy_topics(question)
+        question_raw = question
+        question = strip_policy_name(question, self._titles)
+        parts = question_parts(question)
+        vecs = self.encoder.encode([question] + parts)
+        qvec = vecs[0]
+        dense = self._dense(vecs, n)
+        base = tokens(question)
+        extra = tokens(self.lexicon.expand(question))
+        terms = base + [t for t in extra if t not in base]
+        keyword = self.bm25.scores(terms) if n else np.zeros(0, dtype=np.float32)
+        top_kw = float(keyword.max()) if n else 0.0
+        kw_norm = keyword / top_kw if top_kw > 0 else keyword
+        combined = dense + self.config.keyword_weight * kw_norm + self._prior
+        if len(self._policy_ids) > 1:
+            psim = self._centroids @ qvec
+            policy_prior = (self.config.policy_weight * (psim - psim.max())
+                            + self.config.vocab_weight * (topics - topics.max()))
+            named = self.named_policies(question_raw)
+            if named and len(named) < len(self._policy_ids):
+                policy_prior[named] += self.config.name_weight
+            if self.config.evidence_weight:
+                policy_prior = policy_prior + self.config.evidence_weight * self._evidence(combined)
+            combined = combined + policy_prior[self._clause_policy]
+        anchor = float((self._anchors @ qvec).max()) if len(self._anchors) else -1.0
+        order = np.argsort(-combined, kind="stable")
+        topic = float(topics[self._clause_policy[order[0]]]) if n else 1.0
+        return Ranking(combined, dense, keyword, base, anchor, order, topic)
+
+    def _evidence(self, combined: np.ndarray, pool: int = 200, depth: int = 3) -> np.ndarray:
+        """Each policy's mean score over its `depth` best clauses among the `pool` best overall, less the best
+        policy's: a policy about the question has several clauses near it, not one lucky sentence."""
+        top = np.argpartition(-combined, min(pool, len(combined)) - 1)[:pool]
+        top = top[np.argsort(-combined[top], kind="stable")]
+        floor = float(combined[top[-1]])
+        sums = np.zeros(len(self._policy_ids), dtype=np.float32)
+        counts = np.zeros(len(self._policy_ids), dtype=np.int64)
+        for row in top:
+            p = self._clause_policy[row]
+            if counts[p] < depth:
+                sums[p] += combined[row]
+                counts[p] += 1
+        sums += (depth - counts) * floor
+        mean = sums / depth
+        return mean - mean.max()
+
+    def topic_coverage(self, question: str) -> float:
+        """Share of a question's topical words that the best-covering loaded policy uses (directly or via the lexicon).
+
+        Topical words are the question's content words less everyday school and conversational words
+        (topic_generic()). A question about pupils' phones in exams put to a social media policy has topical words
+        (phone, exam) that the policy never uses; staff slang the policy lacks (insta, sacked) counts when the
+        lexicon maps it to policy wording. Counted per policy, so adding policies does not make every question
+        look covered.
+        """
+        topics = self._policy_topics(question)
+        return float(topics.max()) if len(topics) else 1.0
 
     def rank(self, question: str) -> list[tuple[int, float, float, float]]:
         """All clauses as (row, combined, dense, keyword) best first."""
         r = self._ranking(question)
         return [(int(i), float(r.combined[i]), float(r.dense[i]), float(r.keyword[i])) for i in r.order]
 
+    def oos_features(self, ranking: Ranking) -> dict[str, float]:
+        """The features the out-of-scope decision sees for one ranked question."""
+        best = int(ranking.order[0])
+        return {"dense": float(ranking.dense[best]), "anchor": ranking.anchor,
+                "coverage": self.bm25.coverage(ranking.terms, best), "topic": ranking.topic}
+
     def in_scope(self, ranking: Ranking) -> tuple[bool, float]:
         """Is the best match good enough to answer? Returns (decision, confidence)."""
         if not len(ranking.order):
             return False, 0.0
         best = int(ranking.order[0])
-        best_dense = float(ranking.dense.max())
         if self.oos is None:
+            best_dense = float(ranking.dense.max())
             ok = best_dense >= self.config.min_dense and float(ranking.combined[best]) >= self.config.min_combined
             return ok, best_dense
-        coverage = self.bm25.coverage(ranking.terms, best)
-        p = self.oos.probability(best_dense, ranking.anchor, coverage, ranking.topic)
+        p = self.oos.probability(**self.oos_features(ranking))
         return p >= self.oos.threshold, p
 
     # -- answering --------------------------------------------------------
@@ -564,6 +649,9 @@ class Searcher:
             score = float(ranking.combined[row])
             if best > 0 and score < self.config.relative_cutoff * best:
                 break
+            # another policy's clause is shown (labelled with its policy) only when it answers nearly as well
+            if self.index.clauses[row].policy != cites[0].policy and score < self.config.second_policy_cutoff * best:
+                continue
             cites.append(self._citation(int(row), score))
         return self._answer(text, cites)
 

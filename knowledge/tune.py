@@ -1,0 +1,112 @@
+"""Choose the fusion weights (SearchConfig) on the dev sets only: `python -m knowledge.tune`.
+
+Each dev policy is searched alone and in the dev library (data/eval/sets.yml); question embeddings are cached so
+a grid of weights costs one encode per question. Prints the figures of every setting, best last; test sets are
+never read.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.encoder import load_encoder
+from knowledge.evaluate import dev_library_extra, eval_sets, matches
+from knowledge.index import ingest, load
+from knowledge.search import Lexicon, SearchConfig, Searcher
+from knowledge.settings import get_settings
+
+
+class CachedEncoder:
+    """An encoder that remembers the vectors of texts it has seen (tuning asks the same questions many times)."""
+
+    def __init__(self, encoder):
+        self.encoder, self.name, self.dim = encoder, encoder.name, encoder.dim
+        self.cache: dict[str, np.ndarray] = {}
+
+    def encode(self, texts, **kwargs):
+        """Embed texts, reusing earlier results."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if todo:
+            for text, vec in zip(todo, self.encoder.encode(todo, **kwargs)):
+                self.cache[text] = vec
+        return np.stack([self.cache[t] for t in texts]) if len(texts) else self.encoder.encode([])
+
+
+def score(searcher: Searcher, rows: list[dict], policies: set[str] | None) -> dict[str, float]:
+    """R@1, R@3 and first-policy share of the in-scope questions (no refusal: weights only)."""
+    r1 = r3 = first = n = 0
+    for row in rows:
+        if row.get("oos"):
+            continue
+        n += 1
+        ranked = searcher.search(row["q"], k=3)
+        rank = next((i + 1 for i, c in enumerate(ranked) if any(matches(g, c, policies) for g in row["gold"])), None)
+        r1 += rank == 1
+        r3 += rank is not None
+        first += bool(ranked) and (policies is None or ranked[0].policy in policies)
+    return {"r1": r1 / n, "r3": r3 / n, "first": first / n}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Grid-search a few SearchConfig weights on dev and print the results."""
+    parser = argparse.ArgumentParser(prog="python -m knowledge.tune", description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", action="append", default=[],
+                        help="NAME=v1,v2,... for a SearchConfig field (repeatable)")
+    parser.add_argument("--work", help="keep the dev indexes in this folder and reuse them on the next run")
+    parser.add_argument("--show", action="store_true", help="print the library questions whose first citation is "
+                        "from another policy, for the last setting")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    encoder = CachedEncoder(load_encoder(settings.model))
+    lexicon = Lexicon.load(settings.lexicon_path)
+    sets = eval_sets("dev")
+    grid = {}
+    for item in args.grid or ["policy_weight=0,0.25,0.5", "keyword_weight=0.1,0.15,0.25"]:
+        name, values = item.split("=", 1)
+        grid[name] = [float(v) for v in values.split(",")]
+    with tempfile.TemporaryDirectory(prefix="policy-coach-tune-") as tmp:
+        tmp = args.work or tmp
+        indexes = {}
+        for item in sets:
+            ingest(item.policies, Path(tmp) / item.name, encoder.encoder)  # a no-op when unchanged
+            indexes[item.name] = load(Path(tmp) / item.name)
+        paths = list(dict.fromkeys([p for s in sets for p in s.policies] + dev_library_extra()))
+        ingest(paths, Path(tmp) / "library", encoder.encoder)
+        library = load(Path(tmp) / "library")
+        results = []
+        for values in itertools.product(*grid.values()):
+            config = replace(SearchConfig(), **dict(zip(grid, values)))
+            figures = {}
+            for item in sets:
+                alone = score(Searcher(indexes[item.name], encoder, lexicon=lexicon, config=config), item.rows(), None)
+                lib = score(Searcher(library, encoder, lexicon=lexicon, config=config), item.rows(),
+                            set(item.policy_ids))
+                figures[item.name] = (alone, lib)
+            total = sum(a["r1"] + a["r3"] + lib["r1"] + lib["r3"] + lib["first"] for a, lib in figures.values())
+            line = "  ".join(f"{k}: alone R@1 {a['r1']:.2f} R@3 {a['r3']:.2f} | lib R@1 {lib['r1']:.2f} "
+                             f"R@3 {lib['r3']:.2f} first {lib['first']:.2f}" for k, (a, lib) in figures.items())
+            results.append((total, dict(zip(grid, values)), line))
+            print(f"{dict(zip(grid, values))}  {line}", flush=True)
+        if args.show:
+            searcher = Searcher(library, encoder, lexicon=lexicon, config=config)
+            for item in sets:
+                for row in item.rows():
+                    if row.get("oos"):
+                        continue
+                    top = searcher.search(row["q"], k=3)
+                    if top and top[0].policy not in item.policy_ids:
+                        print(f"  [{item.name}] {row['q']!r} gold {row['gold']} -> "
+                              + ", ".join(f"{c.policy}:{c.clause}" for c in top))
+        best = max(results, key=lambda r: r[0])
+        print(f"best on dev: {best[1]}  {best[2]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
