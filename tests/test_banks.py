@@ -149,15 +149,29 @@ def test_a_scenario_whose_clause_left_the_policy_is_flagged_not_served(store, qu
         load_bank(quizzes / BANK.name, smaller)
 
 
-def test_each_attempt_keeps_the_bank_version_it_was_drawn_from(store, quizzes, texts):
+def test_each_attempt_and_answer_keeps_the_bank_version_it_was_given_against(store, quizzes, texts):
+    from bot.bank import choice_token  # noqa: PLC0415
+    from bot.store import Answer  # noqa: PLC0415
+
     banks.seed_from_files(store, quizzes)
     text = banks.export_yaml(store, "social-media-policy")
     banks.import_yaml(store, text, texts, quizzes_dir=quizzes)
     engine = QuizEngine.from_dir(store, quizzes, {"social-media-policy": texts})
-    engine.start("vera@school.example", seed=1)
+    question, _ = engine.start("vera@school.example", seed=1)
+    engine.answer("vera@school.example", choice_token(question.attempt_id, 0, question.options[0].id))
+    # The coordinator saves version 3 mid-quiz; the next answer is given against it and says so.
+    version, data = banks.current(store, "social-media-policy")
+    original = data["scenarios"][-1]
+    banks.save_scenario(store, "social-media-policy", {**original, "prompt": "Reworded?"}, base_version=version,
+                        original=original, clause_texts=texts, quizzes_dir=quizzes)
+    engine = QuizEngine.from_dir(store, quizzes, {"social-media-policy": texts})  # as the action server reloads
+    question = engine.current("vera@school.example")
+    engine.answer("vera@school.example", choice_token(question.attempt_id, 1, question.options[0].id))
     with store.session() as session:
         attempt = session.query(Attempt).one()
         assert attempt.bank_version.startswith("2-")
+        versions = [a.bank_version for a in session.query(Answer).order_by(Answer.position)]
+        assert versions[0].startswith("2-") and versions[1].startswith("3-")
 
 
 def test_quiz_me_on_a_named_policy_starts_that_quiz_and_the_default_is_the_largest_bank(store, quizzes, texts):
