@@ -188,3 +188,19 @@ def test_quiz_me_on_a_named_policy_starts_that_quiz_and_the_default_is_the_large
     assert engine.policy_named("quiz me") is None
     question, _ = engine.start("sam@school.example", engine.policy_named("quiz me on lone working"), seed=1)
     assert question.policy == "lone-working-policy" and question.scenario.clauses[0] in lone_texts
+
+
+def test_versions_and_conflicts_on_postgres(request, texts):
+    import uuid  # noqa: PLC0415
+
+    store = Store(request.getfixturevalue("postgres_url"))  # skipped without TEST_POSTGRES_URL
+    policy = f"pg-test-{uuid.uuid4().hex[:8]}"  # the database is shared between runs
+    data = {**yaml.safe_load(BANK.read_text()), "policy": policy}
+    _, version = banks.import_yaml(store, banks.dump(data), texts)
+    original = data["scenarios"][0]
+    mine = {**copy.deepcopy(original), "prompt": "First coordinator?"}
+    banks.save_scenario(store, policy, mine, base_version=version, original=original, clause_texts=texts)
+    theirs = {**copy.deepcopy(original), "prompt": "Second coordinator?"}
+    with pytest.raises(banks.EditConflict):
+        banks.save_scenario(store, policy, theirs, base_version=version, original=original, clause_texts=texts)
+    assert [h["version"] for h in banks.history(store, policy)] == [version + 1, version]
