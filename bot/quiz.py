@@ -159,7 +159,8 @@ class QuizEngine:
         correct = bool(option and option.correct)
         session.add(Answer(attempt_id=active.id, position=active.position, scenario_id=question.scenario.id,
                            option_id=option.id if option else None, correct=correct, skipped=option is None,
-                           clauses=json.dumps(list(question.scenario.clauses))))
+                           clauses=json.dumps(list(question.scenario.clauses)),
+                           bank_version=self.banks[active.policy].version if active.policy in self.banks else None))
         active.position += 1
         session.flush()
         session.refresh(active)

@@ -101,6 +101,7 @@ class Answer(Base):
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     clauses: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of clause ids the scenario tests
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    bank_version: Mapped[str | None] = mapped_column(String(40))  # the bank version the question was shown from
     attempt: Mapped[Attempt] = relationship(back_populates="answers")
 
 

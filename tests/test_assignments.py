@@ -129,3 +129,18 @@ def test_a_refresher_covers_only_the_clauses_changed_since_the_person_signed(sto
     engine = QuizEngine.from_dir(store, tmp_path / "q", {policy.policy: texts})
     question, _ = engine.start("sam@school.example", "lone-working-policy", seed=1, clauses=changed)
     assert question.total == 1 and "2.2" in question.scenario.clauses
+
+
+def test_assignments_store_dates_and_flags_on_postgres(request):
+    import uuid  # noqa: PLC0415
+
+    store = Store(request.getfixturevalue("postgres_url"))  # skipped without TEST_POSTGRES_URL
+    policy = f"pg-test-{uuid.uuid4().hex[:8]}"
+    assignments.set_assignment(store, policy, "governor", due=date(2027, 3, 31), sign=True, quiz=False,
+                               section="Appendix 3 — Governing Body Document")
+    assignments.set_assignment(store, policy, "governor", due=date(2027, 4, 30), sign=True, quiz=True)  # replaces
+    [row] = [r for r in assignments.list_assignments(store) if r["policy"] == policy]
+    assert row == {"policy": policy, "role": "governor", "due": date(2027, 4, 30), "sign": True, "quiz": True,
+                   "section": None}
+    assignments.remove_assignment(store, policy, "governor")
+    assert not [r for r in assignments.list_assignments(store) if r["policy"] == policy]

@@ -149,15 +149,29 @@ def test_a_scenario_whose_clause_left_the_policy_is_flagged_not_served(store, qu
         load_bank(quizzes / BANK.name, smaller)
 
 
-def test_each_attempt_keeps_the_bank_version_it_was_drawn_from(store, quizzes, texts):
+def test_each_attempt_and_answer_keeps_the_bank_version_it_was_given_against(store, quizzes, texts):
+    from bot.bank import choice_token  # noqa: PLC0415
+    from bot.store import Answer  # noqa: PLC0415
+
     banks.seed_from_files(store, quizzes)
     text = banks.export_yaml(store, "social-media-policy")
     banks.import_yaml(store, text, texts, quizzes_dir=quizzes)
     engine = QuizEngine.from_dir(store, quizzes, {"social-media-policy": texts})
-    engine.start("vera@school.example", seed=1)
+    question, _ = engine.start("vera@school.example", seed=1)
+    engine.answer("vera@school.example", choice_token(question.attempt_id, 0, question.options[0].id))
+    # The coordinator saves version 3 mid-quiz; the next answer is given against it and says so.
+    version, data = banks.current(store, "social-media-policy")
+    original = data["scenarios"][-1]
+    banks.save_scenario(store, "social-media-policy", {**original, "prompt": "Reworded?"}, base_version=version,
+                        original=original, clause_texts=texts, quizzes_dir=quizzes)
+    engine = QuizEngine.from_dir(store, quizzes, {"social-media-policy": texts})  # as the action server reloads
+    question = engine.current("vera@school.example")
+    engine.answer("vera@school.example", choice_token(question.attempt_id, 1, question.options[0].id))
     with store.session() as session:
         attempt = session.query(Attempt).one()
         assert attempt.bank_version.startswith("2-")
+        versions = [a.bank_version for a in session.query(Answer).order_by(Answer.position)]
+        assert versions[0].startswith("2-") and versions[1].startswith("3-")
 
 
 def test_quiz_me_on_a_named_policy_starts_that_quiz_and_the_default_is_the_largest_bank(store, quizzes, texts):
@@ -174,3 +188,19 @@ def test_quiz_me_on_a_named_policy_starts_that_quiz_and_the_default_is_the_large
     assert engine.policy_named("quiz me") is None
     question, _ = engine.start("sam@school.example", engine.policy_named("quiz me on lone working"), seed=1)
     assert question.policy == "lone-working-policy" and question.scenario.clauses[0] in lone_texts
+
+
+def test_versions_and_conflicts_on_postgres(request, texts):
+    import uuid  # noqa: PLC0415
+
+    store = Store(request.getfixturevalue("postgres_url"))  # skipped without TEST_POSTGRES_URL
+    policy = f"pg-test-{uuid.uuid4().hex[:8]}"  # the database is shared between runs
+    data = {**yaml.safe_load(BANK.read_text()), "policy": policy}
+    _, version = banks.import_yaml(store, banks.dump(data), texts)
+    original = data["scenarios"][0]
+    mine = {**copy.deepcopy(original), "prompt": "First coordinator?"}
+    banks.save_scenario(store, policy, mine, base_version=version, original=original, clause_texts=texts)
+    theirs = {**copy.deepcopy(original), "prompt": "Second coordinator?"}
+    with pytest.raises(banks.EditConflict):
+        banks.save_scenario(store, policy, theirs, base_version=version, original=original, clause_texts=texts)
+    assert [h["version"] for h in banks.history(store, policy)] == [version + 1, version]

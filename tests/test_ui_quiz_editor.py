@@ -210,3 +210,9 @@ def test_upload_a_new_policy_then_draft_its_quiz_from_the_upload_page(store, qui
     drafted = load_bank(quizzes / "lone-working-policy.yml")
     assert len(drafted.scenarios) == 8 and {s.status for s in drafted.scenarios} == {"draft"}
     assert banks.history(store, "lone-working-policy")[0]["note"] == "8 scenarios drafted"
+
+
+def test_the_table_shows_clause_ids_not_text_references(store, quizzes):
+    at = editor(store)
+    clauses = " ".join(at.dataframe[0].value["Clauses"])
+    assert "text:" not in clauses and "A3.3" in clauses

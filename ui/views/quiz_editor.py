@@ -62,13 +62,15 @@ def _import_export(store, user, index, policy: str, has_bank: bool) -> None:
             st.rerun()
 
 
-def _scenario_table(data: dict, flags: dict[str, str]) -> None:
+def _scenario_table(data: dict, flags: dict[str, str], texts: dict[str, str]) -> None:
     rows = []
     for item in data.get("scenarios", []):
+        # "text:" references in hand-written banks are shown as the clause ids they point at.
+        shown = _resolved_clauses(item, texts) if texts else [str(c) for c in item.get("clauses", [])]
         status = "flagged" if item.get("id") in flags else str(item.get("status") or "approved")
         rows.append({"Question": str(item.get("prompt", ""))[:110], "Status": STATUS_LABELS.get(status, status),
                      "For": ", ".join(ROLE_LABELS.get(r, r) for r in item.get("roles") or ["all"]),
-                     "Clauses": ", ".join(str(c) for c in item.get("clauses", []))})
+                     "Clauses": ", ".join(shown)})
     frame = pd.DataFrame(rows)
     counts = frame["Status"].value_counts().to_dict() if rows else {}
     st.caption(" · ".join(f"{v} {k.lower()}" for k, v in counts.items()))
@@ -217,5 +219,5 @@ def render() -> None:
     for sid, why in flags.items():
         st.warning(escape_md(f"Not served until fixed: “{next(s['prompt'] for s in data['scenarios'] if s['id'] == sid)[:80]}” "
                              f"— {why}."), icon=":material/report:")
-    _scenario_table(data, flags)
+    _scenario_table(data, flags, clause_texts(index, policy))
     _editor(store, user, index, policy, version, data)

@@ -28,9 +28,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('quiz_bank_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_quiz_bank_versions_policy'), ['policy'], unique=False)
+    with op.batch_alter_table('quiz_answers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('bank_version', sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('quiz_answers', schema=None) as batch_op:
+        batch_op.drop_column('bank_version')
     with op.batch_alter_table('quiz_bank_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quiz_bank_versions_policy'))
     op.drop_table('quiz_bank_versions')
