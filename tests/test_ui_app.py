@@ -587,7 +587,7 @@ def test_user_text_with_urls_and_markup_is_shown_literally_on_coordinator_pages_
     import re
 
     hostile = "see www.evil-site.example/x or https://evil-site.example/a ![i](https://evil-site.example/p.png)"
-    auth.import_roster(seeded, f'name,email,role\n"Mal [x](https://evil-site.example) www.evil-site.example",'
+    auth.import_roster(seeded, 'name,email,role\n"Mal [x](https://evil-site.example) www.evil-site.example",'
                                'mal@school.example,teacher\n')
     seeded.log_question("alice@school.example", hostile, "see evil", {"answered": False, "reason": "out_of_scope"})
     at = open_page(as_coordinator(app(), seeded).run(), "questions")
