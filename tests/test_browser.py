@@ -197,9 +197,10 @@ def test_sign_in_survives_a_reload_by_http_only_cookie_and_deep_links_survive_si
     assert driver.execute_script("return document.cookie").find("policy_coach_session") == -1  # not readable by JS
     driver.refresh()  # a reload keeps the person signed in
     wait_for(driver, lambda d: "Clause 6.3" in body(d) and button(d, "Sign out"), 90, "the reader after a reload")
-    driver.get(f"{ui}/chat")  # so does a new page load (as in a new tab)
-    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]'), 90,
-             "the chat page without signing in again")
+    driver.get(f"{ui}/training")  # so does a new page load (as in a new tab)
+    wait_for(driver, lambda d: "My training" in d.find_element(By.TAG_NAME, "h1").text, 90,
+             "my training page without signing in again")
+    settle(driver)
     button(driver, "Sign out").click()
     wait_for(driver, lambda d: not any(c["name"] == "policy_coach_session" for c in d.get_cookies()), 30,
              "the cookie to be cleared")
