@@ -28,6 +28,7 @@ MAX_METADATA_BYTES = 1024
 SENDER = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 TOO_LONG = ("That message is too long for me to read. Please ask one question at a time, "
             "in a sentence or two.")
+EMPTY = "Type a question about the policy in your own words, or say 'quiz me'."
 FAILED = "Sorry, something went wrong on my side. Nothing you entered was lost; please try again."
 TOO_SLOW = "Sorry, that took too long to work out. Nothing you entered was lost; please try again."
 
@@ -87,6 +88,10 @@ class TokenRestInput(InputChannel):
             if len(text.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
                 return response.json([{"recipient_id": sender, "text": TOO_LONG,
                                        "custom": {"kind": "too_long", "text": TOO_LONG}}])
+            if not text.strip():
+                # Rasa's classifiers fail on an empty message; nothing to understand, so no NLU at all.
+                return response.json([{"recipient_id": sender, "text": EMPTY,
+                                       "custom": {"kind": "help", "text": EMPTY}}])
             collector = CollectingOutputChannel()
             message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
             try:
@@ -97,8 +102,8 @@ class TokenRestInput(InputChannel):
                                                             "custom": {"kind": "error", "text": TOO_SLOW}}])
             except Exception:  # noqa: BLE001 - the user gets a plain message; the details go to the log
                 log.exception("message handling failed")
-                return response.json([{"recipient_id": sender, "text": FAILED,
-                                       "custom": {"kind": "error", "text": FAILED}}], status=500)
+                return response.json([*collector.messages, {"recipient_id": sender, "text": FAILED,
+                                                            "custom": {"kind": "error", "text": FAILED}}])
             return response.json(collector.messages)
 
         return webhook

@@ -189,6 +189,16 @@ def enrol_virtual_staff(count: int, database_url: str | None = None) -> list[str
     return ids
 
 
+def retire_virtual_staff(chat_ids: list[str], database_url: str | None = None) -> None:
+    """Take the simulated staff off the roster again, so they never show on the coordinator's dashboard."""
+    from sqlalchemy import update  # noqa: PLC0415
+
+    from bot.store import Staff, get_store  # noqa: PLC0415
+
+    with get_store(database_url).session() as session:
+        session.execute(update(Staff).where(Staff.chat_id.in_(chat_ids)).values(on_roster=False, chat_id=None))
+
+
 def client_headers(token: str | None = None) -> dict[str, str]:
     """The channel token header a trusted tool sends (from `<runtime dir>/channel.token` unless given)."""
     from bot.tokens import CHANNEL_TOKEN, read_token  # noqa: PLC0415
@@ -208,6 +218,14 @@ async def latency(url: str, n: int, *, token: str | None = None, database_url: s
     rng = random.Random(1)
     questions = _questions()
     sender = enrol_virtual_staff(1, database_url)[0]
+    try:
+        await _latency(url, n, rec, rng, questions, sender, token)
+    finally:
+        retire_virtual_staff([sender], database_url)
+
+
+async def _latency(url: str, n: int, rec: Recorder, rng: random.Random, questions: list[str], sender: str,
+                   token: str | None) -> None:
     async with httpx.AsyncClient(timeout=60, headers=client_headers(token)) as client:
         member = StaffMember(client, url, rec, rng, questions, sender)
         await member._send("warm-up", "hello")
@@ -246,7 +264,10 @@ async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, 
                     await asyncio.sleep(rng.uniform(*think))
 
         start = time.perf_counter()
-        await asyncio.gather(*(run_user(i) for i in range(users)))
+        try:
+            await asyncio.gather(*(run_user(i) for i in range(users)))
+        finally:
+            retire_virtual_staff(senders, database_url)
         elapsed = time.perf_counter() - start
     after = _cpu_seconds(pids)
     rec.report(elapsed)

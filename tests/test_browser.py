@@ -186,3 +186,37 @@ def test_coordinator_dashboard(ui, driver, live_env):
     assert "was due for review" in body(driver)
     settle(driver, 3)
     screenshot(driver, "dashboard.png", 2200)
+
+
+def test_sign_in_survives_a_reload_by_http_only_cookie_and_deep_links_survive_sign_in(ui, driver):
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{ui}/reader?clause=6.3")  # a deep link opened before signing in
+    wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 90, "the sign-in form on the reader URL")
+    field(driver, "Your name (as on the staff list)").send_keys("Sam Browser")
+    field(driver, "School email").send_keys("sam.browser@school.example")
+    field(driver, "Password").send_keys(DEMO_PASSWORD)
+    button(driver, "Sign in").click()
+    wait_for(driver, lambda d: "clause=6.3" in d.current_url and "Clause 6.3" in body(d), 90,
+             "the reader at clause 6.3 after signing in")
+    cookie = wait_for(driver, lambda d: next((c for c in d.get_cookies() if c["name"] == "policy_coach_session"),
+                                             None), 30, "the sign-in cookie")
+    assert cookie["httpOnly"] is True and cookie.get("sameSite") == "Strict"
+    assert DEMO_PASSWORD not in cookie["value"]
+    assert driver.execute_script("return document.cookie").find("policy_coach_session") == -1  # not readable by JS
+    driver.refresh()  # a reload keeps the person signed in
+    wait_for(driver, lambda d: "Clause 6.3" in body(d) and button(d, "Sign out"), 90, "the reader after a reload")
+    driver.get(f"{ui}/training")  # so does a new page load (as in a new tab)
+    wait_for(driver, lambda d: "My training" in d.find_element(By.TAG_NAME, "h1").text, 90,
+             "my training page without signing in again")
+    settle(driver)
+    button(driver, "Sign out").click()
+    wait_for(driver, lambda d: not any(c["name"] == "policy_coach_session" for c in d.get_cookies()), 30,
+             "the cookie to be cleared")
+    driver.refresh()
+    wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 90, "the sign-in form after signing out")
+    # a forged cookie signs nobody in
+    driver.add_cookie({"name": "policy_coach_session", "value": "eyJzaWQiOiJzYW0ifQ.forged.sig", "path": "/"})
+    driver.refresh()
+    wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 90, "the sign-in form with a forged cookie")

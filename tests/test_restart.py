@@ -1,6 +1,7 @@
 """Restart safety: kill the action server, then the Rasa server, mid-quiz; no stored answer is lost."""
 from __future__ import annotations
 
+import os
 import signal
 import uuid
 
@@ -72,3 +73,42 @@ def test_killing_action_server_then_rasa_mid_quiz_loses_no_answer(own_stack):
     replies = rest(stack, sender, resumed["options"][0]["payload"])
     assert any(p["kind"] == "quiz_feedback" for p in payloads(replies))
     assert len(_stored(env, sender)) == 4
+
+
+def test_launcher_restarts_a_crashed_service_with_back_off_and_keeps_the_others(tmp_path):
+    import os
+    import sys
+    import time
+
+    from bot.stack import Stack
+
+    stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(), log_dir=tmp_path / "logs",
+                  env={"POLICY_COACH_VAR": str(tmp_path / "var")})
+    starts = tmp_path / "starts.txt"
+    crash = f"import time; open({str(starts)!r}, 'a').write(f'{{time.monotonic()}}\\n'); raise SystemExit(3)"
+    stack._spawn("crashy", [sys.executable, "-c", crash], dict(os.environ))
+    stack._spawn("steady", [sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ))
+    steady_pid = stack.procs["steady"].pid
+    try:
+        stack.supervise(poll=0.1, until=time.monotonic() + 8)
+        times = [float(t) for t in starts.read_text().split()]
+        assert len(times) >= 3  # restarted, not given up on
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert gaps[1] > gaps[0]  # back-off grows (1 s, 2 s, 4 s ...)
+        assert stack.procs["steady"].pid == steady_pid and stack.procs["steady"].poll() is None
+    finally:
+        stack.stop()
+
+
+def test_endpoints_honour_a_sqlite_tracker_url_and_keep_everything_in_the_runtime_dir(tmp_path):
+    import stat
+
+    from bot.stack import write_endpoints
+
+    path = write_endpoints(tmp_path / "var" / "endpoints-rasa.yml", 5055, action_token="secret-token",
+                           tracker_url=f"sqlite:///{tmp_path / 'elsewhere' / 'tracker.db'}")
+    text = path.read_text()
+    assert f"db: {tmp_path / 'elsewhere' / 'tracker.db'}" in text and "token: secret-token" in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    default = write_endpoints(tmp_path / "var2" / "endpoints-rasa.yml", 5055).read_text()
+    assert f"db: {tmp_path / 'var2' / 'rasa_tracker.db'}" in default or "RASA_TRACKER_DB" in os.environ

@@ -656,3 +656,26 @@ def test_database_failure_during_sign_in_is_a_plain_message(env, seeded, monkeyp
     at.button[0].click().run()
     no_exceptions(at)
     assert any("database isn't available" in e.value.replace("\\", "") for e in at.error)
+
+
+def test_user_text_with_urls_and_markup_is_shown_literally_on_coordinator_pages_and_sidebar(env, seeded):
+    """A roster name and a logged question carrying a real dotted URL, an email, an image and a link."""
+    import re
+
+    hostile = "see www.evil-site.example/x or https://evil-site.example/a ![i](https://evil-site.example/p.png)"
+    auth.import_roster(seeded, 'name,email,role\n"Mal [x](https://evil-site.example) www.evil-site.example",'
+                               'mal@school.example,teacher\n')
+    seeded.log_question("alice@school.example", hostile, "see evil", {"answered": False, "reason": "out_of_scope"})
+    at = open_page(as_coordinator(app(), seeded).run(), "questions")
+    no_exceptions(at)
+    shown = [m.value for m in at.markdown if "evil" in m.value]
+    assert shown, "the logged question is listed"
+    at2 = as_user(app(), seeded, "alice@school.example")
+    at2.session_state["user"] = {**at2.session_state["user"],
+                                 "name": "Mal [x](https://evil-site.example) www.evil-site.example"}
+    at2.run()
+    shown += [m.value for m in at2.sidebar.markdown]
+    for source in shown:
+        # No autolink (www. / scheme://), no [text](url) link and no ![image] survive escaping.
+        assert not re.search(r"(?<!\\)www\.|https?://|(?<!\\)\]\(|(?<!\\)!\[", source), source
+        assert "evil" in source
