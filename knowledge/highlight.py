@@ -173,12 +173,24 @@ def _score(searcher: Searcher, question: str, texts: list[str]) -> list[list[tup
     return out
 
 
-def highlights(searcher: Searcher, question: str, citations: list[Citation]) -> list[Highlight]:
-    """The verbatim sentence(s) that answer the question: the first citation's best, and close seconds."""
+def highlights(searcher: Searcher, question: str, citations: list[Citation], *,
+               focus: str | None = None) -> list[Highlight]:
+    """The verbatim sentence(s) that answer the question: the first citation's best, and close seconds.
+
+    `focus` is the newest part of a question asked in context (a follow-up such as "what if they're my
+    nephew?"): sentences are scored against it as well as the whole question, so the twist decides.
+    """
     if not citations:
         return []
     scored = _score(searcher, question, [c.text for c in citations])
-    why = bool(_WHY.search(question))
+    if focus:
+        merged = []
+        for ranked, more in zip(scored, _score(searcher, focus, [c.text for c in citations])):
+            bonus = {unit: score for score, unit in more}
+            merged.append(sorted(((score + bonus.get(unit, 0.0), unit) for score, unit in ranked),
+                                 key=lambda pair: -pair[0]))
+        scored = merged
+    why = bool(_WHY.search(focus or question))
     out: list[Highlight] = []
     best = scored[0][0][0] if scored[0] else None
     for cite, ranked in zip(citations, scored):

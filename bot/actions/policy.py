@@ -29,11 +29,11 @@ class ActionAnswerPolicy(Action):
         previous = tracker.get_slot("last_question")
         chosen = next((e.get("value") for e in tracker.latest_message.get("entities") or []
                        if e.get("entity") == "policy_choice"), None)
-        context = None
+        context = focus = None
         if chosen and previous:
             question = previous
         elif is_follow_up(text, intent) and previous:
-            question, context = in_context(previous, text), previous
+            question, context, focus = in_context(previous, text), previous, text
         elif intent == "follow_up" and not has_topic(text):
             # "why not?" with nothing before it: searching it alone would cite a random clause
             send(dispatcher, messages.no_context(text))
@@ -41,7 +41,7 @@ class ActionAnswerPolicy(Action):
         else:
             question = text
         try:
-            answer, tie = await off_loop(services.answer, tracker.sender_id, question, chosen)
+            answer, tie = await off_loop(lambda: services.answer(tracker.sender_id, question, chosen, focus=focus))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clear message
             send_error(dispatcher, exc)
             return []
