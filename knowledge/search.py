@@ -376,6 +376,7 @@ class Ranking:
     anchor: float
     order: np.ndarray
     topic: float = 1.0
+    qvec: np.ndarray | None = None  # the question's embedding (reused to pick the highlighted sentence)
 
 
 class Searcher:
@@ -450,7 +451,7 @@ class Searcher:
         combined = dense + self.config.keyword_weight * kw_norm + self._prior
         anchor = float((self._anchors @ qvec).max()) if len(self._anchors) else -1.0
         order = np.argsort(-combined, kind="stable")
-        return Ranking(combined, dense, keyword, base, anchor, order, topic)
+        return Ranking(combined, dense, keyword, base, anchor, order, topic, qvec)
 
     def _known(self, term: str) -> bool:
         """Does a stemmed word occur in the loaded policies (exactly, or as the start of a longer policy word)?"""
@@ -565,13 +566,13 @@ class Searcher:
             if best > 0 and score < self.config.relative_cutoff * best:
                 break
             cites.append(self._citation(int(row), score))
-        return self._answer(text, cites)
+        return self._answer(text, cites, ranking.qvec)
 
-    def _answer(self, question: str, cites: list[Citation]) -> Answer:
+    def _answer(self, question: str, cites: list[Citation], qvec: np.ndarray | None = None) -> Answer:
         """An answer that leads with the verbatim sentence(s) of its citations that answer the question."""
         from knowledge import highlight  # noqa: PLC0415 - highlight builds on this module
 
-        found = highlight.highlights(self, question, cites)
+        found = highlight.highlights(self, question, cites, qvec=qvec)
         return Answer(True, highlight.answer_message(question, cites, found), cites, highlights=found)
 
     def search(self, question: str, k: int = 5) -> list[Citation]:
