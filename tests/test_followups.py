@@ -142,3 +142,18 @@ def test_a_question_naming_or_fitting_one_policy_is_answered_straight_away(two_p
     from knowledge.followup import policy_tie
 
     assert policy_tie(two_policies, question, two_policies.ask(question)) is None
+
+
+@pytest.mark.slow
+def test_a_policy_button_answers_the_previous_question_from_that_policy(live_stack, sender):
+    _answer(live_stack, sender, "Who is responsible for this policy?")
+    reply = _answer(live_stack, sender, '/ask_policy{"policy_choice":"social-media-policy"}')
+    assert reply["kind"] == "policy_answer"
+    assert {c["policy"] for c in reply["citations"]} == {"social-media-policy"}
+    assert reply["citations"][0]["clause"] == "doc.person-responsible-for-policy"
+
+
+@pytest.mark.slow
+def test_a_policy_button_with_no_earlier_question_asks_for_one(live_stack, sender):
+    reply = _answer(live_stack, sender, '/ask_policy{"policy_choice":"social-media-policy"}')
+    assert reply["kind"] == "no_context"

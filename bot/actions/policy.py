@@ -30,7 +30,10 @@ class ActionAnswerPolicy(Action):
         chosen = next((e.get("value") for e in tracker.latest_message.get("entities") or []
                        if e.get("entity") == "policy_choice"), None)
         context = focus = None
-        if chosen and previous:
+        if chosen:
+            if not previous:  # an old policy button in a new conversation: nothing to answer from it
+                send(dispatcher, messages.no_context(text))
+                return []
             question = previous
         elif is_follow_up(text, intent) and previous:
             question, context, focus = in_context(previous, text), previous, text
