@@ -7,6 +7,7 @@ import time
 
 from bot.quiz import QuizEngine
 from bot.store import Store, StoreUnavailable, get_store
+from knowledge import highlight
 from knowledge.followup import Tie, ask_in_policy, policy_tie
 from knowledge.search import Searcher, normalise_question
 from knowledge.service import get_searcher
@@ -74,8 +75,12 @@ def ask_and_log(sender_id: str, question: str) -> dict:
     return answer
 
 
-def answer(sender_id: str, question: str, policy: str | None = None) -> tuple[dict, Tie | None]:
-    """Answer (and log) a question, from one policy when the user chose it; a Tie when two policies fit equally."""
+def answer(sender_id: str, question: str, policy: str | None = None, *,
+           focus: str | None = None) -> tuple[dict, Tie | None]:
+    """Answer (and log) a question, from one policy when the user chose it; a Tie when two policies fit equally.
+
+    `focus` is the follow-up part of a question asked in context; the highlighted sentence is chosen for it.
+    """
     found = searcher()
     if policy:
         result = ask_in_policy(found, question, policy)
@@ -84,6 +89,9 @@ def answer(sender_id: str, question: str, policy: str | None = None) -> tuple[di
         tie = policy_tie(found, question, result)
         if tie is not None:
             return result.to_dict(), tie
+    if focus and result.answered:
+        result.highlights = highlight.highlights(found, question, result.citations, focus=focus)
+        result.message = highlight.answer_message(focus, result.citations, result.highlights)
     data = result.to_dict()
     if not sender_id:  # the database is down, so the sender could not be checked: answer, record nothing
         return data, None

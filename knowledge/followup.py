@@ -66,14 +66,37 @@ def policy_tie(searcher: Searcher, question: str, answer: Answer) -> Tie | None:
     """The policies to offer when the best clauses of two policies score within POLICY_TIE of each other."""
     if not answer.answered or len(searcher.index.policies) < 2:
         return None
-    best: dict[str, float] = {}
+    best: dict[str, Citation] = {}
     for cite in searcher.search(question, k=10):
-        best.setdefault(cite.policy, cite.score)
-    ranked = sorted(best.items(), key=lambda kv: -kv[1])
-    if len(ranked) < 2 or ranked[0][1] - ranked[1][1] > POLICY_TIE:
+        best.setdefault(cite.policy, cite)
+    ranked = sorted(best.values(), key=lambda c: -c.score)
+    if len(ranked) < 2:
         return None
-    tied = [p for p, s in ranked if ranked[0][1] - s <= POLICY_TIE]
-    return Tie(question, [(p, str(searcher.index.policies.get(p, {}).get("title") or p)) for p in tied])
+    titles = {p: str(m.get("title") or p) for p, m in searcher.index.policies.items()}
+    asked = set(tokens(question))
+    if any(asked & _title_words(titles[c.policy], titles.values()) for c in ranked):
+        return None  # the question names a policy ("the mobile phone policy")
+    tied = [c for c in ranked if ranked[0].score - c.score <= POLICY_TIE]
+    # "who is responsible for this policy?": a front-matter fact every policy has is a question about one of them
+    facts = [c for c in ranked[:2] if _is_detail(searcher, c)]
+    if len(tied) < 2 and len(facts) < 2:
+        return None
+    chosen = tied if len(tied) >= 2 else facts
+    return Tie(question, [(c.policy, titles[c.policy]) for c in chosen])
+
+
+def _title_words(title: str, titles) -> set[str]:
+    """Words of one policy's title that no other loaded policy's title has (what names that policy)."""
+    others = set()
+    for other in titles:
+        if other != title:
+            others |= set(tokens(other))
+    return {t for t in tokens(title) if t not in others and t not in TOPIC_GENERIC}
+
+
+def _is_detail(searcher: Searcher, cite: Citation) -> bool:
+    clause = searcher.index.find(cite.policy, cite.clause)
+    return clause is not None and clause.kind == "detail"
 
 
 def ask_in_policy(searcher: Searcher, question: str, policy: str) -> Answer:

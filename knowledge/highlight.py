@@ -117,18 +117,23 @@ class _VectorCache:
         self.vectors: dict[tuple[str, str], np.ndarray] = {}
         self.lock = threading.Lock()
 
-    def encode(self, encoder, question: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, encoder, question: str, texts: list[str],
+               qvec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The question's vector (qvec when the searcher already has it) and the texts' cached vectors."""
         name = getattr(encoder, "name", str(id(encoder)))
         with self.lock:
             missing = [t for t in dict.fromkeys(texts) if (name, t) not in self.vectors]
-        vecs = encoder.encode([question] + missing)
+        ask = ([] if qvec is not None else [question]) + missing
+        vecs = encoder.encode(ask) if ask else np.zeros((0, 0), dtype=np.float32)
+        if qvec is None:
+            qvec, vecs = vecs[0], vecs[1:]
         with self.lock:
             if len(self.vectors) + len(missing) > self.size:
                 self.vectors.clear()
-            for text, vec in zip(missing, vecs[1:]):
+            for text, vec in zip(missing, vecs):
                 self.vectors[(name, text)] = vec
-            rows = np.stack([self.vectors[(name, t)] for t in texts]) if texts else np.zeros((0, len(vecs[0])))
-        return vecs[0], rows
+            rows = np.stack([self.vectors[(name, t)] for t in texts]) if texts else np.zeros((0, len(qvec)))
+        return qvec, rows
 
 
 _CACHE = _VectorCache()
@@ -148,14 +153,15 @@ def score_units(searcher: Searcher, question: str, clause_text: str) -> list[tup
     return _score(searcher, question, [clause_text])[0]
 
 
-def _score(searcher: Searcher, question: str, texts: list[str]) -> list[list[tuple[float, Unit]]]:
+def _score(searcher: Searcher, question: str, texts: list[str],
+           qvec: np.ndarray | None = None) -> list[list[tuple[float, Unit]]]:
     question = strip_policy_name(question, getattr(searcher, "_titles", []))
     terms = {t: searcher.bm25.idf.get(t, 0.0) for t in tokens(question)}
     for t in tokens(searcher.lexicon.expand(question)):
         terms.setdefault(t, 0.5 * searcher.bm25.idf.get(t, 0.0))
     per_clause = [units(text) for text in texts]
     flat = [u.full(text) for text, us in zip(texts, per_clause) for u in us]
-    qvec, vecs = _CACHE.encode(searcher.encoder, question, flat)
+    qvec, vecs = _CACHE.encode(searcher.encoder, question, flat, qvec)
     why = bool(_WHY.search(question))
     dense = vecs @ qvec if len(flat) else np.zeros(0)
     out, i = [], 0
@@ -173,12 +179,25 @@ def _score(searcher: Searcher, question: str, texts: list[str]) -> list[list[tup
     return out
 
 
-def highlights(searcher: Searcher, question: str, citations: list[Citation]) -> list[Highlight]:
-    """The verbatim sentence(s) that answer the question: the first citation's best, and close seconds."""
+def highlights(searcher: Searcher, question: str, citations: list[Citation], *,
+               focus: str | None = None, qvec: np.ndarray | None = None) -> list[Highlight]:
+    """The verbatim sentence(s) that answer the question: the first citation's best, and close seconds.
+
+    `focus` is the newest part of a question asked in context (a follow-up such as "what if they're my
+    nephew?"): sentences are scored against it as well as the whole question, so the twist decides. `qvec` is
+    the question's embedding when the searcher has already computed it.
+    """
     if not citations:
         return []
-    scored = _score(searcher, question, [c.text for c in citations])
-    why = bool(_WHY.search(question))
+    scored = _score(searcher, question, [c.text for c in citations], qvec)
+    if focus:
+        merged = []
+        for ranked, more in zip(scored, _score(searcher, focus, [c.text for c in citations])):
+            bonus = {unit: score for score, unit in more}
+            merged.append(sorted(((score + bonus.get(unit, 0.0), unit) for score, unit in ranked),
+                                 key=lambda pair: -pair[0]))
+        scored = merged
+    why = bool(_WHY.search(focus or question))
     out: list[Highlight] = []
     best = scored[0][0][0] if scored[0] else None
     for cite, ranked in zip(citations, scored):

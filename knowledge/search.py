@@ -369,6 +369,7 @@ class Ranking:
     anchor: float
     order: np.ndarray
     topic: float = 1.0  # topic coverage of the question by the policy of the best clause
+    qvec: np.ndarray | None = None  # the question's embedding (reused to pick the highlighted sentence)
 
 
 class Searcher:
@@ -534,7 +535,7 @@ class Searcher:
         anchor = float((self._anchors @ qvec).max()) if len(self._anchors) else -1.0
         order = np.argsort(-combined, kind="stable")
         topic = float(topics[self._clause_policy[order[0]]]) if n else 1.0
-        return Ranking(combined, dense, keyword, base, anchor, order, topic)
+        return Ranking(combined, dense, keyword, base, anchor, order, topic, qvec)
 
     def _evidence(self, combined: np.ndarray, pool: int = 200, depth: int = 3) -> np.ndarray:
         """Each policy's mean score over its `depth` best clauses among the `pool` best overall, less the best
@@ -653,13 +654,13 @@ class Searcher:
             if self.index.clauses[row].policy != cites[0].policy and score < self.config.second_policy_cutoff * best:
                 continue
             cites.append(self._citation(int(row), score))
-        return self._answer(text, cites)
+        return self._answer(text, cites, ranking.qvec)
 
-    def _answer(self, question: str, cites: list[Citation]) -> Answer:
+    def _answer(self, question: str, cites: list[Citation], qvec: np.ndarray | None = None) -> Answer:
         """An answer that leads with the verbatim sentence(s) of its citations that answer the question."""
         from knowledge import highlight  # noqa: PLC0415 - highlight builds on this module
 
-        found = highlight.highlights(self, question, cites)
+        found = highlight.highlights(self, question, cites, qvec=qvec)
         return Answer(True, highlight.answer_message(question, cites, found), cites, highlights=found)
 
     def search(self, question: str, k: int = 5) -> list[Citation]:

@@ -127,12 +127,28 @@ def test_sign_in_ask_and_see_clause_6_3(ui, driver):
     button(driver, "Sign in").click()
     wait_for(driver, lambda d: "Ask & practise" in body(d) and
              d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]'), 60, "the chat page")
+    wait_for(driver, lambda d: "Take the scenario quiz." in body(d), 30, "the to-do card")
+    assert "Sign the Staff, Management Committee and Visitor ICT Acceptable Use Agreement." in body(driver)
+    settle(driver)
+    screenshot(driver, "todo-card.png", 800)
     chat(driver, QUESTION)
     wait_for(driver, lambda d: "6.3 — 6 Personal Use of Social Media" in body(d), 90, "the 6.3 citation")
     settle(driver)
-    assert "friend request" in body(driver).lower()
-    shot = screenshot(driver, "chat-citation.png", 1100)
+    # the answer leads with the clause's own sentence, in bold, before the (collapsed) clause
+    bold = [e.text for e in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"] strong')]
+    assert any("must decline 'friend requests' from pupils" in b for b in bold), bold
+    assert "clause 6.3 (Personal Use of Social Media), says:" in body(driver)
+    shot = screenshot(driver, "chat-highlight.png", 1000)
     assert shot.stat().st_size > 10_000
+    screenshot(driver, "chat-citation.png", 1100)
+    # a follow-up is answered in the context of the question before it
+    chat(driver, "what if they're my nephew?")
+    wait_for(driver, lambda d: "Following on from: A pupil sent me a friend request" in body(d), 90,
+             "the follow-up answer")
+    settle(driver)
+    assert "family members" in " ".join(
+        e.text for e in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"] strong'))
+    screenshot(driver, "chat-follow-up.png", 1400)
     # the citation links to the clause in the policy reader
     link = wait_for(driver, lambda d: next(a for a in d.find_elements(By.TAG_NAME, "a")
                                            if "Open 6.3 in the policy reader" in a.text), 30, "the reader link")

@@ -98,3 +98,62 @@ def test_nephew_follow_up_highlights_the_family_exception(live_stack, sender):
     reply = _answer(live_stack, sender, "what if they're my nephew?")
     assert reply["kind"] == "policy_answer" and reply["citations"][0]["clause"] in ("6.3", "6.4")
     assert any("family members" in h["text"] for h in reply["highlights"])
+
+
+# -- two policies ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def two_policies(tmp_path_factory):
+    from pathlib import Path
+
+    from knowledge.encoder import load_encoder
+    from knowledge.index import ingest, load
+    from knowledge.search import Lexicon, Searcher
+    from knowledge.settings import get_settings
+
+    root = Path(__file__).resolve().parent.parent
+    directory = tmp_path_factory.mktemp("two") / "index"
+    encoder = load_encoder(get_settings().model)
+    ingest([root / "data" / "policies" / "social-media-policy.md",
+            root / "data" / "eval" / "policies" / "staff-mobile-phone-policy.txt"], directory, encoder)
+    return Searcher(load(directory), encoder, lexicon=Lexicon.load(get_settings().lexicon_path))
+
+
+@pytest.mark.slow
+def test_a_question_both_policies_answer_asks_which_with_buttons(two_policies):
+    from bot import messages
+    from knowledge.followup import ask_in_policy, policy_tie
+
+    question = "Who is responsible for this policy?"
+    tie = policy_tie(two_policies, question, two_policies.ask(question))
+    assert tie is not None and {p for p, _ in tie.policies} == {"social-media-policy", "staff-mobile-phone-policy"}
+    text, payload, buttons = messages.policy_choice(tie)
+    assert payload["kind"] == "policy_choice" and payload["buttons"] == buttons
+    assert {b["payload"] for b in buttons} == {'/ask_policy{"policy_choice":"social-media-policy"}',
+                                             '/ask_policy{"policy_choice":"staff-mobile-phone-policy"}'}
+    chosen = ask_in_policy(two_policies, question, "staff-mobile-phone-policy")
+    assert {c.policy for c in chosen.citations} == {"staff-mobile-phone-policy"}
+    assert all(h.text in next(c.text for c in chosen.citations if c.clause == h.clause) for h in chosen.highlights)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["Who is responsible for the social media policy?",
+                                      "A pupil sent me a friend request, what do I do?"])
+def test_a_question_naming_or_fitting_one_policy_is_answered_straight_away(two_policies, question):
+    from knowledge.followup import policy_tie
+
+    assert policy_tie(two_policies, question, two_policies.ask(question)) is None
+
+
+@pytest.mark.slow
+def test_a_policy_button_answers_the_previous_question_from_that_policy(live_stack, sender):
+    _answer(live_stack, sender, "Who is responsible for this policy?")
+    reply = _answer(live_stack, sender, '/ask_policy{"policy_choice":"social-media-policy"}')
+    assert reply["kind"] == "policy_answer"
+    assert {c["policy"] for c in reply["citations"]} == {"social-media-policy"}
+    assert reply["citations"][0]["clause"] == "doc.person-responsible-for-policy"
+
+
+@pytest.mark.slow
+def test_a_policy_button_with_no_earlier_question_asks_for_one(live_stack, sender):
+    reply = _answer(live_stack, sender, '/ask_policy{"policy_choice":"social-media-policy"}')
+    assert reply["kind"] == "no_context"

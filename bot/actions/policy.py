@@ -32,11 +32,14 @@ class ActionAnswerPolicy(Action):
         previous = tracker.get_slot("last_question")
         chosen = next((e.get("value") for e in tracker.latest_message.get("entities") or []
                        if e.get("entity") == "policy_choice"), None)
-        context = None
-        if chosen and previous:
+        context = focus = None
+        if chosen:
+            if not previous:  # an old policy button in a new conversation: nothing to answer from it
+                send(dispatcher, messages.no_context(text))
+                return []
             question = previous
         elif is_follow_up(text, intent) and previous:
-            question, context = in_context(previous, text), previous
+            question, context, focus = in_context(previous, text), previous, text
         elif intent == "follow_up" and not has_topic(text):
             # "why not?" with nothing before it: searching it alone would cite a random clause
             send(dispatcher, messages.no_context(text))
@@ -44,7 +47,7 @@ class ActionAnswerPolicy(Action):
         else:
             question = text
         try:
-            answer, tie = await off_loop(services.answer, sender, question, chosen)
+            answer, tie = await off_loop(lambda: services.answer(sender, question, chosen, focus=focus))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clear message
             send_error(dispatcher, exc)
             return []

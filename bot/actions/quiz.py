@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
 from bot.actions.common import citations_for, member, off_loop, send, send_error
+from knowledge.followup import in_context, is_follow_up
 
 DONE = "done"
 NO_QUIZ = "no_quiz"
@@ -18,7 +19,7 @@ NO_QUIZ = "no_quiz"
 def _looks_like_question(text: str, intent: str | None) -> bool:
     """A reply that is not an option but a policy question asked mid-quiz."""
     words = re.findall(r"[A-Za-z']+", text)
-    if intent == "ask_policy" and len(words) >= 3:
+    if intent in ("ask_policy", "follow_up") and len(words) >= 3:
         return True
     return text.strip().endswith("?") and len(words) >= 3
 
@@ -130,14 +131,20 @@ class ValidateQuizForm(FormValidationAction):
             return {"quiz_answer": None}
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if _looks_like_question(text, intent):
+            previous = tracker.get_slot("last_question")
+            context = previous if previous and is_follow_up(text, intent) else None
+            question = in_context(previous, text) if context else text
             try:
-                answer = await off_loop(services.ask_and_log, sender, text)
+                answer = await off_loop(services.ask_and_log, sender, question)
             except Exception as exc:  # noqa: BLE001
                 send_error(dispatcher, exc)
                 return {"quiz_answer": None}
-            send(dispatcher, messages.policy_answer(answer))
+            send(dispatcher, messages.policy_answer({**answer, "question": question}, context=context))
             send(dispatcher, messages.notice("quiz_resume", "Back to the quiz:"))
-            return {"quiz_answer": None}
+            if not answer.get("answered"):
+                return {"quiz_answer": None}
+            return {"quiz_answer": None, "last_question": question,
+                    "last_citations": [f"{c['policy']}#{c['clause']}" for c in answer.get("citations") or []]}
         n = len(outcome.question.options)
         send(dispatcher, messages.notice(
             "quiz_reprompt",
