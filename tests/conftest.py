@@ -35,7 +35,6 @@ def live_env(tmp_path_factory, real_index) -> dict[str, str]:
     return {
         "POLICY_COACH_VAR": str(base / "var"),
         "DATABASE_URL": f"sqlite:///{base / 'coach.db'}",
-        "RASA_TRACKER_DB": str(base / "tracker.db"),
         "POLICY_COACH_INDEX": str(real_index),
         "COORDINATOR_EMAIL": "coordinator@example.org",
         "COORDINATOR_PASSWORD": "test-coordinator-pass",
@@ -50,7 +49,7 @@ def live_stack(live_env):
     if not MODEL.exists():
         pytest.fail("No trained Rasa model: run `make model` (make test does this) first")
     stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(),
-                  log_dir=Path(live_env["RASA_TRACKER_DB"]).parent / "logs", env=dict(live_env))
+                  log_dir=Path(live_env["POLICY_COACH_VAR"]).parent / "logs", env=dict(live_env))
     old = {k: os.environ.get(k) for k in live_env}
     os.environ.update(live_env)
     try:
