@@ -41,8 +41,11 @@ browser-deps:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+# Ruff, then the layering contracts in pyproject.toml [tool.importlinter] (knowledge -> no bot/ui, bot -> no ui,
+# ui -> no bot.actions, the training domain -> no rasa_sdk/streamlit).
 lint: .venv/.stamp
 	$(APP)/ruff check knowledge bot ui tests
+	$(APP)/lint-imports
 
 # CI order: lint -> pytest -> rasa data validate -> rasa train -> rasa test (stories), then the stack tests.
 test: setup browser-deps index lint

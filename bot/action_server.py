@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 
 from bot.tokens import ACTION_TOKEN, bearer, ensure_token, same
+from knowledge.settings import exit_on_bad_settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def build_app(actions_module: str) -> Sanic:
     executor = ActionExecutor()
     executor.register_package(actions_module)
     app = create_app(executor, cors_origins="")
-    token = ensure_token(ACTION_TOKEN)
+    token = ensure_token(ACTION_TOKEN, get_settings().var_dir)
 
     @app.on_request
     async def require_token(request):  # noqa: ANN001, ANN202
@@ -39,9 +39,10 @@ def build_app(actions_module: str) -> Sanic:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m bot.action_server --port 5055 [--host 127.0.0.1]`."""
+    settings = exit_on_bad_settings()
     parser = argparse.ArgumentParser(prog="python -m bot.action_server")
     parser.add_argument("--port", type=int, default=5055)
-    parser.add_argument("--host", default=os.environ.get("ACTION_SERVER_HOST", "127.0.0.1"))
+    parser.add_argument("--host", default=settings.action_server_host)
     parser.add_argument("--actions", default="bot.actions")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)

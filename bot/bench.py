@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     nlu_cross_validation(args.folds)
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "RASA_TRACKER_DB": f"{tmp}/tracker.db",
+        env = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db",
                "POLICY_COACH_VAR": f"{tmp}/var"}
         trusted = {"token": None, "database_url": env["DATABASE_URL"]}
         stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(),

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -22,6 +22,7 @@ from sanic.response import HTTPResponse
 from bot.tokens import CHANNEL_TOKEN, bearer, ensure_token, same
 
 log = logging.getLogger(__name__)
+DEFAULT_RUNTIME_DIR = Path(__file__).resolve().parent.parent / "var"  # when Rasa is run by hand with bot/credentials.yml
 MAX_BODY_BYTES = 16 * 1024  # whole request; refused with 413 before it is parsed
 MAX_MESSAGE_BYTES = 4 * 1024  # the user's text; answered with a plain "too long" reply, never sent to NLU
 MAX_METADATA_BYTES = 1024
@@ -46,9 +47,12 @@ class TokenRestInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> "TokenRestInput":
+        # bot/stack.py writes both from knowledge.settings into the credentials file it gives Rasa:
+        # this process (.venv-rasa) reads nothing from the environment.
         credentials = credentials or {}
-        timeout = float(os.environ.get("POLICY_COACH_TURN_TIMEOUT") or credentials.get("turn_timeout") or 60)
-        return cls(ensure_token(CHANNEL_TOKEN), turn_timeout=timeout)
+        timeout = float(credentials.get("turn_timeout") or 60)
+        directory = Path(credentials.get("runtime_dir") or DEFAULT_RUNTIME_DIR)
+        return cls(ensure_token(CHANNEL_TOKEN, directory), turn_timeout=timeout)
 
     def __init__(self, token: str, *, turn_timeout: float = 60) -> None:
         self.token = token

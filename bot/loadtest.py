@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from knowledge.settings import exit_on_bad_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "data" / "eval" / "social-media.jsonl"
 MAX_REQUESTS = 200_000
@@ -203,7 +205,9 @@ def client_headers(token: str | None = None) -> dict[str, str]:
     """The channel token header a trusted tool sends (from `<runtime dir>/channel.token` unless given)."""
     from bot.tokens import CHANNEL_TOKEN, read_token  # noqa: PLC0415
 
-    return {"Authorization": f"Bearer {token or read_token(CHANNEL_TOKEN)}"}
+    from knowledge.settings import get_settings  # noqa: PLC0415
+
+    return {"Authorization": f"Bearer {token or read_token(CHANNEL_TOKEN, get_settings().var_dir)}"}
 
 
 def stack_ports(rasa_port: int, action_port: int) -> dict[str, int]:
@@ -283,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line."""
     parser = argparse.ArgumentParser(prog="python -m bot.loadtest")
     parser.add_argument("mode", choices=["latency", "saturation", "morning"])
-    parser.add_argument("--url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    parser.add_argument("--url", default=exit_on_bad_settings().rasa_url)
     parser.add_argument("--n", type=int, default=100, help="questions for latency")
     parser.add_argument("--users", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None)

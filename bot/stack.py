@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from urllib.parse import urlparse
 import requests
 
 from bot.tokens import ACTION_TOKEN, CHANNEL_TOKEN, ensure_token, secure_dir
-from knowledge.settings import ROOT, runtime_dir
+from knowledge.settings import ROOT, exit_on_bad_settings, get_settings, settings_from
 
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
@@ -79,7 +80,7 @@ def tracker_store_config(url: str | None, var_dir: Path | None = None) -> str:
     if url and url.startswith("sqlite:///"):
         db = url.removeprefix("sqlite:///")
     else:
-        db = os.environ.get("RASA_TRACKER_DB") or str((var_dir or runtime_dir()) / "rasa_tracker.db")
+        db = str((var_dir or get_settings().var_dir) / "rasa_tracker.db")
     return f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {db}\n"
 
 
@@ -104,6 +105,17 @@ def write_endpoints(path: Path, action_port: int, *, tracker_url: str | None = N
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     path.chmod(0o600)
+    return path
+
+
+def write_credentials(path: Path, *, runtime_dir: Path, turn_timeout: float) -> Path:
+    """Write the credentials.yml a Rasa server uses: the token channel with its runtime dir and time guard."""
+    secure_dir(path.parent)
+    text = ((ROOT / "bot" / "credentials.yml").read_text()
+            + f"  runtime_dir: {json.dumps(str(runtime_dir))}\n  turn_timeout: {float(turn_timeout)}\n")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
     return path
 
 
@@ -145,7 +157,7 @@ class Stack:
 
     def __post_init__(self) -> None:
         if "POLICY_COACH_VAR" not in self.env:
-            self.env["POLICY_COACH_VAR"] = str(runtime_dir())
+            self.env["POLICY_COACH_VAR"] = str(get_settings().var_dir)
         self.var_dir = secure_dir(Path(self.env["POLICY_COACH_VAR"]).resolve())
         self.log_dir = secure_dir(Path(self.log_dir) if self.log_dir else self.var_dir / "logs")
         self.channel_token = ensure_token(CHANNEL_TOKEN, self.var_dir)
@@ -161,13 +173,20 @@ class Stack:
         self.commands[name] = (cmd, env)
         return proc
 
+    def child_env(self, *overrides: dict[str, str]) -> dict[str, str]:
+        """The environment a child process gets: this process's, then the stack's own values, then overrides."""
+        env = {**os.environ, **self.env}
+        for extra in overrides:
+            env.update(extra)
+        return env
+
     def headers(self) -> dict[str, str]:
         """The Authorization header trusted tools send to this stack's Rasa channel."""
         return {"Authorization": f"Bearer {self.channel_token}"}
 
     def start_actions(self) -> None:
         """Start the rasa-sdk action server and wait until it answers."""
-        env = {**os.environ, **self.env, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+        env = self.child_env({"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
         env.pop("COORDINATOR_PASSWORD", None)  # secrets only to the process that needs them (the app)
         proc = self._spawn("actions", [str(APP_PY), "-m", "bot.action_server", "--actions", "bot.actions",
                                        "--port", str(self.action_port)], env)
@@ -187,17 +206,20 @@ class Stack:
         port = port or self.rasa_port
         env = {**rasa_env(), **self.env}
         env.pop("COORDINATOR_PASSWORD", None)
-        tracker_url = env.get("RASA_TRACKER_URL") or env.get("DATABASE_URL")
-        if tracker_url and tracker_url.startswith("sqlite") and not env.get("RASA_TRACKER_URL"):
-            tracker_url = None  # the app's SQLite file is not shared with Rasa: the tracker gets its own
+        settings = settings_from(env)
+        tracker_url = settings.rasa_tracker_url
+        if not tracker_url and settings.database_url.startswith("postgres"):
+            tracker_url = settings.database_url  # the app's SQLite file is not shared with Rasa: the tracker gets its own
         if tracker_url and tracker_url.startswith("postgres"):
             env["RASA_TRACKER_PASSWORD"] = urlparse(tracker_url).password or ""
         endpoints = write_endpoints(self.var_dir / f"endpoints-{name}.yml", self.action_port,
-                                    tracker_url=tracker_url, redis_url=env.get("REDIS_URL"),
+                                    tracker_url=tracker_url, redis_url=settings.redis_url,
                                     action_token=self.action_token)
+        credentials = write_credentials(self.var_dir / f"credentials-{name}.yml", runtime_dir=self.var_dir,
+                                        turn_timeout=settings.turn_timeout)
         # No --enable-api: Rasa's HTTP API (trackers, DELETE/PUT /model) stays off; only the token channel.
         proc = self._spawn(name, [str(RASA_PY), "-m", "bot.rasa_server", "run", "--model", str(MODEL), "--port", str(port),
-                                  "--endpoints", str(endpoints), "--credentials", str(ROOT / "bot" / "credentials.yml"),
+                                  "--endpoints", str(endpoints), "--credentials", str(credentials),
                                   "-i", "127.0.0.1"], env)
         wait_for(f"http://127.0.0.1:{port}/webhooks/rest/", 240, proc, f"Rasa server ({name})")
 
@@ -207,13 +229,13 @@ class Stack:
         for i, port in enumerate(ports):
             self.start_rasa(port=port, name=f"rasa-{i + 1}")
         proc = self._spawn("balancer", [str(APP_PY), "-m", "bot.balancer", "--port", str(self.rasa_port),
-                                        *[f"http://127.0.0.1:{p}" for p in ports]], {**os.environ, **self.env})
+                                        *[f"http://127.0.0.1:{p}" for p in ports]], self.child_env())
         wait_for(f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/", 60, proc, "balancer")
         return ports
 
     def start_ui(self) -> None:
         """Start Streamlit and wait until it answers."""
-        env = {**os.environ, **self.env, "RASA_URL": f"http://127.0.0.1:{self.rasa_port}", "HF_HUB_OFFLINE": "1"}
+        env = self.child_env({"RASA_URL": f"http://127.0.0.1:{self.rasa_port}", "HF_HUB_OFFLINE": "1"})
         proc = self._spawn("ui", [str(APP_PY), "-m", "streamlit", "run", str(ROOT / "ui" / "server.py"),
                                   "--server.port", str(self.ui_port), "--server.headless", "true",
                                   "--server.address", "127.0.0.1",
@@ -270,13 +292,14 @@ def first_coordinator() -> dict[str, str]:
     .streamlit/secrets.toml is set, a random password is generated once into var/coordinator.env
     (git-ignored, mode 600) and passed to the app through the environment.
     """
-    if os.environ.get("COORDINATOR_EMAIL") or (ROOT / ".streamlit" / "secrets.toml").exists():
+    settings = get_settings()
+    if settings.coordinator_email or (ROOT / ".streamlit" / "secrets.toml").exists():
         return {}
-    path = runtime_dir() / "coordinator.env"
+    path = settings.var_dir / "coordinator.env"
     if not path.exists():
         import secrets  # noqa: PLC0415
 
-        secure_dir(runtime_dir())
+        secure_dir(settings.var_dir)
         path.write_text(f"COORDINATOR_EMAIL=coordinator@school.local\nCOORDINATOR_PASSWORD={secrets.token_urlsafe(12)}\n")
         path.chmod(0o600)
     values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
@@ -294,7 +317,7 @@ def run(args) -> int:
         print("starting action server ...", flush=True)
         stack.start_actions()
         if args.replicas > 1:
-            if not os.environ.get("REDIS_URL"):
+            if not get_settings().redis_url:
                 print("note: no REDIS_URL, so each replica keeps its own lock store; the balancer sends each "
                       "sender to the same replica, which is safe on this one machine only", flush=True)
             print(f"starting {args.replicas} Rasa replicas behind a balancer ...", flush=True)
@@ -336,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train")
     p.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
+    exit_on_bad_settings()
     if args.command == "train":
         trained = train_if_needed(force=args.force)
         print("Rasa model trained" if trained else "Rasa model up to date (data and config unchanged)")

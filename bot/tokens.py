@@ -1,6 +1,7 @@
 """Shared secrets kept in the runtime dir: created once with mode 600, read by the processes that need them.
 
-Standard library only: the Rasa server (.venv-rasa) imports this module too.
+Standard library only: the Rasa server (.venv-rasa) imports this module too. Callers pass the runtime dir
+(app processes from knowledge.settings, the Rasa channel from its generated credentials file).
 """
 from __future__ import annotations
 
@@ -14,12 +15,6 @@ ACTION_TOKEN = "action.token"  # Rasa -> action server (sent by the action endpo
 SESSION_SECRET = "session.key"  # the app's sign-in cookie signatures
 
 
-def runtime_dir() -> Path:
-    """POLICY_COACH_VAR, default var/ in the repository."""
-    value = os.environ.get("POLICY_COACH_VAR", "").strip()
-    return Path(value or Path(__file__).resolve().parent.parent / "var").resolve()
-
-
 def secure_dir(path: Path) -> Path:
     """Create a directory readable by its owner only (mode 700)."""
     path.mkdir(parents=True, exist_ok=True)
@@ -27,9 +22,9 @@ def secure_dir(path: Path) -> Path:
     return path
 
 
-def ensure_token(name: str, directory: Path | None = None) -> str:
+def ensure_token(name: str, directory: Path) -> str:
     """The token in `<runtime dir>/name`, created (random, mode 600) on first use."""
-    directory = secure_dir(directory or runtime_dir())
+    directory = secure_dir(Path(directory))
     path = directory / name
     try:
         # O_EXCL: two processes starting at once never overwrite each other's token.
@@ -43,9 +38,9 @@ def ensure_token(name: str, directory: Path | None = None) -> str:
     return read_token(name, directory)
 
 
-def read_token(name: str, directory: Path | None = None) -> str:
+def read_token(name: str, directory: Path) -> str:
     """The token in `<runtime dir>/name`; FileNotFoundError if it was never created."""
-    token = ((directory or runtime_dir()) / name).read_text().strip()
+    token = (Path(directory) / name).read_text().strip()
     if not token:
         raise ValueError(f"{name} is empty")
     return token

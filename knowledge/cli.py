@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from knowledge.settings import get_settings
+from knowledge.settings import exit_on_bad_settings, get_settings
 
 
 def _print_answer(answer) -> None:
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_quiz_draft)
 
     args = parser.parse_args(argv)
+    exit_on_bad_settings()
     return args.func(args)
 
 

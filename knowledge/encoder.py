@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.settings import DATA
+from knowledge.settings import DATA, offline_hub
 
 ADAPTER_PATH = DATA / "retrieval" / "adapter.npz"
 
@@ -27,8 +27,7 @@ class Encoder:
     """Wraps a sentence-transformers model; vectors are L2-normalised float32."""
 
     def __init__(self, model: str, *, adapter: Path | None = ADAPTER_PATH):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        offline_hub()
         from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - heavy import, only when used
 
         self.name = model_label(model)
@@ -187,7 +186,7 @@ def train_adapter(model: str, out: Path = ADAPTER_PATH, *, rank: int = 8, epochs
     import torch  # noqa: PLC0415
     from sentence_transformers import SentenceTransformer  # noqa: PLC0415
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_hub()
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

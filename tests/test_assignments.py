@@ -131,6 +131,7 @@ def test_a_refresher_covers_only_the_clauses_changed_since_the_person_signed(sto
     assert question.total == 1 and "2.2" in question.scenario.clauses
 
 
+@pytest.mark.slow
 def test_assignments_store_dates_and_flags_on_postgres(request):
     import uuid  # noqa: PLC0415
 

@@ -190,6 +190,7 @@ def test_quiz_me_on_a_named_policy_starts_that_quiz_and_the_default_is_the_large
     assert question.policy == "lone-working-policy" and question.scenario.clauses[0] in lone_texts
 
 
+@pytest.mark.slow
 def test_versions_and_conflicts_on_postgres(request, texts):
     import uuid  # noqa: PLC0415
 

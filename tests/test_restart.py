@@ -1,7 +1,6 @@
 """Restart safety: kill the action server, then the Rasa server, mid-quiz; no stored answer is lost."""
 from __future__ import annotations
 
-import os
 import signal
 import uuid
 
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.slow
 def own_stack(tmp_path, real_index):
     from bot.stack import Stack
 
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'coach.db'}", "RASA_TRACKER_DB": str(tmp_path / "tracker.db"),
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'coach.db'}",
            "POLICY_COACH_INDEX": str(real_index), "POLICY_COACH_VAR": str(tmp_path / "var")}
     stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(),
                   log_dir=tmp_path / "logs", env=env)
@@ -111,4 +110,4 @@ def test_endpoints_honour_a_sqlite_tracker_url_and_keep_everything_in_the_runtim
     assert f"db: {tmp_path / 'elsewhere' / 'tracker.db'}" in text and "token: secret-token" in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     default = write_endpoints(tmp_path / "var2" / "endpoints-rasa.yml", 5055).read_text()
-    assert f"db: {tmp_path / 'var2' / 'rasa_tracker.db'}" in default or "RASA_TRACKER_DB" in os.environ
+    assert f"db: {tmp_path / 'var2' / 'rasa_tracker.db'}" in default

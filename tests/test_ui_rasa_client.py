@@ -45,7 +45,7 @@ def test_client_sends_the_bearer_token_and_maps_refusals_to_clear_messages(tmp_p
     from bot.tokens import CHANNEL_TOKEN, ensure_token
 
     monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path / "var"))
-    token = ensure_token(CHANNEL_TOKEN)
+    token = ensure_token(CHANNEL_TOKEN, tmp_path / "var")
     seen = []
 
     class Handler(BaseHTTPRequestHandler):

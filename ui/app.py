@@ -10,6 +10,7 @@ import streamlit as st  # noqa: E402
 
 from bot.auth import ROLE_LABELS  # noqa: E402
 from bot.store import StoreUnavailable  # noqa: E402
+from knowledge.settings import SettingsError  # noqa: E402
 from ui import session  # noqa: E402
 from ui.pages import pages_for  # noqa: E402
 from ui.render import escape_md  # noqa: E402
@@ -63,6 +64,8 @@ def main() -> None:
         _run()
     except StoreUnavailable:
         st.error(session.DB_DOWN, icon=":material/cloud_off:")
+    except SettingsError as exc:
+        st.error(f"{exc}. Please tell whoever runs the server.", icon=":material/settings:")
 
 
 main()

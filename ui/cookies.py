@@ -9,7 +9,6 @@ reset or roster removal bumps the generation, so old cookies stop at once.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import time
@@ -17,6 +16,7 @@ import time
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from bot.tokens import SESSION_SECRET, ensure_token
+from knowledge.settings import get_settings
 
 COOKIE = "policy_coach_session"
 ROUTE = "/api/session"
@@ -27,16 +27,16 @@ _lock = threading.Lock()
 
 def session_seconds() -> int:
     """How long a sign-in lasts across reloads (POLICY_COACH_SESSION_HOURS, default 8)."""
-    return int(float(os.environ.get("POLICY_COACH_SESSION_HOURS") or 8) * 3600)
+    return int(get_settings().session_hours * 3600)
 
 
 def idle_seconds() -> int:
     """Idle time after which a browser session is signed out (POLICY_COACH_IDLE_MINUTES, default 30)."""
-    return int(float(os.environ.get("POLICY_COACH_IDLE_MINUTES") or 30) * 60)
+    return int(get_settings().idle_minutes * 60)
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(ensure_token(SESSION_SECRET), salt="policy-coach-session")
+    return URLSafeTimedSerializer(ensure_token(SESSION_SECRET, get_settings().var_dir), salt="policy-coach-session")
 
 
 def make_cookie(sender_id: str, generation: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import requests
 
 from bot.tokens import CHANNEL_TOKEN, read_token
+from knowledge.settings import get_settings
 
 
 class RasaUnavailable(RuntimeError):
@@ -37,7 +38,7 @@ def group_messages(raw: list[dict]) -> list[dict]:
 def channel_token() -> str:
     """The channel token from `<runtime dir>/channel.token` (written by the launcher at first start), or ""."""
     try:
-        return read_token(CHANNEL_TOKEN)
+        return read_token(CHANNEL_TOKEN, get_settings().var_dir)
     except (OSError, ValueError):
         return ""  # Rasa then answers 401, shown as a clear message
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import streamlit as st
@@ -120,7 +119,10 @@ def bootstrap(store: Store) -> None:
     from bot.auth import bootstrap_coordinator  # noqa: PLC0415
 
     secrets = {k: _secret(k) for k in ("COORDINATOR_EMAIL", "COORDINATOR_PASSWORD")}
-    env = {k: os.environ.get(k, "") for k in secrets}
+    settings = get_settings()
+    password_setting = settings.coordinator_password
+    env = {"COORDINATOR_EMAIL": settings.coordinator_email or "",
+           "COORDINATOR_PASSWORD": password_setting.get_secret_value() if password_setting else ""}
     email = env["COORDINATOR_EMAIL"] or secrets["COORDINATOR_EMAIL"]
     password = env["COORDINATOR_PASSWORD"] or secrets["COORDINATOR_PASSWORD"]
     key = (store.url, email, str(hash(password)))
