@@ -495,6 +495,7 @@ def policy_versions(store: Store) -> list[dict]:
                         "added": ", ".join(changes.get("added", [])),
                         "removed": ", ".join(changes.get("removed", [])),
                         "changed": ", ".join(changes.get("changed", [])),
+                        "wording": changes.get("wording", []),
                         "uploaded_by": r.uploaded_by, "uploaded_at": _iso(r.uploaded_at)})
         return out
 

@@ -13,11 +13,11 @@ from knowledge.search import normalise_question
 
 DEMO_PASSWORD = "demo-password-1"
 ROSTER = """name,email,role
-Alice Teacher,alice@school.example,teacher
-Bob Support,bob@school.example,support_staff
-Gwen Governor,gwen@school.example,governor
-Carl Contractor,carl@school.example,contractor
-Vera Volunteer,vera@school.example,volunteer
+Alice Teacher,alice@school.example,Class Teacher
+Bob Support,bob@school.example,Teaching Assistant
+Gwen Governor,gwen@school.example,Management Committee
+Carl Contractor,carl@school.example,Contractor
+Vera Volunteer,vera@school.example,Volunteer
 """
 UNANSWERED = [
     "Can I bring my dog to school?",
