@@ -175,3 +175,37 @@ def test_dashboard_filters_apply_to_every_chart_and_table(env, seeded):
     gwen = records.clause_facility(seeded, {"gwen@school.example"})
     assert clause_table["Answers"].sum() == sum(c["answered"] for c in gwen)
     assert [len(d.value) for d in at.dataframe] != every
+
+
+def test_compliance_report_pdf_opens_and_names_the_right_people(env, seeded):
+    import io  # noqa: PLC0415
+
+    import pdfplumber  # noqa: PLC0415
+
+    from bot.report import compliance, compliance_pdf  # noqa: PLC0415
+
+    index = load(Path(env["POLICY_COACH_INDEX"]))
+    assignments.set_assignment(seeded, "social-media-policy", "support_staff", due=date.today() + timedelta(days=1),
+                               sign=True, quiz=True, section=None, by="coord@school.example")
+    with seeded.session() as session:
+        from bot.store import Assignment  # noqa: PLC0415
+        session.query(Assignment).update({"due": date.today() - timedelta(days=5)})
+    data = compliance(seeded, index, "social-media-policy")
+    by_name = {r["name"]: r for r in data["rows"]}
+    passed = {r["email"] for r in records.completion(seeded) if r["passed"]}
+    assert {n for n, r in by_name.items() if r["passed"]} == {r["name"] for r in records.completion(seeded)
+                                                              if r["email"] in passed}
+    # Bob (support staff) passed the quiz but never signed, and the due date has passed
+    assert by_name["Bob Support"]["passed"] and not by_name["Bob Support"]["signed"]
+    assert [(r["name"], r["missing"]) for r in data["overdue"]] == [("Bob Support", "signature")]
+    with pdfplumber.open(io.BytesIO(compliance_pdf(data))) as doc:
+        text = "\n".join(page.extract_text() for page in doc.pages)
+    assert "Compliance report: Guidance on Social Media Use" in text
+    for name in ("Alice Teacher", "Bob Support", "Gwen Governor", "Carl Contractor", "Vera Volunteer"):
+        assert name in text
+    assert "Review was due March 2023" in text and "K. Formby" in text
+    assert "Overdue (1)" in text and "signature" in text
+    # the dashboard offers it with one click
+    at = as_coordinator(app(), seeded).run()
+    no_exceptions(at)
+    assert "dl-report" in {b.key for b in at.download_button}

@@ -202,6 +202,23 @@ def _facility(store, index, emails: set[str]) -> None:
         csv_button(scenario_frame, "scenario-facility")
 
 
+def _report(store, index) -> None:
+    """One click: the printable compliance report (PDF) of a policy for governors and inspectors."""
+    if index is None or not index.policies:
+        return
+    with st.container(border=True):
+        left, right = st.columns([3, 2], vertical_alignment="bottom")
+        policy = left.selectbox("Compliance report for governors and inspectors", list(index.policies),
+                                format_func=lambda p: index.policies[p].get("title") or p, key="report-policy")
+        from bot.report import compliance, compliance_pdf  # noqa: PLC0415
+
+        pdf = compliance_pdf(compliance(store, index, policy))
+        right.download_button("Download the report (PDF)", pdf, f"compliance-{policy}.pdf", "application/pdf",
+                              key="dl-report", icon=":material/picture_as_pdf:", type="primary")
+        st.caption("Who has signed and passed, by role and with dates; pass rates; overdue staff; the policy's review "
+                   "status. Open it and print.")
+
+
 def render() -> None:
     """Draw the coordinator dashboard."""
     store = session.require_store()
@@ -212,6 +229,7 @@ def render() -> None:
         st.warning(escape_md(problem))
     review_warnings(index)
     try:
+        _report(store, index)
         _completion(store, index)
         from ui.views.assignments import completion as assigned_completion  # noqa: PLC0415
 
