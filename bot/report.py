@@ -3,7 +3,7 @@ rates, overdue staff and the policy's review status — as rows (for the screen)
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
