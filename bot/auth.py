@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from zxcvbn import zxcvbn
 
 from bot.bank import ROLES
-from bot.store import Staff, Store, utcnow
+from bot.store import JobTitle, Staff, Store, utcnow
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything longer, so refuse it rather than silently truncate
@@ -87,6 +87,74 @@ def normalise_name(name: str) -> str:
 def normalise_role(role: str) -> str:
     """'Support staff' / 'support-staff' / 'SUPPORT_STAFF' -> 'support_staff'."""
     return re.sub(r"[\s-]+", "_", (role or "").strip().lower())
+
+
+# Job titles schools really put in the role column, and the role each counts as. The coordinator can add or
+# change titles (stored in job_titles); these are the starting point. Keys are normalised by title_key().
+JOB_TITLES = {
+    "teaching assistant": "support_staff", "ta": "support_staff", "hlta": "support_staff",
+    "higher level teaching assistant": "support_staff", "learning support assistant": "support_staff",
+    "lsa": "support_staff", "cover supervisor": "support_staff", "midday supervisor": "support_staff",
+    "lunchtime supervisor": "support_staff", "office manager": "support_staff", "administrator": "support_staff",
+    "admin": "support_staff", "receptionist": "support_staff", "business manager": "support_staff",
+    "site manager": "support_staff", "caretaker": "support_staff", "technician": "support_staff",
+    "it technician": "support_staff", "librarian": "support_staff", "cook": "support_staff",
+    "kitchen assistant": "support_staff", "cleaner": "support_staff", "nursery nurse": "support_staff",
+    "teacher": "teacher", "class teacher": "teacher", "headteacher": "teacher", "head teacher": "teacher",
+    "deputy headteacher": "teacher", "deputy head": "teacher", "assistant head": "teacher",
+    "senco": "teacher", "senco teacher": "teacher", "sendco": "teacher", "trainee": "teacher",
+    "trainee teacher": "teacher", "ect": "teacher", "nqt": "teacher", "supply": "teacher",
+    "supply teacher": "teacher", "head of year": "teacher", "head of department": "teacher",
+    "governor": "governor", "chair of governors": "governor", "management committee": "governor",
+    "management committee member": "governor", "mc member": "governor", "mc": "governor", "trustee": "governor",
+    "contractor": "contractor", "visiting professional": "contractor", "peripatetic teacher": "contractor",
+    "volunteer": "volunteer", "parent volunteer": "volunteer", "student volunteer": "volunteer",
+}
+
+
+def title_key(title: str) -> str:
+    """A job title compared without case, dots, hyphens or extra spaces ('H.L.T.A.' -> 'hlta')."""
+    text = re.sub(r"(?<=\b\w)\.", "", (title or "").casefold())
+    return " ".join(re.sub(r"[^\w/&]+|_", " ", text).split())
+
+
+def role_for(title: str, titles: dict[str, str] | None = None) -> str | None:
+    """The role a roster's role/job-title cell counts as, or None when it is not known."""
+    key = normalise_role(title)
+    if key in ROLES:
+        return key
+    mapping = JOB_TITLES if titles is None else titles
+    found = mapping.get(title_key(title))
+    if found:
+        return found
+    labels = {title_key(label): role for role, label in ROLE_LABELS.items()}
+    return labels.get(title_key(title))
+
+
+def job_titles(store: Store) -> dict[str, str]:
+    """Every known job title -> role: the built-in list with the coordinator's additions and changes."""
+    merged = dict(JOB_TITLES)
+    with store.session() as session:
+        merged.update({row.title: row.role for row in session.scalars(select(JobTitle)).all()})
+    return merged
+
+
+def set_job_title(store: Store, title: str, role: str, *, by: str | None = None) -> str:
+    """Store (or change) which role a job title counts as; returns the normalised title."""
+    key = title_key(title)
+    if not key:
+        raise ValueError("Type the job title as it appears on your roster.")
+    if len(key) > 120:
+        raise ValueError("That job title is longer than 120 characters.")
+    if role not in ROLES:
+        raise ValueError("Choose the role this job title counts as.")
+    with store.session() as session:
+        row = session.scalar(select(JobTitle).where(JobTitle.title == key))
+        if row is None:
+            row = JobTitle(title=key)
+            session.add(row)
+        row.role, row.added_by, row.added_at = role, by, utcnow()
+    return key
 
 
 def new_chat_id() -> str:
@@ -184,8 +252,9 @@ def _delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def parse_roster(data: str | bytes) -> tuple[list[RosterRow], list[tuple[int, str]]]:
-    """Read a roster CSV (name, email, role); return the good rows and (line, problem) for each bad one."""
+def parse_roster(data: str | bytes, titles: dict[str, str] | None = None) -> tuple[list[RosterRow], list[tuple[int, str]]]:
+    """Read a roster CSV (name, email, role or job title); return the good rows and (line, problem) for each
+    bad one, the problem naming the person. `titles` maps job titles to roles (default: the built-in list)."""
     if isinstance(data, bytes):
         data = _decode_roster(data)
         if data is None:
@@ -233,13 +302,15 @@ def parse_roster(data: str | bytes) -> tuple[list[RosterRow], list[tuple[int, st
             problems.append(f"'{email}' is not a valid email address")
         elif email.startswith(COORDINATOR_PREFIX):
             problems.append("email cannot start with 'coordinator:'")
-        role_key = normalise_role(role)
-        if role_key not in ROLES:
-            problems.append(f"role '{role}' is not one of {', '.join(ROLES)}" if role else "role is empty")
+        role_key = role_for(role, titles)
+        if role_key is None:
+            problems.append(f"the job title '{role}' is not known: add it under 'Job titles and roles' or use "
+                            f"one of {', '.join(ROLE_LABELS.values())}" if role else "role is empty")
         if email and email in seen and not problems:
             problems.append(f"{email} is already on line {seen[email]}")
         if problems:
-            errors.append((line, "; ".join(problems)))
+            who = " ".join(name.split())[:80] or email or "(no name or email)"
+            errors.append((line, f"{who}: " + "; ".join(problems)))
             continue
         seen[email] = line
         rows.append(RosterRow(line, " ".join(name.split()), email, role_key))
@@ -250,7 +321,7 @@ def parse_roster(data: str | bytes) -> tuple[list[RosterRow], list[tuple[int, st
 
 def import_roster(store: Store, data: str | bytes, *, replace: bool = False) -> RosterReport:
     """Add or update the good rows of a roster CSV; with replace, people missing from the file leave the roster."""
-    rows, errors = parse_roster(data)
+    rows, errors = parse_roster(data, job_titles(store))
     report = RosterReport(errors=errors)
     if not rows and errors:
         return report

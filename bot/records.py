@@ -194,16 +194,16 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
-def scores(store: Store) -> list[dict]:
-    """Score of every completed attempt by roster staff (for the distribution chart)."""
+def scores(store: Store, emails: set[str] | None = None) -> list[dict]:
+    """Score of every completed attempt by roster staff (for the distribution chart); only `emails` if given."""
     with store.session() as session:
         rows = session.execute(
-            select(Attempt.score, Attempt.passed, Staff.role, Attempt.finished_at)
+            select(Attempt.score, Attempt.passed, Staff.role, Attempt.finished_at, Staff.email)
             .join(Staff, Attempt.staff_id == Staff.id)
             .where(Attempt.status == "completed", Staff.on_roster.is_(True))
         ).all()
-        return [{"score": round(s or 0.0, 4), "passed": bool(p), "role": r, "finished": _iso(f)}
-                for s, p, r, f in rows]
+        return [{"score": round(s or 0.0, 4), "passed": bool(p), "role": r, "finished": _iso(f), "email": e}
+                for s, p, r, f, e in rows if emails is None or e in emails]
 
 
 def score_bands(rows: list[dict], width: int = 10) -> list[dict]:
@@ -214,11 +214,12 @@ def score_bands(rows: list[dict], width: int = 10) -> list[dict]:
 
 
 # -- coordinator: facility ----------------------------------------------------
-def _answers(session) -> list[tuple[Answer, str]]:
-    return session.execute(
-        select(Answer, Attempt.policy).join(Attempt, Answer.attempt_id == Attempt.id)
-        .join(Staff, Attempt.staff_id == Staff.id).where(Staff.on_roster.is_(True))
-    ).all()
+def _answers(session, emails: set[str] | None = None) -> list[tuple[Answer, str]]:
+    query = (select(Answer, Attempt.policy).join(Attempt, Answer.attempt_id == Attempt.id)
+             .join(Staff, Attempt.staff_id == Staff.id).where(Staff.on_roster.is_(True)))
+    if emails is not None:
+        query = query.where(Staff.email.in_(sorted(emails)))
+    return session.execute(query).all()
 
 
 def _facility(tally: dict, keys: tuple[str, ...]) -> list[dict]:
@@ -232,22 +233,24 @@ def _facility(tally: dict, keys: tuple[str, ...]) -> list[dict]:
     return rows
 
 
-def scenario_facility(store: Store) -> list[dict]:
-    """Per scenario: answers, correct, and facility (share answered correctly), hardest first."""
+def scenario_facility(store: Store, emails: set[str] | None = None) -> list[dict]:
+    """Per scenario: answers, correct, and facility (share answered correctly), hardest first; only `emails`' answers
+    if given (the dashboard's filters)."""
     with store.session() as session:
         tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-        for answer, policy in _answers(session):
+        for answer, policy in _answers(session, emails):
             t = tally[(policy, answer.scenario_id)]
             t[0] += int(answer.correct)
             t[1] += 1
         return _facility(tally, ("policy", "scenario"))
 
 
-def clause_facility(store: Store) -> list[dict]:
-    """Per clause tested: answers, correct and facility (an answer counts for each clause it tests)."""
+def clause_facility(store: Store, emails: set[str] | None = None) -> list[dict]:
+    """Per clause tested: answers, correct and facility (an answer counts for each clause it tests); only `emails`'
+    answers if given."""
     with store.session() as session:
         tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-        for answer, policy in _answers(session):
+        for answer, policy in _answers(session, emails):
             for clause in json.loads(answer.clauses or "[]"):
                 t = tally[(policy, clause)]
                 t[0] += int(answer.correct)
@@ -255,9 +258,13 @@ def clause_facility(store: Store) -> list[dict]:
         return _facility(tally, ("policy", "clause"))
 
 
-def most_missed(rows: list[dict]) -> dict | None:
-    """The clause (or scenario) answered wrongly most often; ties go to the lower facility."""
-    wrong = [r for r in rows if r["wrong"] > 0]
+MIN_ANSWERS = 5  # fewer answers than this and one slip would name a clause "most missed"
+
+
+def most_missed(rows: list[dict], min_answers: int = MIN_ANSWERS) -> dict | None:
+    """The clause (or scenario) answered wrongly most often among those with at least `min_answers` answers;
+    ties go to the lower facility."""
+    wrong = [r for r in rows if r["wrong"] > 0 and r["answered"] >= min_answers]
     if not wrong:
         return None
     return max(wrong, key=lambda r: (r["wrong"], -r["facility"], r["answered"]))
@@ -301,10 +308,62 @@ def unanswered_questions(store: Store, *, include_decided: bool = False) -> list
                 "last_asked": _iso(group["last_asked"]),
                 "status": link.status if link else "open",
                 "linked_clause": link.clause if link else None,
+                "linked_policy": link.policy if link else None,
+                "contact": link.contact if link else None,
             })
         rows.sort(key=lambda r: r["last_asked"] or "", reverse=True)
         rows.sort(key=lambda r: -r["count"])
-        return rows
+        return group_similar(rows)
+
+
+SIMILAR = 0.85  # difflib ratio at which two questions' normalised forms count as the same question reworded
+
+
+def group_similar(rows: list[dict], threshold: float = SIMILAR) -> list[dict]:
+    """Merge near-duplicate questions ("can i bring my dog into school" / "can i bring my dogs to school") with the
+    same decision status: counts add up, the most-asked wording leads, `variants` keeps every normalised form (a
+    decision applies to all of them)."""
+    from difflib import SequenceMatcher  # noqa: PLC0415
+
+    merged: list[dict] = []
+    for row in rows:  # most asked first, so the lead wording is the most common one
+        for lead in merged:
+            if lead["status"] == row["status"] and SequenceMatcher(None, lead["normalised"],
+                                                                   row["normalised"]).ratio() >= threshold:
+                lead["count"] += row["count"]
+                lead["people"] += row["people"]  # an upper bound: the same person may ask both wordings
+                lead["variants"].append(row["normalised"])
+                lead["wordings"].append(row["question"])
+                lead["last_asked"] = max(filter(None, [lead["last_asked"], row["last_asked"]]), default=None)
+                break
+        else:
+            merged.append({**row, "variants": [row["normalised"]], "wordings": [row["question"]]})
+    return merged
+
+
+def low_confidence_answers(store: Store, limit: int = 10, below: float | None = None) -> list[dict]:
+    """Answered questions whose best clause matched least well (lowest search score), grouped by question: the
+    answers most worth checking. `below` keeps only scores under that value."""
+    with store.session() as session:
+        links = {row.normalised for row in session.scalars(select(QuestionLink)).all()}
+        logs = session.scalars(select(QuestionLog).where(QuestionLog.answered.is_(True),
+                                                         QuestionLog.top_score.is_not(None))).all()
+        groups: dict[str, dict] = {}
+        for log in logs:
+            if log.normalised in links or (below is not None and log.top_score >= below):
+                continue
+            group = groups.setdefault(log.normalised, {
+                "question": log.question, "normalised": log.normalised, "count": 0, "askers": set(),
+                "score": log.top_score, "nearest_policy": log.top_policy, "nearest_clause": log.top_clause,
+                "last_asked": log.asked_at})
+            group["count"] += 1
+            group["askers"].add(log.staff_id)
+            group["score"] = min(group["score"], log.top_score)
+            group["last_asked"] = max(group["last_asked"], log.asked_at)
+        rows = sorted(groups.values(), key=lambda g: g["score"])[:limit]
+        return [{**{k: v for k, v in g.items() if k != "askers"}, "people": len(g["askers"]),
+                 "reason": "low_confidence", "cited": g["nearest_clause"], "last_asked": _iso(g["last_asked"]),
+                 "status": "open", "variants": [g["normalised"]]} for g in rows]
 
 
 # -- answer ratings -------------------------------------------------------------
@@ -380,9 +439,23 @@ def link_question(store: Store, normalised: str, policy: str, clause: str, *, by
     _decide(store, normalised, "linked", policy, clause, by)
 
 
-def mark_not_covered(store: Store, normalised: str, *, by: str | None = None) -> None:
-    """Record that the policy does not cover a question."""
+def mark_not_covered(store: Store, normalised: str, *, by: str | None = None, contact: str | None = None) -> None:
+    """Record that the policy does not cover a question, and who staff should ask about that topic (named in later
+    refusals of similar questions)."""
+    contact = " ".join((contact or "").split())[:300] or None
     _decide(store, normalised, "not_covered", None, None, by)
+    with store.session() as session:
+        row = session.scalar(select(QuestionLink).where(QuestionLink.normalised == normalised))
+        row.contact = contact
+
+
+def topic_contacts(store: Store) -> list[tuple[str, str]]:
+    """(question, who to ask) for every question marked not covered with a contact, for the bot's refusals."""
+    with store.session() as session:
+        rows = session.scalars(select(QuestionLink).where(QuestionLink.status == "not_covered",
+                                                          QuestionLink.contact.is_not(None))
+                               .order_by(QuestionLink.decided_at)).all()
+        return [(r.normalised, r.contact) for r in rows]
 
 
 def reopen_question(store: Store, normalised: str) -> None:
@@ -398,7 +471,7 @@ def question_links(store: Store) -> list[dict]:
     with store.session() as session:
         rows = session.scalars(select(QuestionLink).order_by(QuestionLink.decided_at.desc())).all()
         return [{"normalised": r.normalised, "status": r.status, "policy": r.policy, "clause": r.clause,
-                 "decided_by": r.decided_by, "decided_at": _iso(r.decided_at)} for r in rows]
+                 "contact": r.contact, "decided_by": r.decided_by, "decided_at": _iso(r.decided_at)} for r in rows]
 
 
 # -- policies -----------------------------------------------------------------
@@ -422,6 +495,7 @@ def policy_versions(store: Store) -> list[dict]:
                         "added": ", ".join(changes.get("added", [])),
                         "removed": ", ".join(changes.get("removed", [])),
                         "changed": ", ".join(changes.get("changed", [])),
+                        "wording": changes.get("wording", []),
                         "uploaded_by": r.uploaded_by, "uploaded_at": _iso(r.uploaded_at)})
         return out
 

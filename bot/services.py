@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 
+from bot import records
 from bot.quiz import QuizEngine
 from bot.store import Store, StoreUnavailable, get_store
 from knowledge import highlight
@@ -32,6 +33,7 @@ def searcher() -> Searcher:
     if time.monotonic() - _links_checked > 30:
         try:
             found.set_links(store().question_links())
+            found.set_topic_contacts(records.topic_contacts(store()))
         except StoreUnavailable:
             log.warning("question links not refreshed: database unavailable")
         _links_checked = time.monotonic()

@@ -128,6 +128,8 @@ class QuestionLink(Base):
     clause: Mapped[str | None] = mapped_column(String(50))
     decided_by: Mapped[str | None] = mapped_column(String(254))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # not_covered only (migration 0006): who staff should ask about this topic, named in later refusals
+    contact: Mapped[str | None] = mapped_column(String(300))
 
 
 class AnswerRating(Base):
@@ -196,6 +198,18 @@ class Assignment(Base):
     section: Mapped[str | None] = mapped_column(String(300))  # the section to sign; None = the whole policy
     created_by: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JobTitle(Base):
+    """A job title as written on a school's roster (normalised) and the role it counts as; coordinator-edited."""
+
+    __tablename__ = "job_titles"
+    __table_args__ = (UniqueConstraint("title", name="uq_job_title"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(50))
+    added_by: Mapped[str | None] = mapped_column(String(254))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 _engines: dict[str, Engine] = {}

@@ -89,6 +89,12 @@ _TOPIC_GENERIC_WORDS = """staff pupil pupils student students child children kid
     other another able enough instead since due sure clear rule rules guidance tip tips hold hand many much"""
 
 
+_TOPIC_STOP = frozenset("""a an the i im i'm my me we our you your is are am be been was were do does did can could
+    should would will shall may might must to of in on at for about with from by and or if what when where who how
+    why which that this it its there their they them he she his her get got have has had any some""".split()) | \
+    frozenset(_TOPIC_GENERIC_WORDS.split())
+
+
 @lru_cache(maxsize=1)
 def topic_generic() -> frozenset[str]:
     """Stems of the words that say nothing about which policy a question is about."""
@@ -226,6 +232,9 @@ class SearchConfig:
     template_pattern: str = r"\b(letters?|template|declaration|example letter|model letter)\b"
     part_weight: float = 0.9  # a part of a compound question meeting a section question counts this much
     max_citations: int = 3
+    # A refused question names the coordinator's contact for a "not covered" topic when it is at least this
+    # similar (cosine, or share of content words) to a question the coordinator marked with that contact.
+    topic_contact_min: float = 0.5
     relative_cutoff: float = 0.80  # citations after the first must score at least this share of the best
     # Fallback refusal thresholds, used when no OOS model is configured for the encoder (e.g. the test encoder).
     min_dense: float = 0.34
@@ -388,6 +397,8 @@ class Searcher:
         docs = [tokens(f"{clause_head(clause)} {clause.text}") for clause in clauses]
         self.bm25 = BM25(docs)
         self.links: dict[str, list[tuple[str, str]]] = {}  # normalised question -> [(policy, clause)]
+        self.topic_contacts: list[tuple[str, str]] = []  # (question marked not covered, who staff should ask)
+        self._topic_vecs = None
         n = len(clauses)
         self._owners = np.asarray(index.owners, dtype=np.int64)
         kinds = np.asarray(index.kinds)
@@ -427,6 +438,34 @@ class Searcher:
                         self._title_policies.setdefault(_stem(word), set()).add(number[key])
         self._anchors = _anchor_vectors(encoder, retrieval_dir / "anchors.yml")
         self.oos = OutOfScope.load(retrieval_dir / "oos.yml", getattr(encoder, "name", ""))
+
+    def set_topic_contacts(self, contacts: list[tuple[str, str]]) -> None:
+        """Coordinator-named contacts for topics the policies don't cover: [(question, who to ask)]."""
+        contacts = [(q, c) for q, c in contacts if q and c]
+        if [q for q, _ in contacts] != [q for q, _ in self.topic_contacts]:
+            self._topic_vecs = self.encoder.encode([q for q, _ in contacts]) if contacts else None
+        self.topic_contacts = contacts
+
+    def topic_contact(self, question: str) -> str | None:
+        """Who the coordinator said to ask about questions like this one (most similar stored topic question), or None.
+
+        Similarity is the larger of the embedding cosine and the share of content words in common, so a new
+        wording of the same topic ("sick pay" after "maternity pay") matches while an unrelated question does not.
+        """
+        if not self.topic_contacts or self._topic_vecs is None:
+            return None
+        qvec = np.asarray(self.encoder.encode([question])[0], dtype=np.float32)
+        vecs = np.asarray(self._topic_vecs, dtype=np.float32)
+        dense = vecs @ qvec / (np.linalg.norm(vecs, axis=1) * (np.linalg.norm(qvec) or 1.0) + 1e-9)
+        words = set(_words(normalise_question(question))) - _TOPIC_STOP
+        best, who = 0.0, None
+        for (stored, contact), cosine in zip(self.topic_contacts, dense):
+            theirs = set(_words(normalise_question(stored))) - _TOPIC_STOP
+            overlap = len(words & theirs) / len(words | theirs) if words | theirs else 0.0
+            score = max(float(cosine), overlap)
+            if score > best:
+                best, who = score, contact
+        return who if best >= self.config.topic_contact_min else None
 
     def set_links(self, links: dict[str, list[tuple[str, str]]]) -> None:
         """Coordinator-confirmed question -> clause links; an exact match is answered with that clause."""
@@ -607,12 +646,23 @@ class Searcher:
     def _refusal(self, reason: str, message: str) -> Answer:
         return Answer(False, message, [], reason, self.contacts() if reason == "out_of_scope" else [])
 
-    def out_of_scope_message(self) -> str:
+    def _out_of_scope(self, question: str) -> Answer:
+        """The refusal for a question no policy covers: the coordinator's contact for its topic if one matches,
+        otherwise the policy owners and contact list."""
+        who = self.topic_contact(question)
+        if who is None:
+            return self._refusal("out_of_scope", self.out_of_scope_message())
+        return Answer(False, f"{self.out_of_scope_message(ask=False)} Your coordinator says to ask {who} about "
+                             "questions like this.", [], "out_of_scope", [])
+
+    def out_of_scope_message(self, *, ask: bool = True) -> str:
         """What to say when no loaded policy covers a question, naming who to ask."""
         titles = [m.get("title") for m in self.index.policies.values() if m.get("title")]
         which = " or ".join(f"the {t}" for t in titles[:2]) if titles else "the loaded policies"
         owners = sorted({m["owner"] for m in self.index.policies.values() if m.get("owner")})
         who = f" Please ask {', '.join(owners)} (responsible for the policy)" if owners else " Please ask your line manager"
+        if not ask:
+            return f"I couldn't find anything in {which} that answers this, so I won't guess."
         return f"I couldn't find anything in {which} that answers this, so I won't guess.{who}."
 
     def ask(self, question: str) -> Answer:
@@ -636,11 +686,11 @@ class Searcher:
             if rows:
                 return self._answer(text, [self._citation(r, 1.0) for r in rows])
         if not self.index.clauses:
-            return self._refusal("out_of_scope", self.out_of_scope_message())
+            return self._out_of_scope(text)
         ranking = self._ranking(text)
         ok, _ = self.in_scope(ranking)
         if not ok:
-            return self._refusal("out_of_scope", self.out_of_scope_message())
+            return self._out_of_scope(text)
         order = ranking.order
         best = float(ranking.combined[order[0]])
         cites = [self._citation(int(order[0]), best)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot import auth
+from bot import auth, records
 from bot.store import Staff, Store
 
 ROSTER = """name,email,role
@@ -12,7 +12,7 @@ Alice Teacher,Alice@School.example,teacher
 Bob Support, bob@school.example ,Support staff
 ,nobody@school.example,teacher
 Dan Bad,not-an-email,teacher
-Eve Wrong,eve@school.example,headteacher
+Eve Wrong,eve@school.example,astronaut
 Fay Dup,alice@school.example,teacher
 Gwen Governor,gwen@school.example,governor
 """
@@ -51,7 +51,7 @@ def test_roster_import_keeps_good_rows_and_reports_bad_ones_with_line_numbers(st
     assert set(errors) == {4, 5, 6, 7}
     assert "name is empty" in errors[4]
     assert "not a valid email" in errors[5]
-    assert "headteacher" in errors[6] and "teacher" in errors[6]
+    assert "Eve Wrong" in errors[6] and "astronaut" in errors[6] and "Teacher" in errors[6]
     assert "already on line 2" in errors[7]
     with store.session() as session:
         bob = session.scalar(select(Staff).where(Staff.sender_id == "bob@school.example"))
@@ -300,3 +300,33 @@ def test_roster_rows_with_control_characters_or_huge_fields_are_rejected_one_by_
 def test_roster_with_a_wrong_header_names_the_separator_it_read(store):
     report = auth.import_roster(store, "full name;mail;job\nA;a@school.example;teacher\n".encode())
     assert report.errors and "semicolons" in report.errors[0][1] and "name" in report.errors[0][1]
+
+
+def test_roster_takes_real_job_titles_and_the_coordinators_own_mapping(store):
+    roster = ("name,email,role\nTia Assistant,tia@school.example,Teaching Assistant\nHal Higher,hal@school.example,H.L.T.A.\n"
+              "Sen Co,sen@school.example,SENCO\nCora Cover,cora@school.example,cover supervisor\n"
+              "Mo Committee,mo@school.example,Management Committee\nMick Member,mick@school.example,MC member\n"
+              "Tom Trainee,tom@school.example,trainee\nSue Supply,sue@school.example,Supply\n"
+              "Val Helper,val@school.example,Volunteer\nGov Label,gl@school.example,Governor / management committee\n"
+              "Dee Dinner,dee@school.example,Dinner Lady\n")
+    report = auth.import_roster(store, roster)
+    roles = {r["email"]: r["role"] for r in records.completion(store)}
+    assert roles["tia@school.example"] == roles["hal@school.example"] == roles["cora@school.example"] == "support_staff"
+    assert roles["sen@school.example"] == roles["tom@school.example"] == roles["sue@school.example"] == "teacher"
+    assert roles["mo@school.example"] == roles["mick@school.example"] == roles["gl@school.example"] == "governor"
+    assert roles["val@school.example"] == "volunteer"
+    [(line, problem)] = report.errors
+    assert line == 12 and problem.startswith("Dee Dinner:") and "Dinner Lady" in problem
+    # the coordinator maps the unknown title (stored in the database) and re-imports: Dee is added
+    assert auth.set_job_title(store, " dinner  LADY ", "support_staff", by="coord@school.example") == "dinner lady"
+    assert auth.job_titles(store)["dinner lady"] == "support_staff"
+    again = auth.import_roster(store, roster)
+    assert not again.errors and again.added == ["dee@school.example"]
+    # and can change a built-in mapping
+    auth.set_job_title(store, "Supply", "contractor")
+    auth.import_roster(store, roster)
+    assert {r["email"]: r["role"] for r in records.completion(store)}["sue@school.example"] == "contractor"
+    with pytest.raises(ValueError):
+        auth.set_job_title(store, "  ", "teacher")
+    with pytest.raises(ValueError):
+        auth.set_job_title(store, "Chef", "astronaut")

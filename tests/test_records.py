@@ -105,8 +105,18 @@ def test_facility_by_scenario_and_clause_names_most_missed(seeded):
     clauses = records.clause_facility(seeded)
     assert all(c["correct"] + c["wrong"] == c["answered"] for c in clauses)
     worst = records.most_missed(clauses)
-    assert worst["wrong"] == max(c["wrong"] for c in clauses)
+    assert worst["wrong"] == max(c["wrong"] for c in clauses if c["answered"] >= records.MIN_ANSWERS)
     assert records.most_missed([{"wrong": 0, "facility": 1.0, "answered": 3}]) is None
+    # one wrong answer out of one is not "most missed": a clause needs MIN_ANSWERS answers first
+    few = [{"clause": "1.1", "wrong": 1, "facility": 0.0, "answered": 1},
+           {"clause": "2.1", "wrong": 2, "facility": 0.6, "answered": 5}]
+    assert records.most_missed(few)["clause"] == "2.1"
+    assert records.most_missed(few[:1]) is None
+    # the dashboard's filters: only the chosen people's answers count
+    alice = records.clause_facility(seeded, {"alice@school.example"})
+    assert 0 < sum(c["answered"] for c in alice) < sum(c["answered"] for c in clauses)
+    assert records.scenario_facility(seeded, set()) == [] and records.scores(seeded, set()) == []
+    assert {r["email"] for r in records.scores(seeded, {"alice@school.example"})} == {"alice@school.example"}
 
 
 def test_unanswered_questions_grouped_linked_and_not_covered(seeded):
@@ -268,3 +278,28 @@ def test_a_missing_sqlite_database_is_refused_not_recreated(tmp_path):
         Store(url)
     assert not path.exists()
     _stores.pop(url, None)
+
+
+def test_near_duplicate_questions_grouped_not_covered_contact_and_low_confidence(seeded):
+    for question in ("Can I bring my dogs into school?", "How much maternity pay do I get?"):
+        seeded.log_question("bob@school.example", question, normalise_question(question),
+                            {"answered": False, "reason": "out_of_scope", "citations": []})
+    rows = records.unanswered_questions(seeded)
+    dog = next(r for r in rows if r["normalised"] == normalise_question("Can I bring my dog to school?"))
+    assert dog["count"] == 3 and normalise_question("Can I bring my dogs into school?") in dog["variants"]
+    assert not any(r["normalised"] == normalise_question("Can I bring my dogs into school?") for r in rows)
+    pay = normalise_question("How much maternity pay do I get?")
+    records.mark_not_covered(seeded, pay, by="coord@school.example", contact="  HR  (Mrs Patel, hr@school.example) ")
+    assert records.topic_contacts(seeded) == [(pay, "HR (Mrs Patel, hr@school.example)")]
+    decided = {r["normalised"]: r for r in records.unanswered_questions(seeded, include_decided=True)}
+    assert decided[pay]["status"] == "not_covered" and decided[pay]["contact"].startswith("HR")
+    records.mark_not_covered(seeded, normalise_question("What time does the canteen open?"))  # no contact given
+    assert [q for q, _ in records.topic_contacts(seeded)] == [pay]
+    # answered questions whose best clause matched least well are listed lowest score first
+    for question, score in (("Can I text a parent?", 0.21), ("Can I friend a pupil?", 0.93),
+                            ("Can I post photos?", 0.4)):
+        seeded.log_question("alice@school.example", question, normalise_question(question), {
+            "answered": True, "citations": [{"policy": "social-media-policy", "clause": "6.3", "score": score}]})
+    low = records.low_confidence_answers(seeded, limit=2)
+    assert [r["question"] for r in low] == ["Can I text a parent?", "Can I post photos?"]
+    assert records.low_confidence_answers(seeded, below=0.3)[0]["score"] == 0.21

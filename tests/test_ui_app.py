@@ -564,14 +564,14 @@ def test_dashboard_completion_charts_facility_and_review_warning(env, seeded):
     page = texts(at)
     assert "was due for review in March 2023" in page
     completion = at.dataframe[0].value
-    assert len(completion) == 5 and {"signed", "attempts", "best_score", "passed", "last_activity"} <= set(
-        completion.columns)
+    assert len(completion) == 5 and {"Signed current version", "Quiz attempts", "Best score %", "Passed",
+                                     "Last activity"} <= set(completion.columns)
     assert "Most missed clause" in page
     assert len(at.get("vega_lite_chart")) >= 3
     assert {"dl-completion", "dl-scores", "dl-clause-facility", "dl-scenario-facility"} <= {
         b.key for b in at.download_button}
     at.multiselect(key="filter-roles").set_value(["governor"]).run()
-    assert list(at.dataframe[0].value["email"]) == ["gwen@school.example"]
+    assert list(at.dataframe[0].value["Email"]) == ["gwen@school.example"]
 
 
 def test_questions_link_and_not_covered(env, seeded):
@@ -579,8 +579,8 @@ def test_questions_link_and_not_covered(env, seeded):
     no_exceptions(at)
     assert "Can I bring my dog to school" in texts(at)
     link_buttons = [b for b in at.button if b.key and b.key.startswith("link-")]
-    at.selectbox(key="pick-" + link_buttons[0].key[5:]).set_value(("social-media-policy", "6.3"))
-    link_buttons[0].click().run()
+    at.selectbox(key="pick-" + link_buttons[0].key[5:]).set_value(("social-media-policy", "6.3")).run()
+    at.button(key=link_buttons[0].key).click().run()
     no_exceptions(at)
     assert "Linked to 6.3" in texts(at)
     links = seeded.question_links()
@@ -630,8 +630,9 @@ def test_roster_upload_reports_bad_rows(env, seeded):
     [b for b in at.button if b.label == "Import roster"][0].click().run()
     no_exceptions(at)
     assert any("1 added" in s.value for s in at.success)
-    errors = [d.value for d in at.dataframe if list(d.value.columns) == ["line", "problem"]][0]
-    assert errors.to_dict("records")[0]["line"] == 3 and "bad-email" in errors.to_dict("records")[0]["problem"]
+    errors = [d.value for d in at.dataframe if list(d.value.columns) == ["Line", "Problem"]][0]
+    first = errors.to_dict("records")[0]
+    assert first["Line"] == "3" and first["Problem"].startswith("Bad Row:") and "bad-email" in first["Problem"]
 
 
 def test_database_down_shows_clear_message(monkeypatch, env):

@@ -13,11 +13,11 @@ from knowledge.search import normalise_question
 
 DEMO_PASSWORD = "demo-password-1"
 ROSTER = """name,email,role
-Alice Teacher,alice@school.example,teacher
-Bob Support,bob@school.example,support_staff
-Gwen Governor,gwen@school.example,governor
-Carl Contractor,carl@school.example,contractor
-Vera Volunteer,vera@school.example,volunteer
+Alice Teacher,alice@school.example,Class Teacher
+Bob Support,bob@school.example,Teaching Assistant
+Gwen Governor,gwen@school.example,Management Committee
+Carl Contractor,carl@school.example,Contractor
+Vera Volunteer,vera@school.example,Volunteer
 """
 UNANSWERED = [
     "Can I bring my dog to school?",
@@ -67,3 +67,38 @@ def seed_demo(store: Store, clauses: list[Clause], quizzes_dir: Path, *, passwor
         store.log_question(emails[n % len(emails)], question, normalise_question(question),
                            {"answered": False, "reason": "out_of_scope", "citations": []})
     return {"roster": report, "emails": emails}
+
+
+SCHOOL_TITLES = ["Class Teacher", "Teaching Assistant", "TA", "HLTA", "SENCO", "Cover Supervisor",
+                 "Management Committee", "MC member", "Trainee Teacher", "Supply", "Volunteer", "Headteacher",
+                 "Office Manager", "Midday Supervisor", "Site Manager"]
+SCHOOL_NAMES = ["Amira Khan", "Ben Clarke", "Chloe Evans", "Dev Patel", "Ella Hughes", "Finn O'Brien", "Grace Li",
+                "Harry Wood", "Isla Morgan", "Jack Turner", "Kiran Shah", "Lily Price", "Mason Hall", "Nia Roberts",
+                "Oscar Green", "Poppy Ward", "Quinn Baker", "Ruby Scott", "Sam Ahmed", "Tara Doyle", "Umar Farooq",
+                "Vicky Lewis", "Will Foster", "Yasmin Ali", "Zoë Ní Bhriain", "Adam Reid", "Beth Cole", "Carl Mills",
+                "Dina Rossi", "Ed Walsh"]
+
+
+def school_roster(n: int = 30) -> str:
+    """A roster CSV of n staff with real job titles (as schools write them), not role keys."""
+    lines = ["name,email,role"]
+    for i, name in enumerate(SCHOOL_NAMES[:n]):
+        email = name.lower().replace("ë", "e").replace("í", "i").replace("'", "").replace(" ", ".") + "@school.example"
+        lines.append(f"{name},{email},{SCHOOL_TITLES[i % len(SCHOOL_TITLES)]}")
+    return "\n".join(lines) + "\n"
+
+
+def seed_school(store: Store, clauses: list[Clause], quizzes_dir: Path, *, n: int = 30, quizzes: int = 12) -> list[str]:
+    """A roster of n staff with real job titles, quiz attempts by the first `quizzes` of them at mixed accuracy, and
+    unanswered questions (screenshots and browser tests). Returns the emails."""
+    report = auth.import_roster(store, school_roster(n))
+    assert not report.errors, report.errors
+    emails = [line.split(",")[1] for line in school_roster(n).strip().splitlines()[1:]]
+    engine = quiz_engine(store, clauses, quizzes_dir)
+    for i, email in enumerate(emails[:quizzes]):
+        take_quiz(engine, email, [0.95, 0.6, 0.85, 0.4, 0.9, 0.75][i % 6], seed=100 + i)
+    for i, question in enumerate(UNANSWERED + ["How much maternity pay will I get?", "Can I wear jeans on a Friday?",
+                                                "can i wear jeans on fridays"]):
+        store.log_question(emails[i % len(emails)], question, normalise_question(question),
+                           {"answered": False, "reason": "out_of_scope", "citations": []})
+    return emails

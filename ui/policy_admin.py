@@ -29,6 +29,29 @@ class UploadResult:
     title: str | None = None
     status: str = "error"  # error | added | updated | unchanged
     changes: dict[str, list[str]] = field(default_factory=dict)
+    # per changed/added/removed clause: {"clause", "kind", "label", "old", "new"} for the side-by-side diff
+    wording: list[dict] = field(default_factory=list)
+
+
+def _clauses_of(settings: Settings, policy: str) -> dict:
+    """The policy's clauses in the index now (before a new version replaces them), by clause id."""
+    try:
+        return {c.clause: c for c in load(settings.index_dir).clauses if c.policy == policy}
+    except IndexError_:
+        return {}
+
+
+def wording_diff(old: dict, new: dict, changes: dict[str, list[str]]) -> list[dict]:
+    """Old and new verbatim wording of every changed, added and removed clause, in the new version's order."""
+    from ui.render import clause_label  # noqa: PLC0415
+
+    out = []
+    for kind in ("changed", "added", "removed"):
+        for cid in changes.get(kind, []):
+            before, after = old.get(cid), new.get(cid)
+            out.append({"clause": cid, "kind": kind, "label": clause_label(after or before, cid),
+                        "old": before.text if before else "", "new": after.text if after else ""})
+    return out
 
 
 def _current_policies(settings: Settings) -> dict[str, dict]:
@@ -71,6 +94,7 @@ def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | N
             kept = archive / f"{old.stem}-{stamp}{old.suffix}"
             shutil.copy2(old, kept)
             moved.append((old, kept))
+    previous = _clauses_of(settings, policy)
     try:
         for old, _ in moved:
             old.unlink()
@@ -91,11 +115,12 @@ def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | N
                             policy, parsed.title, "unchanged", {"added": [], "removed": [], "changed": []})
     changes = report.changes.get(policy, {"added": [], "removed": [], "changed": []})
     status = "updated" if policy in report.updated else "added"
+    wording = wording_diff(previous, {c.clause: c for c in parsed.clauses}, changes) if status == "updated" else []
     records.record_policy_version(store, policy=policy, checksum=parsed.checksum, title=parsed.title,
-                                  changes=changes, uploaded_by=uploaded_by)
+                                  changes={**changes, "wording": wording}, uploaded_by=uploaded_by)
     verb = "New version of" if status == "updated" else "Added"
     return UploadResult(True, f"{verb} '{parsed.title}': {len(parsed.clauses)} clauses indexed.", policy,
-                        parsed.title, status, changes)
+                        parsed.title, status, changes, wording)
 
 
 def reindex(path: Path, settings: Settings, encoder):

@@ -199,3 +199,42 @@ def code_sheet_html(issued: list[dict]) -> str:
             "body{font-family:sans-serif}.slip{border:1px dashed #555;padding:12px;margin:10px 0;"
             "page-break-inside:avoid}.code{font:bold 22px monospace;letter-spacing:2px}</style></head><body>"
             f"<h1>Policy Coach — first sign-in codes</h1>{slips}</body></html>")
+
+
+def uk_when(value, *, time: bool = True) -> str:
+    """An ISO timestamp (or date) short and UK-style for tables: '1 Dec 2026, 09:05' / '1 Dec 2026'; '—' if none."""
+    from datetime import date, datetime  # noqa: PLC0415
+
+    if value is None or value != value or value == "":  # None, NaN or empty
+        return "—"
+    if isinstance(value, (datetime, date)):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    if isinstance(moment, datetime) and time:
+        return f"{moment.day} {moment:%b %Y, %H:%M}"
+    return f"{moment.day} {moment:%b %Y}"
+
+
+_NUMBERED = re.compile(r"^[A-Z]{0,2}\d+(\.\d+)*[a-z]?$")
+
+
+def clause_label(clause, clause_id: str | None = None) -> str:
+    """How a clause is named on screen: its number and section ('6.3 · Personal use'), or — for front matter and
+    unnumbered items, whose ids are internal ('doc.approved') — its title or section."""
+    if clause is None:
+        cid = str(clause_id or "")
+        return cid if _NUMBERED.match(cid) else cid.split(".", 1)[-1].replace("-", " ").capitalize()
+    if _NUMBERED.match(clause.clause):
+        section = clause.section.split("›")[-1].strip()
+        return f"{clause.clause} · {section}" if section else clause.clause
+    return (clause.title or clause.section or clause.clause.split(".", 1)[-1].replace("-", " ").capitalize()).strip()
+
+
+def short(text: str, limit: int = 70) -> str:
+    """Text cut at a word boundary with an ellipsis when longer than limit."""
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"

@@ -29,12 +29,13 @@ def completion(store, index) -> None:
         st.caption("No policies are assigned yet (Coordinator › Assignments).")
         return
     frame = pd.DataFrame(per_policy)
-    st.dataframe(frame, hide_index=True)
+    st.dataframe(frame, hide_index=True, column_config={"Policy": st.column_config.TextColumn("Policy", pinned=True)})
     csv_button(frame, "completion-by-policy")
     st.subheader(f"Overdue ({len(overdue)})")
     if overdue:
         table = pd.DataFrame(overdue)
-        st.dataframe(table, hide_index=True)
+        table["Role"] = table["Role"].map(lambda r: ROLE_LABELS.get(r, r))
+        st.dataframe(table, hide_index=True, column_config={"Name": st.column_config.TextColumn("Name", pinned=True)})
         csv_button(table, "overdue", "Download the overdue list (CSV)")
     else:
         st.caption("Nobody is overdue.")

@@ -14,7 +14,7 @@ from bot.store import StoreUnavailable
 from knowledge.settings import get_settings
 from ui import session
 from ui.policy_docs import try_index
-from ui.render import escape_md, safe_csv, uk_datetime
+from ui.render import clause_label, escape_md, safe_csv, short, uk_when
 
 
 def csv_button(frame: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
@@ -43,6 +43,26 @@ def review_warnings(index) -> None:
                    icon=":material/event_busy:")
 
 
+STATUS_FILTERS = ["Everyone", "Not signed", "Not passed", "Not started"]
+
+
+def percent_bars(frame: pd.DataFrame, label: str, value: str, *, title: str, tooltip: list[str],
+                 height: int | None = None, horizontal: bool = False) -> alt.LayerChart:
+    """Bars of a 0-100 value with the figure written on each bar; a 0% bar is drawn as a thin red stub so it is
+    not mistaken for a gap."""
+    data = frame.assign(_shown=frame[value].clip(lower=1.5), _text=frame[value].map(lambda v: f"{v:.0f}%"))
+    scale = alt.Scale(domain=[0, 100])
+    category = alt.Y(f"{label}:N", sort=None, title=None) if horizontal else \
+        alt.X(f"{label}:N", sort=None, title=None, axis=alt.Axis(labelAngle=0, labelLimit=160))
+    amount = alt.X("_shown:Q", scale=scale, title=title) if horizontal else alt.Y("_shown:Q", scale=scale, title=title)
+    base = alt.Chart(data, **({"height": height} if height else {})).encode(category, amount)
+    bars = base.mark_bar().encode(
+        color=alt.condition(alt.datum[value] < 60, alt.value("#d9534f"), alt.value("#4c78a8")), tooltip=tooltip)
+    text = base.mark_text(align="left" if horizontal else "center", baseline="middle" if horizontal else "bottom",
+                          dx=3 if horizontal else 0, dy=0 if horizontal else -3).encode(text="_text:N")
+    return bars + text
+
+
 def _completion(store, index) -> None:
     versions = {p: m.get("checksum", "") for p, m in index.policies.items()} if index else None
     rows = records.completion(store, versions)
@@ -55,7 +75,7 @@ def _completion(store, index) -> None:
     left, right = st.columns([2, 1])
     chosen = left.multiselect("Roles", roles, default=roles, format_func=lambda r: ROLE_LABELS.get(r, r),
                               key="filter-roles")
-    show = right.selectbox("Show", ["Everyone", "Not signed", "Not passed", "Not started"], key="filter-status")
+    show = right.selectbox("Show", STATUS_FILTERS, key="filter-status")
     view = frame[frame["role"].isin(chosen)]
     if show == "Not signed":
         view = view[~view["signed"]]
@@ -63,91 +83,141 @@ def _completion(store, index) -> None:
         view = view[~view["passed"]]
     elif show == "Not started":
         view = view[view["attempts"] == 0]
+    st.caption("The roles and the *Show* filter apply to every table and chart on this page.")
     totals = records.summary(view.to_dict("records"))
     cols = st.columns(4)
     cols[0].metric("People", totals["people"])
     cols[1].metric("Signed", totals["signed"])
     cols[2].metric("Passed", totals["passed"])
     cols[3].metric("Pass rate", f"{round(totals['pass_rate'] * 100)}%" if totals["pass_rate"] is not None else "—")
-    table = view.assign(best_score=view["best_score"].map(lambda s: None if pd.isna(s) else round(s * 100)),
-                        claimed_at=view["claimed_at"].map(uk_datetime))
+    table = completion_table(view)
     st.dataframe(table, hide_index=True, column_config={
-        "best_score": st.column_config.NumberColumn("best score %"),
-        "signed": st.column_config.CheckboxColumn("signed?"),
-        "passed": st.column_config.CheckboxColumn("passed?"),
-        "password_set": st.column_config.CheckboxColumn("has signed in"),
-        "claimed_at": st.column_config.TextColumn("account claimed"),
+        "Name": st.column_config.TextColumn("Name", pinned=True),
+        "Best score %": st.column_config.NumberColumn("Best score %", format="%d%%"),
+        "Signed current version": st.column_config.CheckboxColumn("Signed current version"),
+        "Passed": st.column_config.CheckboxColumn("Passed"),
     })
     csv_button(table, "completion")
+    emails = set(view["email"])
     left, right = st.columns(2)
     with left:
-        _pass_rate(frame)
+        _pass_rate(view)
     with right:
-        _scores(store)
+        _scores(store, emails)
+    _facility(store, index, emails)
 
 
-def _pass_rate(frame: pd.DataFrame) -> None:
+def completion_table(view: pd.DataFrame) -> pd.DataFrame:
+    """The completion rows with human column names, role labels and UK dates."""
+    return pd.DataFrame({
+        "Name": view["name"], "Role": view["role"].map(lambda r: ROLE_LABELS.get(r, r)),
+        "Signed current version": view["signed"], "Signed on": view["signed_at"].map(lambda v: uk_when(v, time=False)),
+        "Quiz attempts": view["attempts"],
+        "Best score %": view["best_score"].map(lambda s: None if pd.isna(s) else round(s * 100)),
+        "Passed": view["passed"], "Last activity": view["last_activity"].map(uk_when),
+        "Account claimed": view["claimed_at"].map(lambda v: uk_when(v, time=False)), "Email": view["email"],
+    })
+
+
+def _pass_rate(view: pd.DataFrame) -> None:
     st.subheader("Pass rate by role")
-    by_role = frame.groupby("role").agg(people=("email", "count"), passed=("passed", "sum")).reset_index()
-    by_role["pass rate %"] = (by_role["passed"] / by_role["people"] * 100).round()
-    st.altair_chart(alt.Chart(by_role, height=260).mark_bar().encode(
-        x=alt.X("role:N", title=None, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("pass rate %:Q", scale=alt.Scale(domain=[0, 100])),
-        tooltip=["role", "people", "passed", "pass rate %"]), width="stretch")
+    if view.empty:
+        st.caption("Nobody matches the filters.")
+        return
+    by_role = view.groupby("role").agg(people=("email", "count"), passed=("passed", "sum")).reset_index()
+    by_role = pd.DataFrame({"Role": by_role["role"].map(lambda r: ROLE_LABELS.get(r, r)), "People": by_role["people"],
+                            "Passed": by_role["passed"].astype(int),
+                            "Pass rate %": (by_role["passed"] / by_role["people"] * 100).round()})
+    st.altair_chart(percent_bars(by_role, "Role", "Pass rate %", title="pass rate %", height=260,
+                                 tooltip=["Role", "People", "Passed", "Pass rate %"]), width="stretch")
     csv_button(by_role, "pass-rate-by-role")
 
 
-def _scores(store) -> None:
+def _scores(store, emails: set[str]) -> None:
     st.subheader("Score distribution")
-    rows = records.scores(store)
+    rows = records.scores(store, emails)
     if not rows:
-        st.caption("No completed quizzes yet.")
+        st.caption("No completed quizzes by the people shown.")
         return
-    bands = pd.DataFrame(records.score_bands(rows))
+    bands = pd.DataFrame(records.score_bands(rows)).rename(columns={"band": "Score", "attempts": "Completed quizzes"})
     st.altair_chart(alt.Chart(bands, height=260).mark_bar().encode(
-        x=alt.X("band:N", sort=None, title="score"),
-        y=alt.Y("attempts:Q", title="completed attempts", axis=alt.Axis(tickMinStep=1)),
-        tooltip=["band", "attempts"]), width="stretch")
-    csv_button(pd.DataFrame(rows), "scores", "Download scores CSV")
+        x=alt.X("Score:N", sort=None, title="score", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("Completed quizzes:Q", axis=alt.Axis(tickMinStep=1)),
+        tooltip=["Score", "Completed quizzes"]), width="stretch")
+    scores_csv = pd.DataFrame([{"Role": ROLE_LABELS.get(r["role"], r["role"]), "Score %": round(r["score"] * 100),
+                                "Passed": "Yes" if r["passed"] else "No", "Finished": uk_when(r["finished"])}
+                               for r in rows])
+    csv_button(scores_csv, "scores", "Download scores CSV")
 
 
-def _facility(store, index) -> None:
+def _policy_title(index, policy: str) -> str:
+    return (index.policies.get(policy, {}).get("title") if index else None) or policy.replace("-", " ").capitalize()
+
+
+def _facility(store, index, emails: set[str]) -> None:
     st.subheader("Which rules are misunderstood")
-    st.caption("Facility = share of answers that were right. Low facility means staff misread that rule.")
-    clauses = records.clause_facility(store)
+    st.caption("Facility = share of answers that were right. Low facility means staff misread that rule. "
+               f"A clause is only called *most missed* once it has {records.MIN_ANSWERS} answers.")
+    clauses = records.clause_facility(store, emails)
     if not clauses:
-        st.caption("No quiz answers yet.")
+        st.caption("No quiz answers by the people shown yet.")
         return
+    label = {(c["policy"], c["clause"]): clause_label(index.find(c["policy"], c["clause"]) if index else None,
+                                                      c["clause"]) for c in clauses}
     worst = records.most_missed(clauses)
     if worst:
-        found = index.find(worst["policy"], worst["clause"]) if index else None
-        where = f" — {escape_md(found.section)}" if found else ""
-        st.error(f"Most missed clause: **{escape_md(worst['clause'])}**{where}: {worst['wrong']} wrong of "
+        st.error(f"Most missed clause: **{escape_md(label[(worst['policy'], worst['clause'])])}** "
+                 f"({escape_md(_policy_title(index, worst['policy']))}): {worst['wrong']} wrong of "
                  f"{worst['answered']} answers (facility {round(worst['facility'] * 100)}%).",
                  icon=":material/priority_high:")
-    clause_frame = pd.DataFrame(clauses)
-    if index:
-        clause_frame["section"] = [getattr(index.find(p, c), "section", "") for p, c in
-                                   zip(clause_frame["policy"], clause_frame["clause"])]
-    clause_frame["facility %"] = (clause_frame["facility"] * 100).round()
+    else:
+        st.caption(f"No clause has {records.MIN_ANSWERS} or more answers with mistakes yet, so none is named most "
+                   "missed.")
+    clause_frame = pd.DataFrame({
+        "Clause": [label[(c["policy"], c["clause"])] for c in clauses],
+        "Policy": [_policy_title(index, c["policy"]) for c in clauses],
+        "Answers": [c["answered"] for c in clauses], "Right": [c["correct"] for c in clauses],
+        "Wrong": [c["wrong"] for c in clauses], "Facility %": [round(c["facility"] * 100) for c in clauses]})
+    pinned = {"Clause": st.column_config.TextColumn("Clause", pinned=True, width="large"),
+              "Scenario": st.column_config.TextColumn("Scenario", pinned=True, width="large")}
     tab_clause, tab_scenario = st.tabs(["By clause", "By scenario"])
     with tab_clause:
-        st.altair_chart(alt.Chart(clause_frame, height=280).mark_bar().encode(
-            x=alt.X("clause:N", sort=None), y=alt.Y("facility %:Q", scale=alt.Scale(domain=[0, 100])),
-            color=alt.condition(alt.datum["facility %"] < 60, alt.value("#d9534f"), alt.value("#4c78a8")),
-            tooltip=["clause", "answered", "correct", "facility %"]), width="stretch")
-        st.dataframe(clause_frame.drop(columns=["facility"]), hide_index=True)
+        st.altair_chart(percent_bars(clause_frame, "Clause", "Facility %", title="facility %", horizontal=True,
+                                     tooltip=["Clause", "Policy", "Answers", "Right", "Facility %"]),
+                        width="stretch")
+        st.dataframe(clause_frame, hide_index=True, column_config=pinned)
         csv_button(clause_frame, "clause-facility")
     with tab_scenario:
-        scenario_frame = pd.DataFrame(records.scenario_facility(store))
         prompts = scenario_prompts()
-        scenario_frame["prompt"] = scenario_frame["scenario"].map(lambda s: prompts.get(s, ""))
-        scenario_frame["facility %"] = (scenario_frame["facility"] * 100).round()
-        st.altair_chart(alt.Chart(scenario_frame).mark_bar().encode(
-            y=alt.Y("scenario:N", sort=None), x=alt.X("facility %:Q", scale=alt.Scale(domain=[0, 100])),
-            tooltip=["scenario", "answered", "correct", "facility %"]), width="stretch")
-        st.dataframe(scenario_frame.drop(columns=["facility"]), hide_index=True)
+        scenarios = records.scenario_facility(store, emails)
+        scenario_frame = pd.DataFrame({
+            "Scenario": [short(prompts.get(s["scenario"]) or "(a scenario no longer in the quiz)", 80)
+                         for s in scenarios],
+            "Policy": [_policy_title(index, s["policy"]) for s in scenarios],
+            "Answers": [s["answered"] for s in scenarios], "Right": [s["correct"] for s in scenarios],
+            "Facility %": [round(s["facility"] * 100) for s in scenarios]})
+        st.altair_chart(percent_bars(scenario_frame, "Scenario", "Facility %", title="facility %", horizontal=True,
+                                     tooltip=["Scenario", "Answers", "Right", "Facility %"]), width="stretch")
+        st.dataframe(scenario_frame, hide_index=True, column_config=pinned)
         csv_button(scenario_frame, "scenario-facility")
+
+
+def _report(store, index) -> None:
+    """One click: the printable compliance report (PDF) of a policy for governors and inspectors."""
+    if index is None or not index.policies:
+        return
+    with st.container(border=True):
+        left, right = st.columns([3, 2], vertical_alignment="bottom")
+        policy = left.selectbox("Compliance report for governors and inspectors", list(index.policies),
+                                format_func=lambda p: index.policies[p].get("title") or p, key="report-policy")
+        from bot.report import compliance, compliance_pdf  # noqa: PLC0415
+
+        # built only when clicked (deferred data): a 30-person report takes ~2.5 s on a busy 2-core machine
+        right.download_button("Download the report (PDF)", lambda: compliance_pdf(compliance(store, index, policy)),
+                              f"compliance-{policy}.pdf", "application/pdf", key="dl-report",
+                              icon=":material/picture_as_pdf:", type="primary")
+        st.caption("Who has signed and passed, by role and with dates; pass rates; overdue staff; the policy's review "
+                   "status. Open it and print.")
 
 
 def render() -> None:
@@ -160,10 +230,10 @@ def render() -> None:
         st.warning(escape_md(problem))
     review_warnings(index)
     try:
+        _report(store, index)
         _completion(store, index)
         from ui.views.assignments import completion as assigned_completion  # noqa: PLC0415
 
         assigned_completion(store, index)
-        _facility(store, index)
     except StoreUnavailable as exc:
         st.error(str(exc))

@@ -1,8 +1,8 @@
-"""Coordinator: questions the bot couldn't answer, grouped with counts; link each to a clause or mark it not covered."""
+"""Coordinator: questions the bot couldn't answer (near-duplicates grouped with counts), answers rated unhelpful and
+answers given with least confidence; link each to a clause, or mark it not covered and name who staff should ask."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 
 import pandas as pd
 import streamlit as st
@@ -11,10 +11,14 @@ from bot import records
 from bot.store import StoreUnavailable
 from ui import session
 from ui.policy_docs import try_index
-from ui.render import escape_md
+from ui.render import clause_label, escape_md, uk_when
 from ui.views.dashboard import csv_button
 
 SHOWN = 50
+REASONS = {"out_of_scope": "no policy covers it", "low_confidence": "answered, but the match was weak",
+           "rated unhelpful": "rated unhelpful", "too_long": "too long", "empty": "no question in it",
+           "not_english": "not in English", "no_index": "no policy loaded"}
+STATUS = {"open": "Open", "linked": "Linked to a clause", "not_covered": "Not covered"}
 
 
 def _key(normalised: str) -> str:
@@ -27,55 +31,83 @@ def _clause_options(index) -> list[tuple[str, str]]:
     return [(c.policy, c.clause) for c in index.clauses]
 
 
-def _when(iso: str | None) -> str:
-    """An ISO timestamp as a UK date and time for the screen."""
-    return datetime.fromisoformat(iso).strftime("%d/%m/%Y %H:%M") if iso else ""
+def _option_label(index, option: tuple[str, str]) -> str:
+    clause = index.find(option[0], option[1])
+    several = len(index.policies) > 1
+    policy = f" ({index.policies.get(option[0], {}).get('title', '')})" if several else ""
+    body = f": {clause.text[:70]}" if clause else ""
+    return f"{clause_label(clause, option[1])}{policy}{body}"
+
+
+def _times(n: int) -> str:
+    return f"{n} time{'s' if n != 1 else ''}"
 
 
 def _decide_row(store, user: dict, row: dict, options: list[tuple[str, str]], index, *, prefix: str = "") -> None:
     k = _key(row["normalised"])
+    variants = row.get("variants") or [row["normalised"]]
     with st.container(border=True):
         st.markdown(f"**“{escape_md(row['question'])}”**")
         people = f"{row['people']} {'person' if row['people'] == 1 else 'people'}"
-        if "cited" in row:  # a poorly rated answer
-            st.caption(f"rated unhelpful {row['count']} time{'s' if row['count'] != 1 else ''} by {people} "
-                       f"(helpful {row['helpful']}) · last {escape_md(_when(row['last_asked']))} · "
-                       f"the answer cited {escape_md(row['cited'] or 'nothing')}")
+        if row.get("reason") == "rated unhelpful":
+            st.caption(f"rated unhelpful {_times(row['count'])} by {people} (helpful {row['helpful']}) · last "
+                       f"{escape_md(uk_when(row['last_asked']))} · the answer cited "
+                       f"{escape_md(_cited(index, row))}")
+        elif row.get("reason") == "low_confidence":
+            st.caption(f"answered {_times(row['count'])} · last {escape_md(uk_when(row['last_asked']))} · "
+                       f"weak match on {escape_md(_cited(index, row))}")
         else:
-            st.caption(f"asked {row['count']} time{'s' if row['count'] != 1 else ''} by {people} "
-                       f"· last {escape_md((row['last_asked'] or '')[:16])}"
-                       f" · {escape_md(row['reason'].replace('_', ' '))}")
+            st.caption(f"asked {_times(row['count'])} by {people} · last {escape_md(uk_when(row['last_asked']))} · "
+                       f"{escape_md(REASONS.get(row['reason'], row['reason'].replace('_', ' ')))}")
+        if len(row.get("wordings") or []) > 1:
+            st.caption("Also asked as: " + " · ".join(f"“{escape_md(w)}”" for w in row["wordings"][1:4]))
         if not options:
             st.caption("No policy index, so there are no clauses to link to.")
             return
-        nearest = (row["nearest_policy"], row["nearest_clause"])
-        start = options.index(nearest) if nearest in options else 0
-
-        def label(option: tuple[str, str]) -> str:
-            clause = index.find(option[0], option[1])
-            return f"{option[1]} — {clause.section}: {clause.text[:80]}" if clause else option[1]
-
-        choice = st.selectbox("Clause that answers it", options, index=start, format_func=label, key=f"{prefix}pick-{k}")
-        left, right, _ = st.columns([1, 1, 3])
-        if left.button("Link to this clause", key=f"{prefix}link-{k}", type="primary", icon=":material/link:"):
-            records.link_question(store, row["normalised"], choice[0], choice[1], by=user["email"])
-            st.session_state["questions_notice"] = f"Linked to {choice[1]}: the bot will answer it from that clause."
+        # starts empty: a pre-selected clause made one careless click link a question to the wrong rule
+        choice = st.selectbox("Clause that answers it", options, index=None, placeholder="Choose a clause…",
+                              format_func=lambda o: _option_label(index, o), key=f"{prefix}pick-{k}")
+        if st.button("Link to this clause", key=f"{prefix}link-{k}", icon=":material/link:", disabled=choice is None):
+            for normalised in variants:
+                records.link_question(store, normalised, choice[0], choice[1], by=user["email"])
+            st.session_state["questions_notice"] = (f"Linked to {clause_label(index.find(*choice), choice[1])}: "
+                                                    "the bot will answer it from that clause.")
             st.rerun()
-        if right.button("Not covered", key=f"{prefix}nc-{k}", icon=":material/block:"):
-            records.mark_not_covered(store, row["normalised"], by=user["email"])
-            st.session_state["questions_notice"] = "Marked as not covered by the policy."
+        contact = st.text_input("Not covered by any policy? Who should staff ask about this topic?",
+                                placeholder="e.g. HR (Mrs Patel, hr@school.example) for pay and leave",
+                                key=f"{prefix}contact-{k}", max_chars=300)
+        if st.button("Mark as not covered", key=f"{prefix}nc-{k}", icon=":material/block:"):
+            for normalised in variants:
+                records.mark_not_covered(store, normalised, by=user["email"], contact=contact)
+            st.session_state["questions_notice"] = (
+                f"Marked as not covered. Staff asking about this will be told to ask {contact.strip()}."
+                if contact.strip() else "Marked as not covered by the policy.")
             st.rerun()
 
 
-def _poorly_rated(store, user: dict, rated: list[dict], options: list[tuple[str, str]], index) -> None:
-    """Answers staff rated 👎 (more often than 👍): link the clause that does answer the question."""
-    if not rated:
+def _cited(index, row: dict) -> str:
+    clause_id = row.get("nearest_clause")
+    if not clause_id:
+        return "nothing"
+    return clause_label(index.find(row.get("nearest_policy"), clause_id) if index else None, clause_id)
+
+
+def _section(store, user, title: str, caption: str, rows: list[dict], options, index, prefix: str) -> None:
+    if not rows:
         return
-    st.subheader(f"Answers rated unhelpful ({len(rated)})")
-    st.caption("Staff gave these answers a thumbs down. Link the clause that really answers the question and the "
-               "bot will answer from it next time.")
-    for row in rated[:SHOWN]:
-        _decide_row(store, user, row, options, index, prefix="rated-")
+    st.subheader(f"{title} ({len(rows)})")
+    st.caption(caption)
+    for row in rows[:SHOWN]:
+        _decide_row(store, user, row, options, index, prefix=prefix)
+
+
+def _decided_table(index, decided: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "Question": r["question"], "Times asked": r["count"], "Decision": STATUS.get(r["status"], r["status"]),
+        "Answered by": (clause_label(index.find(r.get("linked_policy"), r["linked_clause"]) if index else None,
+                                     r["linked_clause"]) if r.get("linked_clause") else "—"),
+        "Staff are told to ask": r.get("contact") or "—", "Last asked": uk_when(r["last_asked"]),
+    } for r in decided])
 
 
 def render() -> None:
@@ -83,8 +115,9 @@ def render() -> None:
     store = session.require_store()
     user = session.require_coordinator(store)
     st.title("Unanswered questions")
-    st.caption("Questions the policy search could not answer. Link one to the clause that answers it and the "
-               "bot will use that clause next time (within a minute); or mark it as not covered by the policy.")
+    st.caption("Questions the policy search could not answer or answered poorly. Link one to the clause that answers "
+               "it and the bot will use that clause next time (within a minute); or mark it as not covered and say "
+               "who staff should ask — the bot will then name that contact for similar questions.")
     notice = st.session_state.pop("questions_notice", None)
     if notice:
         st.success(escape_md(notice))
@@ -92,30 +125,38 @@ def render() -> None:
     try:
         rows = records.unanswered_questions(store, include_decided=True)
         rated = records.poorly_rated(store)
+        weak = records.low_confidence_answers(store)
     except StoreUnavailable as exc:
         st.error(str(exc))
         return
-    _poorly_rated(store, user, rated, _clause_options(index), index)
+    options = _clause_options(index)
     open_rows = [r for r in rows if r["status"] == "open"]
     decided = [r for r in rows if r["status"] != "open"]
-    if not rows:
+    if not rows and not rated and not weak:
         st.info("No unanswered questions so far.")
         return
-    st.subheader(f"Open ({len(open_rows)})")
-    options = _clause_options(index)
-    for row in open_rows[:SHOWN]:
-        _decide_row(store, user, row, options, index)
+    _section(store, user, "Not answered", "Similar wordings of the same question are grouped, with how often "
+             "they were asked.", open_rows, options, index, "")
     if len(open_rows) > SHOWN:
         st.caption(f"{len(open_rows) - SHOWN} more in the CSV export.")
-    frame = pd.DataFrame(rows)
-    csv_button(frame, "unanswered-questions")
+    _section(store, user, "Answers rated unhelpful", "Staff gave these answers a thumbs down. Link the clause that "
+             "really answers the question and the bot will answer from it next time.", rated, options, index, "rated-")
+    _section(store, user, "Answered with least confidence", "The bot answered these, but its best clause matched "
+             "weakly. Check the answer; link a better clause if there is one.", weak, options, index, "weak-")
+    if rows:
+        export = pd.DataFrame([{"Question": r["question"], "Times asked": r["count"], "People": r["people"],
+                                "Why": REASONS.get(r["reason"], r["reason"]), "Decision": STATUS.get(r["status"]),
+                                "Staff are told to ask": r.get("contact") or "", "First asked": uk_when(r["first_asked"]),
+                                "Last asked": uk_when(r["last_asked"])} for r in rows])
+        csv_button(export, "unanswered-questions")
     if decided:
         st.subheader(f"Decided ({len(decided)})")
-        st.dataframe(pd.DataFrame(decided)[["question", "count", "status", "linked_clause", "last_asked"]],
-                     hide_index=True)
+        st.dataframe(_decided_table(index, decided), hide_index=True,
+                     column_config={"Question": st.column_config.TextColumn("Question", pinned=True, width="large")})
         with st.form("reopen"):
-            target = st.selectbox("Undo a decision", [r["normalised"] for r in decided], key="reopen-pick",
-                                  format_func=lambda n: next(r["question"] for r in decided if r["normalised"] == n))
+            target = st.selectbox("Undo a decision", range(len(decided)), key="reopen-pick",
+                                  format_func=lambda n: decided[n]["question"])
             if st.form_submit_button("Reopen"):
-                records.reopen_question(store, target)
+                for normalised in decided[target].get("variants") or [decided[target]["normalised"]]:
+                    records.reopen_question(store, normalised)
                 st.rerun()

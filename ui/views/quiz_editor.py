@@ -13,7 +13,7 @@ from knowledge.settings import get_settings
 from ui import session
 from ui.policy_docs import try_index
 from ui.quiz_admin import ROLE_LABELS, STATUS_LABELS, clause_texts, draft_into_editor, flagged
-from ui.render import escape_md
+from ui.render import clause_label, escape_md
 
 NEW = "__new__"
 LETTERS = "ABCD"
@@ -62,7 +62,10 @@ def _import_export(store, user, index, policy: str, has_bank: bool) -> None:
             st.rerun()
 
 
-def _scenario_table(data: dict, flags: dict[str, str], texts: dict[str, str]) -> None:
+def _scenario_table(data: dict, flags: dict[str, str], texts: dict[str, str], index=None, policy: str = "") -> None:
+    def label(cid: str) -> str:
+        return clause_label(index.find(policy, cid) if index else None, cid)
+
     rows = []
     for item in data.get("scenarios", []):
         # "text:" references in hand-written banks are shown as the clause ids they point at.
@@ -70,13 +73,14 @@ def _scenario_table(data: dict, flags: dict[str, str], texts: dict[str, str]) ->
         status = "flagged" if item.get("id") in flags else str(item.get("status") or "approved")
         rows.append({"Question": str(item.get("prompt", ""))[:110], "Status": STATUS_LABELS.get(status, status),
                      "For": ", ".join(ROLE_LABELS.get(r, r) for r in item.get("roles") or ["all"]),
-                     "Clauses": ", ".join(shown)})
+                     "Clauses": ", ".join(label(c) for c in shown)})
     frame = pd.DataFrame(rows)
     counts = frame["Status"].value_counts().to_dict() if rows else {}
     st.caption(" · ".join(f"{v} {k.lower()}" for k, v in counts.items()))
     shown = st.multiselect("Show", list(STATUS_LABELS.values()), default=list(STATUS_LABELS.values()),
                            key="quiz-status-filter")
-    st.dataframe(frame[frame["Status"].isin(shown)] if rows else frame, hide_index=True)
+    st.dataframe(frame[frame["Status"].isin(shown)] if rows else frame, hide_index=True,
+                 column_config={"Question": st.column_config.TextColumn("Question", pinned=True, width="large")})
 
 
 def _blank(data: dict, policy: str) -> dict:
@@ -128,7 +132,7 @@ def _editor(store, user, index, policy: str, version: int, data: dict) -> None:
         clauses = st.multiselect(
             "Clauses it tests (the first is the main one)", clause_ids,
             default=_resolved_clauses(item, texts), key=f"clauses-{key}",
-            format_func=lambda cid: f"{cid} — {texts[cid][:90]}")
+            format_func=lambda cid: f"{clause_label(index.find(policy, cid) if index else None, cid)} — {texts[cid][:80]}")
         options = list(item.get("options") or [])[:4]
         while len(options) < 4:
             options.append({"id": "abcd"[len(options)], "text": "", "correct": False, "feedback": ""})
@@ -219,5 +223,5 @@ def render() -> None:
     for sid, why in flags.items():
         st.warning(escape_md(f"Not served until fixed: “{next(s['prompt'] for s in data['scenarios'] if s['id'] == sid)[:80]}” "
                              f"— {why}."), icon=":material/report:")
-    _scenario_table(data, flags, clause_texts(index, policy))
+    _scenario_table(data, flags, clause_texts(index, policy), index, policy)
     _editor(store, user, index, policy, version, data)
