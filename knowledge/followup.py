@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.search import TOPIC_GENERIC, Answer, Citation, Searcher, _stem, clean_question, tokens
+from knowledge.search import Answer, Citation, Searcher, _stem, clean_question, tokens, topic_generic
 
 MAX_CONTEXT_CHARS = 300  # the remembered question is cut to its last words beyond this
 POLICY_TIE = 0.03  # two policies' best clauses within this combined score of each other are a tie
@@ -41,7 +41,7 @@ _EMPTY = {_stem(w) for w in "else long happen happens happened instead then true
 
 def has_topic(text: str) -> bool:
     """Does a message name anything of its own ("and on instagram?") rather than only point back ("why not?")?"""
-    return any(t not in TOPIC_GENERIC and t not in _EMPTY for t in tokens(text))
+    return any(t not in topic_generic() and t not in _EMPTY for t in tokens(text))
 
 
 def in_context(previous: str, text: str) -> str:
