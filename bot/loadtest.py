@@ -3,6 +3,7 @@
 Bounded and self-stopping; talks to 127.0.0.1 only. Prints figures, asserts nothing.
 
   python -m bot.loadtest latency      # sequential warm latency of questions and quiz turns
+  python -m bot.loadtest long --n 300 # one 300-turn conversation paired with fresh ones: growth ratio
   python -m bot.loadtest saturation   # closed loop, no think time: max turns/s
   python -m bot.loadtest morning      # 200 staff, a message every 5-15 s, >= 2 minutes
 """
@@ -241,6 +242,58 @@ async def _latency(url: str, n: int, rec: Recorder, rng: random.Random, question
         rec.report(time.perf_counter() - start)
 
 
+async def long_conversation(url: str, turns: int, *, token: str | None = None,
+                            database_url: str | None = None) -> dict[int, tuple[float, float]]:
+    """One conversation of `turns` questions, each paired with the same question from a fresh conversation.
+
+    The fresh turn is sent right after the long one, so machine noise (other load on a shared box) hits both
+    alike; the ratio long/fresh shows how a turn's cost grows with the conversation. Returns {turn: (long ms,
+    fresh ms)}.
+    """
+    questions = _questions()
+    senders = enrol_virtual_staff(turns + 1, database_url)
+    rec = Recorder()
+    pairs: dict[int, tuple[float, float]] = {}
+    try:
+        async with httpx.AsyncClient(timeout=60, headers=client_headers(token)) as client:
+            long = StaffMember(client, url, rec, random.Random(0), questions, senders[0])
+            for turn in range(1, turns + 1):
+                question = questions[(turn - 1) % len(questions)]
+                fresh = StaffMember(client, url, rec, random.Random(turn), questions, senders[turn])
+                start = time.perf_counter()
+                await long._send("long", question)
+                middle = time.perf_counter()
+                await fresh._send("fresh", question)
+                pairs[turn] = ((middle - start) * 1000, (time.perf_counter() - middle) * 1000)
+                if turn % 50 == 0:
+                    print(f"    ... turn {turn}: long {pairs[turn][0]:.0f} ms, fresh {pairs[turn][1]:.0f} ms", flush=True)
+    finally:
+        retire_virtual_staff(senders, database_url)
+    _report_growth(pairs, rec)
+    return pairs
+
+
+def _report_growth(pairs: dict[int, tuple[float, float]], rec: Recorder) -> None:
+    """Print long/fresh latency and their ratio (median over windows of turns) at the start, middle and end."""
+    turns = max(pairs)
+    errors = sum(rec.errors.values())
+    print(f"  {turns} turns of one conversation, each paired with a fresh one; errors: {errors} {dict(rec.errors) or ''}")
+    print(f"  {'turns':<12}{'long ms':>9}{'fresh ms':>10}{'ratio':>8}   (medians over the window)")
+    size = max(1, min(30, turns // 10))
+    windows = sorted({(1, size), (max(1, turns // 3 - size // 2), turns // 3 + size // 2), (turns - size + 1, turns)})
+    for first, last in windows:
+        rows = [pairs[t] for t in range(first, last + 1) if t in pairs]
+        ratio = percentile([a / b for a, b in rows if b], 50)
+        print(f"  {first:>4}-{last:<7}{percentile([a for a, _ in rows], 50):>9.0f}"
+              f"{percentile([b for _, b in rows], 50):>10.0f}{ratio:>8.2f}")
+    print("  single turns: " + ", ".join(f"turn {t}: {pairs[t][0]:.0f} ms (fresh {pairs[t][1]:.0f} ms)"
+                                        for t in sorted({1, min(100, turns), turns})))
+    first_ratio = percentile([a / b for a, b in (pairs[t] for t in range(1, size + 1))], 50)
+    last_ratio = percentile([a / b for a, b in (pairs[t] for t in range(turns - size + 1, turns + 1))], 50)
+    print(f"  growth ratio at turn {turns} (long/fresh, median of the last {size} turns): {last_ratio:.2f}"
+          f"  (first {size} turns: {first_ratio:.2f}); load average {os.getloadavg()[0]:.1f}")
+
+
 async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, float] | None,
                       ports: dict[str, int] | None = None, *, token: str | None = None,
                       database_url: str | None = None) -> None:
@@ -282,9 +335,9 @@ async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, 
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
     parser = argparse.ArgumentParser(prog="python -m bot.loadtest")
-    parser.add_argument("mode", choices=["latency", "saturation", "morning"])
+    parser.add_argument("mode", choices=["latency", "long", "saturation", "morning"])
     parser.add_argument("--url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
-    parser.add_argument("--n", type=int, default=100, help="questions for latency")
+    parser.add_argument("--n", type=int, default=100, help="questions for latency, turns for long")
     parser.add_argument("--users", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--action-port", type=int, default=5055)
@@ -297,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "latency":
         print(f"latency: {args.n} questions then 3 quizzes, one at a time")
         asyncio.run(latency(url, args.n))
+    elif args.mode == "long":
+        print(f"long conversation: {args.n} turns, each paired with a fresh conversation")
+        asyncio.run(long_conversation(url, args.n))
     elif args.mode == "saturation":
         users, seconds = args.users or 16, args.seconds or 60
         print(f"saturation: {users} clients, closed loop, no think time, {seconds:.0f} s")
