@@ -1,12 +1,20 @@
-"""Run the Rasa CLI with two fixes for throughput. Runs in .venv-rasa: imports nothing from the app.
+"""Run the Rasa CLI with fixes for throughput. Runs in .venv-rasa: imports nothing from the app.
 
 Rasa 3.6 validates every action-server response with `jsonschema.validate`, which re-checks the
 (large) events schema itself on every call: under load that was ~40% of the Rasa server's CPU
 (py-spy). Here the validator is built once and reused; the check on each response stays the same.
+
+Rasa also loads, replays and posts to the action server the whole current session on every turn, so a
+turn's cost grew with the conversation (3.4x a fresh one by turn 200, issue 16). Sessions are bounded
+here: see _bounded_sessions.
 """
 from __future__ import annotations
 
+import os
 import sys
+
+# Events in one session before the next user message starts a new one (0 = unbounded, Rasa's behaviour).
+SESSION_EVENTS = int(os.environ.get("POLICY_COACH_SESSION_EVENTS", "60"))
 
 
 def _cache_action_response_validator() -> None:
@@ -59,10 +67,68 @@ def _sqlite_tracker_in_wal_mode() -> None:
             cursor.close()
 
 
+def _event_classes_by_name() -> None:
+    """Look event classes up by type name in a dict: Rasa walks every Event subclass for each stored event it
+    deserialises (all_subclasses per event), which showed in py-spy on every tracker load."""
+    from rasa.shared.core.events import Event
+
+    original = Event.resolve_by_type
+    found: dict = {}
+
+    def resolve_by_type(type_name, default=None):  # noqa: ANN001, ANN202
+        cls = found.get(type_name)
+        if cls is None:
+            cls = original(type_name, default)  # unknown names behave as before (default, None or ValueError)
+            if cls is not None and cls is not default:
+                found[type_name] = cls
+        return cls
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
+def _bounded_sessions(limit: int) -> None:
+    """Start a new Rasa session once the current one holds `limit` events and no form (quiz) is running.
+
+    Every turn Rasa's SQL tracker store loads the events of the current session, replays them into a tracker,
+    featurizes it for the policies and posts it to the action server: all linear in the session's length.
+    A session start is Rasa's own snapshot mechanism (SessionStarted, then the slots carried over), so cutting
+    sessions at a bounded length keeps each turn's cost flat. Nothing is lost: all events stay in the tracker
+    store (the full history API still returns them), slots carry over (carry_over_slots_to_new_session), and
+    quiz state lives in the app database. A running quiz form is never cut: it ends within its questions.
+    """
+    from rasa.core.actions.action import ActionSessionStart
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.events import SlotSet, UserUttered
+
+    expired_by_time = MessageProcessor._has_session_expired
+
+    def has_session_expired(self, tracker) -> bool:  # noqa: ANN001
+        if expired_by_time(self, tracker):
+            return True
+        return (self.domain.session_config.are_sessions_enabled() and len(tracker.events) >= limit
+                and not tracker.active_loop_name and tracker.get_last_event_for(UserUttered) is not None)
+
+    def carried_slots(tracker) -> list:  # noqa: ANN001
+        # Rasa copies every SlotSet of the old session; only each slot's last value matters, and copying all
+        # of them would make each new session start longer than the last.
+        latest = {}
+        for event in tracker.applied_events():
+            if isinstance(event, SlotSet):
+                latest.pop(event.key, None)
+                latest[event.key] = SlotSet(key=event.key, value=event.value, metadata=event.metadata)
+        return list(latest.values())
+
+    MessageProcessor._has_session_expired = has_session_expired
+    ActionSessionStart._slot_set_events_from_tracker = staticmethod(carried_slots)
+
+
 def main() -> None:
     """`python -m bot.rasa_server run ...` behaves like `rasa run ...`."""
     _cache_action_response_validator()
     _sqlite_tracker_in_wal_mode()
+    _event_classes_by_name()
+    if SESSION_EVENTS > 0:
+        _bounded_sessions(SESSION_EVENTS)
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]

@@ -16,6 +16,9 @@ POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
 from bot.stack import free_port  # noqa: E402,F401 - re-exported for the tests
 
 
+SESSION_EVENTS = 30
+
+
 @pytest.fixture(scope="session")
 def real_index(tmp_path_factory) -> Path:
     """A FAISS index over the real Social Media policy, built with the real model (once per session)."""
@@ -37,6 +40,9 @@ def live_env(tmp_path_factory, real_index) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{base / 'coach.db'}",
         "RASA_TRACKER_DB": str(base / "tracker.db"),
         "POLICY_COACH_INDEX": str(real_index),
+        # Rasa starts a new session after this many events (bot/rasa_server.py); kept small so the live tests
+        # cross session boundaries often (tests/test_conversation.py checks nothing is lost across them).
+        "POLICY_COACH_SESSION_EVENTS": str(SESSION_EVENTS),
         "COORDINATOR_EMAIL": "coordinator@example.org",
         "COORDINATOR_PASSWORD": "test-coordinator-pass",
     }
