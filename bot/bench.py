@@ -75,9 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                                                  **trusted))
             if "morning" in parts:
                 print(f"\n(b) School morning: {args.morning_users} staff, a message every 5-15 s each, "
-                      f"{args.morning_seconds:.0f} s")
+                      f"{args.morning_seconds:.0f} s; each signs in (hello), asks 5 questions, takes a whole quiz, "
+                      "checks progress, and again")
                 asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0), ports,
-                                                 **trusted))
+                                                 sessions=True, **trusted))
             if args.replicas > 1 and "replicas" in parts:
                 stack.stop("rasa")
                 replica_ports = stack.start_replicas(args.replicas)
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n(b') School morning with {args.replicas} Rasa replicas: {args.morning_users} staff, "
                       f"{args.morning_seconds:.0f} s")
                 asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0),
-                                                 ports, **trusted))
+                                                 ports, sessions=True, **trusted))
         finally:
             stack.stop()
     return 0

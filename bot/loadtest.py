@@ -73,6 +73,7 @@ class StaffMember:
         self.client, self.url, self.rec, self.rng, self.questions = client, url, rec, rng, questions
         self.sender = sender
         self.question: dict | None = None
+        self.step = 0
 
     async def _send(self, kind: str, text: str) -> list[dict] | None:
         start = time.perf_counter()
@@ -92,6 +93,22 @@ class StaffMember:
             return None
         self.rec.add(kind, elapsed)
         return customs
+
+    async def session_turn(self) -> None:
+        """One turn of a realistic session: hello (just signed in), 5 questions, a whole quiz, progress, repeat."""
+        if self.question is not None:
+            await self.turn()
+            return
+        step, self.step = self.step, self.step + 1
+        if step % 8 == 0:
+            await self._send("greeting", "hello")
+        elif step % 8 <= 5:
+            await self._send("question", self.rng.choice(self.questions))
+        elif step % 8 == 6:
+            customs = await self._send("quiz_start", "quiz me")
+            self.question = next((c for c in customs or [] if c["kind"] == "quiz_question"), None)
+        else:
+            await self._send("progress", "have I passed the training yet?")
 
     async def turn(self) -> None:
         """Take one action: continue the quiz if one is open, else ask or start a quiz."""
@@ -260,11 +277,15 @@ async def long_conversation(url: str, turns: int, *, token: str | None = None,
             for turn in range(1, turns + 1):
                 question = questions[(turn - 1) % len(questions)]
                 fresh = StaffMember(client, url, rec, random.Random(turn), questions, senders[turn])
+                # Alternate who goes first: the first to ask a question pays for encoding it (the encoder
+                # remembers recent questions), so each side goes first on half the turns.
+                first, second = (long, fresh) if turn % 2 else (fresh, long)
                 start = time.perf_counter()
-                await long._send("long", question)
+                await first._send("long" if first is long else "fresh", question)
                 middle = time.perf_counter()
-                await fresh._send("fresh", question)
-                pairs[turn] = ((middle - start) * 1000, (time.perf_counter() - middle) * 1000)
+                await second._send("long" if second is long else "fresh", question)
+                a, b = (middle - start) * 1000, (time.perf_counter() - middle) * 1000
+                pairs[turn] = (a, b) if first is long else (b, a)
                 if turn % 50 == 0:
                     print(f"    ... turn {turn}: long {pairs[turn][0]:.0f} ms, fresh {pairs[turn][1]:.0f} ms", flush=True)
     finally:
@@ -273,31 +294,54 @@ async def long_conversation(url: str, turns: int, *, token: str | None = None,
     return pairs
 
 
+def _ratio(rows: list[tuple[float, float]]) -> float:
+    """Median long latency over median fresh latency (each side went first on half of the turns)."""
+    return percentile([a for a, _ in rows], 50) / (percentile([b for _, b in rows], 50) or 1.0)
+
+
 def _report_growth(pairs: dict[int, tuple[float, float]], rec: Recorder) -> None:
     """Print long/fresh latency and their ratio (median over windows of turns) at the start, middle and end."""
     turns = max(pairs)
     errors = sum(rec.errors.values())
     print(f"  {turns} turns of one conversation, each paired with a fresh one; errors: {errors} {dict(rec.errors) or ''}")
-    print(f"  {'turns':<12}{'long ms':>9}{'fresh ms':>10}{'ratio':>8}   (medians over the window)")
+    print(f"  {'turns':<12}{'long ms':>9}{'fresh ms':>10}{'ratio':>8}   (median long / median fresh over the window)")
     size = max(1, min(30, turns // 10))
     windows = sorted({(1, size), (max(1, turns // 3 - size // 2), turns // 3 + size // 2), (turns - size + 1, turns)})
     for first, last in windows:
         rows = [pairs[t] for t in range(first, last + 1) if t in pairs]
-        ratio = percentile([a / b for a, b in rows if b], 50)
+        ratio = _ratio(rows)
         print(f"  {first:>4}-{last:<7}{percentile([a for a, _ in rows], 50):>9.0f}"
               f"{percentile([b for _, b in rows], 50):>10.0f}{ratio:>8.2f}")
     print("  single turns: " + ", ".join(f"turn {t}: {pairs[t][0]:.0f} ms (fresh {pairs[t][1]:.0f} ms)"
                                         for t in sorted({1, min(100, turns), turns})))
-    first_ratio = percentile([a / b for a, b in (pairs[t] for t in range(1, size + 1))], 50)
-    last_ratio = percentile([a / b for a, b in (pairs[t] for t in range(turns - size + 1, turns + 1))], 50)
+    first_ratio = _ratio([pairs[t] for t in range(1, size + 1)])
+    last_ratio = _ratio([pairs[t] for t in range(turns - size + 1, turns + 1)])
     print(f"  growth ratio at turn {turns} (long/fresh, median of the last {size} turns): {last_ratio:.2f}"
           f"  (first {size} turns: {first_ratio:.2f}); load average {os.getloadavg()[0]:.1f}")
 
 
+def _rss_mb(pids: dict[str, int]) -> dict[str, float]:
+    """Resident memory (MB) of each process and its descendants (from /proc)."""
+    out = {}
+    for name, pid in pids.items():
+        total = 0
+        for member in _children(pid):
+            try:
+                status = Path(f"/proc/{member}/status").read_text()
+                total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+            except (OSError, StopIteration, ValueError):
+                continue
+        out[name] = total / 1024
+    return out
+
+
 async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, float] | None,
                       ports: dict[str, int] | None = None, *, token: str | None = None,
-                      database_url: str | None = None) -> None:
-    """Run `users` simulated staff for `seconds`; think=None means no think time (saturation)."""
+                      database_url: str | None = None, sessions: bool = False) -> None:
+    """Run `users` simulated staff for `seconds`; think=None means no think time (saturation).
+
+    sessions=True: each follows a realistic session (hello, 5 questions, a whole quiz, progress, again)
+    instead of random questions and quizzes."""
     rec = Recorder()
     questions = _questions()
     senders = enrol_virtual_staff(users, database_url)
@@ -312,7 +356,7 @@ async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, 
             if think:
                 await asyncio.sleep(rng.uniform(0, think[1]))  # staff arrive spread out, not all at once
             while time.monotonic() < deadline and rec.count < MAX_REQUESTS:
-                await member.turn()
+                await (member.session_turn() if sessions else member.turn())
                 if think:
                     await asyncio.sleep(rng.uniform(*think))
 
@@ -326,10 +370,16 @@ async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, 
     rec.report(elapsed)
     used = {k: after[k] - before.get(k, 0.0) for k in after}
     total = sum(used.values()) or 1.0
+    turns = sum(len(v) for v in rec.latency.values()) or 1
+    # On a shared machine turns/s says more about the neighbours than the stack; CPU per turn does not.
     print(f"  CPU used by the stack: {total:.1f} s over {elapsed:.0f} s wall "
-          f"({total / elapsed:.2f} of {os.cpu_count()} cores)")
+          f"({total / elapsed:.2f} of {os.cpu_count()} cores) = {1000 * total / turns:.0f} ms CPU per turn, "
+          f"i.e. {turns / total * (os.cpu_count() or 1):.0f} turns/s if the stack had all {os.cpu_count()} cores")
     for name, secs in used.items():
         print(f"    {name:<40}{secs:>8.1f} s  {secs / total:>5.0%}")
+    print(f"  load average (whole shared machine) {os.getloadavg()[0]:.1f}; resident memory after the run:")
+    for name, mb in _rss_mb(pids).items():
+        print(f"    {name:<40}{mb:>8.0f} MB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -361,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         users, seconds = args.users or 200, args.seconds or 150
         print(f"school morning: {users} staff, a message every 5-15 s each, {seconds:.0f} s")
         asyncio.run(closed_loop(url, users, seconds, (5.0, 15.0),
-                                stack_ports(httpx.URL(args.url).port or 5005, args.action_port)))
+                                stack_ports(httpx.URL(args.url).port or 5005, args.action_port), sessions=True))
     return 0
 
 
