@@ -11,6 +11,9 @@ from pathlib import Path
 
 from bot import loadtest
 from bot.stack import RASA_BIN, ROOT, Stack, free_port, rasa_env
+from knowledge.settings import get_settings
+
+PARTS = ["nlu", "latency", "long", "saturation", "morning", "replicas"]
 
 
 def nlu_cross_validation(folds: int) -> None:
@@ -38,12 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--saturation-users", type=int, default=16)
     parser.add_argument("--saturation-seconds", type=float, default=60)
     parser.add_argument("--replicas", type=int, default=2, help="also measure with this many Rasa replicas")
+    parser.add_argument("--long-turns", type=int, default=300)
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS, help="run only these parts")
     args = parser.parse_args(argv)
+    parts = set(args.only)
 
-    nlu_cross_validation(args.folds)
+    if "nlu" in parts:
+        nlu_cross_validation(args.folds)
+    index = get_settings().index_dir  # the index `make index` built, before the stack gets its own runtime dir
     with tempfile.TemporaryDirectory() as tmp:
         env = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-               "POLICY_COACH_VAR": f"{tmp}/var"}
+               "POLICY_COACH_VAR": f"{tmp}/var", "POLICY_COACH_INDEX": str(index)}
         trusted = {"token": None, "database_url": env["DATABASE_URL"]}
         stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(),
                       log_dir=Path(tmp) / "logs", env=env)
@@ -53,15 +61,25 @@ def main(argv: list[str] | None = None) -> int:
             url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook"
             trusted["token"] = stack.channel_token
             ports = loadtest.stack_ports(stack.rasa_port, stack.action_port)
-            print("\nWarm latency through Rasa REST (one user at a time): 100 questions, then 3 full quizzes")
-            asyncio.run(loadtest.latency(url, 100, **trusted))
-            print(f"\n(a) Saturation: {args.saturation_users} clients, closed loop, no think time, "
-                  f"{args.saturation_seconds:.0f} s")
-            asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports, **trusted))
-            print(f"\n(b) School morning: {args.morning_users} staff, a message every 5-15 s each, "
-                  f"{args.morning_seconds:.0f} s")
-            asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0), ports, **trusted))
-            if args.replicas > 1:
+            if "latency" in parts:
+                print("\nWarm latency through Rasa REST (one user at a time): 100 questions, then 3 full quizzes")
+                asyncio.run(loadtest.latency(url, 100, **trusted))
+            if "long" in parts:
+                print(f"\nLong conversation: {args.long_turns} questions in one conversation, each followed by the "
+                      "same question from a fresh conversation")
+                asyncio.run(loadtest.long_conversation(url, args.long_turns, **trusted))
+            if "saturation" in parts:
+                print(f"\n(a) Saturation: {args.saturation_users} clients, closed loop, no think time, "
+                      f"{args.saturation_seconds:.0f} s")
+                asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports,
+                                                 **trusted))
+            if "morning" in parts:
+                print(f"\n(b) School morning: {args.morning_users} staff, a message every 5-15 s each, "
+                      f"{args.morning_seconds:.0f} s; each signs in (hello), asks 5 questions, takes a whole quiz, "
+                      "checks progress, and again")
+                asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0), ports,
+                                                 sessions=True, **trusted))
+            if args.replicas > 1 and "replicas" in parts:
                 stack.stop("rasa")
                 replica_ports = stack.start_replicas(args.replicas)
                 ports = {"balancer": stack.rasa_port, "action server (search, encoder, quiz DB)": stack.action_port,
@@ -72,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n(b') School morning with {args.replicas} Rasa replicas: {args.morning_users} staff, "
                       f"{args.morning_seconds:.0f} s")
                 asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0),
-                                                 ports, **trusted))
+                                                 ports, sessions=True, **trusted))
         finally:
             stack.stop()
     return 0

@@ -3,6 +3,7 @@
 Bounded and self-stopping; talks to 127.0.0.1 only. Prints figures, asserts nothing.
 
   python -m bot.loadtest latency      # sequential warm latency of questions and quiz turns
+  python -m bot.loadtest long --n 300 # one 300-turn conversation paired with fresh ones: growth ratio
   python -m bot.loadtest saturation   # closed loop, no think time: max turns/s
   python -m bot.loadtest morning      # 200 staff, a message every 5-15 s, >= 2 minutes
 """
@@ -74,6 +75,7 @@ class StaffMember:
         self.client, self.url, self.rec, self.rng, self.questions = client, url, rec, rng, questions
         self.sender = sender
         self.question: dict | None = None
+        self.step = 0
 
     async def _send(self, kind: str, text: str) -> list[dict] | None:
         start = time.perf_counter()
@@ -93,6 +95,22 @@ class StaffMember:
             return None
         self.rec.add(kind, elapsed)
         return customs
+
+    async def session_turn(self) -> None:
+        """One turn of a realistic session: hello (just signed in), 5 questions, a whole quiz, progress, repeat."""
+        if self.question is not None:
+            await self.turn()
+            return
+        step, self.step = self.step, self.step + 1
+        if step % 8 == 0:
+            await self._send("greeting", "hello")
+        elif step % 8 <= 5:
+            await self._send("question", self.rng.choice(self.questions))
+        elif step % 8 == 6:
+            customs = await self._send("quiz_start", "quiz me")
+            self.question = next((c for c in customs or [] if c["kind"] == "quiz_question"), None)
+        else:
+            await self._send("progress", "have I passed the training yet?")
 
     async def turn(self) -> None:
         """Take one action: continue the quiz if one is open, else ask or start a quiz."""
@@ -245,10 +263,89 @@ async def _latency(url: str, n: int, rec: Recorder, rng: random.Random, question
         rec.report(time.perf_counter() - start)
 
 
+async def long_conversation(url: str, turns: int, *, token: str | None = None,
+                            database_url: str | None = None) -> dict[int, tuple[float, float]]:
+    """One conversation of `turns` questions, each paired with the same question from a fresh conversation.
+
+    The fresh turn is sent right after the long one, so machine noise (other load on a shared box) hits both
+    alike; the ratio long/fresh shows how a turn's cost grows with the conversation. Returns {turn: (long ms,
+    fresh ms)}.
+    """
+    questions = _questions()
+    senders = enrol_virtual_staff(turns + 1, database_url)
+    rec = Recorder()
+    pairs: dict[int, tuple[float, float]] = {}
+    try:
+        async with httpx.AsyncClient(timeout=60, headers=client_headers(token)) as client:
+            long = StaffMember(client, url, rec, random.Random(0), questions, senders[0])
+            for turn in range(1, turns + 1):
+                question = questions[(turn - 1) % len(questions)]
+                fresh = StaffMember(client, url, rec, random.Random(turn), questions, senders[turn])
+                # Alternate who goes first: the first to ask a question pays for encoding it (the encoder
+                # remembers recent questions), so each side goes first on half the turns.
+                first, second = (long, fresh) if turn % 2 else (fresh, long)
+                start = time.perf_counter()
+                await first._send("long" if first is long else "fresh", question)
+                middle = time.perf_counter()
+                await second._send("long" if second is long else "fresh", question)
+                a, b = (middle - start) * 1000, (time.perf_counter() - middle) * 1000
+                pairs[turn] = (a, b) if first is long else (b, a)
+                if turn % 50 == 0:
+                    print(f"    ... turn {turn}: long {pairs[turn][0]:.0f} ms, fresh {pairs[turn][1]:.0f} ms", flush=True)
+    finally:
+        retire_virtual_staff(senders, database_url)
+    _report_growth(pairs, rec)
+    return pairs
+
+
+def _ratio(rows: list[tuple[float, float]]) -> float:
+    """Median long latency over median fresh latency (each side went first on half of the turns)."""
+    return percentile([a for a, _ in rows], 50) / (percentile([b for _, b in rows], 50) or 1.0)
+
+
+def _report_growth(pairs: dict[int, tuple[float, float]], rec: Recorder) -> None:
+    """Print long/fresh latency and their ratio (median over windows of turns) at the start, middle and end."""
+    turns = max(pairs)
+    errors = sum(rec.errors.values())
+    print(f"  {turns} turns of one conversation, each paired with a fresh one; errors: {errors} {dict(rec.errors) or ''}")
+    print(f"  {'turns':<12}{'long ms':>9}{'fresh ms':>10}{'ratio':>8}   (median long / median fresh over the window)")
+    size = max(1, min(30, turns // 10))
+    windows = sorted({(1, size), (max(1, turns // 3 - size // 2), turns // 3 + size // 2), (turns - size + 1, turns)})
+    for first, last in windows:
+        rows = [pairs[t] for t in range(first, last + 1) if t in pairs]
+        ratio = _ratio(rows)
+        print(f"  {first:>4}-{last:<7}{percentile([a for a, _ in rows], 50):>9.0f}"
+              f"{percentile([b for _, b in rows], 50):>10.0f}{ratio:>8.2f}")
+    print("  single turns: " + ", ".join(f"turn {t}: {pairs[t][0]:.0f} ms (fresh {pairs[t][1]:.0f} ms)"
+                                        for t in sorted({1, min(100, turns), turns})))
+    first_ratio = _ratio([pairs[t] for t in range(1, size + 1)])
+    last_ratio = _ratio([pairs[t] for t in range(turns - size + 1, turns + 1)])
+    print(f"  growth ratio at turn {turns} (long/fresh, median of the last {size} turns): {last_ratio:.2f}"
+          f"  (first {size} turns: {first_ratio:.2f}); load average {os.getloadavg()[0]:.1f}")
+
+
+def _rss_mb(pids: dict[str, int]) -> dict[str, float]:
+    """Resident memory (MB) of each process and its descendants (from /proc)."""
+    out = {}
+    for name, pid in pids.items():
+        total = 0
+        for member in _children(pid):
+            try:
+                status = Path(f"/proc/{member}/status").read_text()
+                total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+            except (OSError, StopIteration, ValueError):
+                continue
+        out[name] = total / 1024
+    return out
+
+
 async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, float] | None,
                       ports: dict[str, int] | None = None, *, token: str | None = None,
-                      database_url: str | None = None) -> None:
-    """Run `users` simulated staff for `seconds`; think=None means no think time (saturation)."""
+                      database_url: str | None = None, sessions: bool = False) -> None:
+    """Run `users` simulated staff for `seconds`; think=None means no think time (saturation).
+
+    sessions=True: each follows a realistic session (hello, 5 questions, a whole quiz, progress, again)
+    instead of random questions and quizzes."""
     rec = Recorder()
     questions = _questions()
     senders = enrol_virtual_staff(users, database_url)
@@ -263,7 +360,7 @@ async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, 
             if think:
                 await asyncio.sleep(rng.uniform(0, think[1]))  # staff arrive spread out, not all at once
             while time.monotonic() < deadline and rec.count < MAX_REQUESTS:
-                await member.turn()
+                await (member.session_turn() if sessions else member.turn())
                 if think:
                     await asyncio.sleep(rng.uniform(*think))
 
@@ -277,18 +374,24 @@ async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, 
     rec.report(elapsed)
     used = {k: after[k] - before.get(k, 0.0) for k in after}
     total = sum(used.values()) or 1.0
+    turns = sum(len(v) for v in rec.latency.values()) or 1
+    # On a shared machine turns/s says more about the neighbours than the stack; CPU per turn does not.
     print(f"  CPU used by the stack: {total:.1f} s over {elapsed:.0f} s wall "
-          f"({total / elapsed:.2f} of {os.cpu_count()} cores)")
+          f"({total / elapsed:.2f} of {os.cpu_count()} cores) = {1000 * total / turns:.0f} ms CPU per turn, "
+          f"i.e. {turns / total * (os.cpu_count() or 1):.0f} turns/s if the stack had all {os.cpu_count()} cores")
     for name, secs in used.items():
         print(f"    {name:<40}{secs:>8.1f} s  {secs / total:>5.0%}")
+    print(f"  load average (whole shared machine) {os.getloadavg()[0]:.1f}; resident memory after the run:")
+    for name, mb in _rss_mb(pids).items():
+        print(f"    {name:<40}{mb:>8.0f} MB")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
     parser = argparse.ArgumentParser(prog="python -m bot.loadtest")
-    parser.add_argument("mode", choices=["latency", "saturation", "morning"])
+    parser.add_argument("mode", choices=["latency", "long", "saturation", "morning"])
     parser.add_argument("--url", default=exit_on_bad_settings().rasa_url)
-    parser.add_argument("--n", type=int, default=100, help="questions for latency")
+    parser.add_argument("--n", type=int, default=100, help="questions for latency, turns for long")
     parser.add_argument("--users", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--action-port", type=int, default=5055)
@@ -301,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "latency":
         print(f"latency: {args.n} questions then 3 quizzes, one at a time")
         asyncio.run(latency(url, args.n))
+    elif args.mode == "long":
+        print(f"long conversation: {args.n} turns, each paired with a fresh conversation")
+        asyncio.run(long_conversation(url, args.n))
     elif args.mode == "saturation":
         users, seconds = args.users or 16, args.seconds or 60
         print(f"saturation: {users} clients, closed loop, no think time, {seconds:.0f} s")
@@ -309,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         users, seconds = args.users or 200, args.seconds or 150
         print(f"school morning: {users} staff, a message every 5-15 s each, {seconds:.0f} s")
         asyncio.run(closed_loop(url, users, seconds, (5.0, 15.0),
-                                stack_ports(httpx.URL(args.url).port or 5005, args.action_port)))
+                                stack_ports(httpx.URL(args.url).port or 5005, args.action_port), sessions=True))
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import threading
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -31,6 +31,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached; the message is safe to show a user."""
+
+
+ACTIVE_RESOLUTION = timedelta(minutes=1)  # "last active" is shown to the minute at most
 
 
 def utcnow() -> datetime:
@@ -340,7 +343,14 @@ class Store:
             staff = Staff(sender_id=sender_id)
             session.add(staff)
             session.flush()
-        staff.last_active_at = utcnow()
+        now = utcnow()
+        seen = staff.last_active_at
+        if seen is not None and seen.tzinfo is None:  # SQLite hands back naive UTC
+            seen = seen.replace(tzinfo=timezone.utc)
+        # Only write when the stored time is a minute old: every action looks the sender up, and an UPDATE on
+        # each lookup turned read-only turns into write transactions queueing on SQLite's one writer (issue 16).
+        if seen is None or now - seen >= ACTIVE_RESOLUTION:
+            staff.last_active_at = now
         return staff
 
     def member_for_chat(self, chat_id: str) -> str | None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +23,8 @@ import numpy as np
 from knowledge.settings import DATA, offline_hub
 
 ADAPTER_PATH = DATA / "retrieval" / "adapter.npz"
+RECENT_BATCH = 16  # calls with at most this many texts are questions: their vectors are remembered
+RECENT_SIZE = 512
 
 
 class Encoder:
@@ -40,11 +44,34 @@ class Encoder:
                 self.adapter = tag
                 self.name = f"{self.name}+{tag}"
         self.model.eval()
+        # Recent short texts (questions, their parts) -> vector. One answer encodes the same question twice
+        # (ranking, then highlights), which was ~40% of the action server's CPU per turn (py-spy, issue 16).
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def encode(self, texts: list[str], *, progress: bool = False, batch_size: int = 32) -> np.ndarray:
-        """Embed texts into normalised vectors."""
+        """Embed texts into normalised vectors (a few recent questions are remembered; ingest batches are not)."""
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) > RECENT_BATCH:
+            return self._encode(texts, progress, batch_size)
+        found: dict[str, np.ndarray] = {}
+        with self._recent_lock:
+            for text in texts:
+                if text in self._recent:
+                    self._recent.move_to_end(text)
+                    found[text] = self._recent[text]
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self._encode(missing, progress, batch_size)))
+            with self._recent_lock:
+                for text in missing:
+                    self._recent[text] = found[text]
+                while len(self._recent) > RECENT_SIZE:
+                    self._recent.popitem(last=False)
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+
+    def _encode(self, texts: list[str], progress: bool, batch_size: int) -> np.ndarray:
         vectors = self.model.encode(
             list(texts),
             batch_size=batch_size,

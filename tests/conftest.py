@@ -48,6 +48,9 @@ def pytest_runtest_protocol(item, nextitem):
         yield
 
 
+SESSION_EVENTS = 30
+
+
 @pytest.fixture(scope="session")
 def real_index(tmp_path_factory) -> Path:
     """A FAISS index over the real Social Media policy, built with the real model (once per session)."""
@@ -68,6 +71,9 @@ def live_env(tmp_path_factory, real_index) -> dict[str, str]:
         "POLICY_COACH_VAR": str(base / "var"),
         "DATABASE_URL": f"sqlite:///{base / 'coach.db'}",
         "POLICY_COACH_INDEX": str(real_index),
+        # Rasa starts a new session after this many events (bot/rasa_server.py); kept small so the live tests
+        # cross session boundaries often (tests/test_conversation.py checks nothing is lost across them).
+        "POLICY_COACH_SESSION_EVENTS": str(SESSION_EVENTS),
         "COORDINATOR_EMAIL": "coordinator@example.org",
         "COORDINATOR_PASSWORD": "test-coordinator-pass",
     }

@@ -1,6 +1,7 @@
 """Headless Chromium against the live stack: sign in through the page, ask, see 6.3, quiz, dashboard; screenshots."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -53,7 +54,7 @@ def driver(chromium):
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def wait_for(driver, predicate, timeout: float = 90, what: str = ""):
+def wait_for(driver, predicate, timeout: float = 90, what: str = "", poll: float = 0.3):
     """Poll until predicate(driver) is truthy; fail with a screenshot saved for debugging."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -63,7 +64,7 @@ def wait_for(driver, predicate, timeout: float = 90, what: str = ""):
             found = None
         if found:
             return found
-        time.sleep(0.3)
+        time.sleep(poll)
     driver.save_screenshot(str(Path(tempfile.gettempdir()) / "browser-failure.png"))
     pytest.fail(f"timed out waiting for {what}")
 
@@ -132,7 +133,11 @@ def test_sign_in_ask_and_see_clause_6_3(ui, driver):
     settle(driver)
     screenshot(driver, "todo-card.png", 800)
     chat(driver, QUESTION)
-    wait_for(driver, lambda d: "6.3 — 6 Personal Use of Social Media" in body(d), 90, "the 6.3 citation")
+    entered = time.perf_counter()
+    wait_for(driver, lambda d: "6.3 — 6 Personal Use of Social Media" in body(d), 90, "the 6.3 citation", poll=0.05)
+    # a figure, not an assertion (issue 16): the whole path browser -> Streamlit -> Rasa -> actions -> browser
+    print(f"\nbrowser: Enter to the answer rendered: {time.perf_counter() - entered:.2f} s "
+          f"(load average {os.getloadavg()[0]:.1f})")
     settle(driver)
     # the answer leads with the clause's own sentence, in bold, before the (collapsed) clause
     bold = [e.text for e in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"] strong')]
@@ -181,7 +186,10 @@ def test_quiz_with_buttons(ui, driver):
     option = wait_for(driver, lambda d: next(b for b in d.find_elements(By.TAG_NAME, "button")
                                              if b.is_displayed() and b.text.startswith("A)")), 30, "option A")
     option.click()
-    wait_for(driver, lambda d: "Question 2 of" in body(d), 90, "feedback and the next question")
+    clicked = time.perf_counter()
+    wait_for(driver, lambda d: "Question 2 of" in body(d), 90, "feedback and the next question", poll=0.05)
+    print(f"\nbrowser: quiz button click to the next question: {time.perf_counter() - clicked:.2f} s "
+          f"(load average {os.getloadavg()[0]:.1f})")
     text = body(driver)
     assert "Correct!" in text or "Not quite" in text
     settle(driver)

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.store import Answer, Attempt, Staff, normalise_url
-from tests.conftest import payloads, post, rest
+from tests.conftest import SESSION_EVENTS, payloads, post, rest
 
 pytestmark = pytest.mark.slow
 
@@ -99,6 +99,44 @@ def test_quiz_with_buttons_right_wrong_invalid_interrupt_resume_finish_progress(
     progress = payloads(rest(live_stack, sender, "have I passed the training yet?"))[0]
     assert progress["kind"] == "progress" and progress["passed"] is True
     assert progress["best_score"] == pytest.approx(0.9)
+
+
+def _sessions(live_env, sender) -> tuple[int, int]:
+    """(sessions started, events in the latest session) for one sender, read from Rasa's real tracker store."""
+    engine = create_engine(f"sqlite:///{live_env['RASA_TRACKER_DB']}")
+    try:
+        with engine.connect() as db:
+            rows = db.exec_driver_sql("SELECT type_name FROM events WHERE sender_id = ? ORDER BY id", (sender,)).all()
+    finally:
+        engine.dispose()
+    names = [name for (name,) in rows]
+    starts = [i for i, name in enumerate(names) if name == "session_started"]
+    return len(starts), len(names) - (starts[-1] if starts else 0)
+
+
+def test_long_conversation_is_cut_into_sessions_without_losing_a_quiz_answer_or_context(live_stack, live_env, sender):
+    """Issue 16: a session ends after SESSION_EVENTS events, but never inside a quiz, and nothing is lost."""
+    question = _question(rest(live_stack, sender, "quiz me"))
+    question = _question(rest(live_stack, sender, question["options"][0]["payload"]))
+    while _sessions(live_env, sender)[1] <= SESSION_EVENTS:  # policy questions mid-quiz, past the limit
+        replies = rest(live_stack, sender, "can I post photos of pupils on my instagram?")
+        assert _kinds(replies)[:1] == ["policy_answer"] and _question(replies)["progress"] == "2 of 10"
+    assert _sessions(live_env, sender)[0] == 1  # the running quiz was not cut
+    replies = rest(live_stack, sender, question["options"][0]["payload"])
+    assert _question(replies)["progress"] == "3 of 10"
+    result = next(p for p in payloads(rest(live_stack, sender, "stop the quiz")) if p["kind"] == "quiz_result")
+    assert result["answered"] == 2
+    rest(live_stack, sender, "Can I accept a friend request from a pupil?")
+    assert _sessions(live_env, sender)[0] == 2  # the quiz ended, so the next message started a new session
+    reply = payloads(rest(live_stack, sender, "what if they're my nephew?"))[0]  # the follow-up slot carried over
+    assert reply["kind"] == "policy_answer" and reply["citations"][0]["clause"] in ("6.3", "6.4")
+    assert len(_answers(live_env, sender)) == 2
+    for _ in range(SESSION_EVENTS // 3):
+        rest(live_stack, sender, "can I post photos of pupils on my instagram?")
+    starts, length = _sessions(live_env, sender)
+    assert starts >= 3 and length <= SESSION_EVENTS + 15  # sessions stay bounded however long the chat runs
+    progress = payloads(rest(live_stack, sender, "have I passed the training yet?"))[0]
+    assert progress["kind"] == "progress"
 
 
 def test_stop_midway_keeps_answers_and_stale_buttons_are_refused(live_stack, live_env, sender):
