@@ -11,11 +11,12 @@ here: see _bounded_sessions.
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 
 # Events in one session before the next user message starts a new one (0 = unbounded, Rasa's behaviour).
-SESSION_EVENTS = int(os.environ.get("POLICY_COACH_SESSION_EVENTS", "60"))
+# The launcher passes POLICY_COACH_SESSION_EVENTS, validated by knowledge.settings, as --session-events: this
+# process runs in the Rasa venv (pydantic 1), where the app's settings module cannot be imported.
+SESSION_EVENTS = 60
 
 
 def _cache_action_response_validator() -> None:
@@ -185,18 +186,27 @@ def _bounded_sessions(limit: int) -> None:
     ActionSessionStart._slot_set_events_from_tracker = staticmethod(carried_slots)
 
 
+def _take_session_events(argv: list[str]) -> tuple[int, list[str]]:
+    """Remove `--session-events N` from the arguments (Rasa's CLI would refuse it) and return N."""
+    if "--session-events" in argv:
+        at = argv.index("--session-events")
+        return int(argv[at + 1]), argv[:at] + argv[at + 2:]
+    return SESSION_EVENTS, argv
+
+
 def main() -> None:
     """`python -m bot.rasa_server run ...` behaves like `rasa run ...`."""
+    session_events, args = _take_session_events(sys.argv[1:])
     _cache_action_response_validator()
     _sqlite_tracker_in_wal_mode()
     _event_classes_by_name()
     _keep_action_connections()
     _stored_event_count_without_a_query()
-    if SESSION_EVENTS > 0:
-        _bounded_sessions(SESSION_EVENTS)
+    if session_events > 0:
+        _bounded_sessions(session_events)
     from rasa.__main__ import main as rasa_main
 
-    sys.argv = ["rasa", *sys.argv[1:]]
+    sys.argv = ["rasa", *args]
     rasa_main()
 
 

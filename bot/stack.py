@@ -220,7 +220,7 @@ class Stack:
         # No --enable-api: Rasa's HTTP API (trackers, DELETE/PUT /model) stays off; only the token channel.
         proc = self._spawn(name, [str(RASA_PY), "-m", "bot.rasa_server", "run", "--model", str(MODEL), "--port", str(port),
                                   "--endpoints", str(endpoints), "--credentials", str(credentials),
-                                  "-i", "127.0.0.1"], env)
+                                  "-i", "127.0.0.1", "--session-events", str(settings.session_events)], env)
         wait_for(f"http://127.0.0.1:{port}/webhooks/rest/", 240, proc, f"Rasa server ({name})")
 
     def start_replicas(self, count: int) -> list[int]:

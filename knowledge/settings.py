@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     session_hours: float = _env("POLICY_COACH_SESSION_HOURS", default=8, ge=0)
     idle_minutes: float = _env("POLICY_COACH_IDLE_MINUTES", default=30, ge=0)  # 0: sign out at once (tests)
     turn_timeout: float = _env("POLICY_COACH_TURN_TIMEOUT", default=60, gt=0)
+    session_events: int = _env("POLICY_COACH_SESSION_EVENTS", default=60, ge=0)
     action_server_host: str = _env("ACTION_SERVER_HOST", default="127.0.0.1")
     coordinator_email: str | None = _env("COORDINATOR_EMAIL", default=None)
     coordinator_password: SecretStr | None = _env("COORDINATOR_PASSWORD", default=None)
