@@ -41,6 +41,21 @@ def _all_unchanged(parsed, index_dir: Path, model: str) -> bool:
         and known.get(p.policy, {}).get("retrieval") == retrieval_fingerprint(p.policy) for p in parsed)
 
 
+def with_uploads(paths: list[Path], uploads: Path) -> list[Path]:
+    """The given policy files plus the uploaded ones in the runtime dir; an upload replaces a shipped file of the
+    same policy (so `make run` keeps the coordinator's newer version of a policy that ships with the product)."""
+    from knowledge.parser import policy_id_for  # noqa: PLC0415
+    from knowledge.readers import SUPPORTED  # noqa: PLC0415
+
+    uploaded = {policy_id_for(p): p for p in sorted(uploads.iterdir())
+                if p.is_file() and p.suffix.lower() in SUPPORTED} if uploads.is_dir() else {}
+    kept = [p for p in paths if policy_id_for(p) not in uploaded]
+    for path in paths:
+        if policy_id_for(path) in uploaded:
+            print(f"using the uploaded {uploaded[policy_id_for(path)]} instead of {path}")
+    return kept + list(uploaded.values())
+
+
 def cmd_ingest(args) -> int:
     from knowledge.encoder import load_encoder  # noqa: PLC0415
     from knowledge.index import ingest  # noqa: PLC0415
@@ -49,6 +64,8 @@ def cmd_ingest(args) -> int:
     settings = get_settings()
     index_dir = Path(args.index or settings.index_dir)
     paths = [Path(p) for p in args.paths]
+    if args.uploads:
+        paths = with_uploads(paths, Path(settings.uploads_dir))
     if not paths:
         print("policy-coach ingest: give at least one policy file", file=sys.stderr)
         return 2
@@ -200,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index")
     p.add_argument("--model", help="sentence-transformers model name or folder (default from settings)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--uploads", action="store_true",
+                   help="also index the policies uploaded in the runtime dir (an upload wins over a shipped file)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("ask", help="ask a question")

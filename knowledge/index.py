@@ -317,8 +317,19 @@ def diff_clauses(old: list[Clause], new: list[Clause]) -> dict[str, list[str]]:
     }
 
 
+def _encode(encoder, texts: list[str], *, progress: bool, on_progress) -> np.ndarray:
+    """Embed texts, reporting the share done to `on_progress` batch by batch (the upload page's progress bar)."""
+    if on_progress is None or len(texts) <= 256:
+        return encoder.encode(texts, progress=progress)
+    parts = []
+    for start in range(0, len(texts), 256):
+        on_progress("Embedding the clauses", 0.15 + 0.75 * start / len(texts))
+        parts.append(encoder.encode(texts[start:start + 256], progress=False))
+    return np.vstack(parts)
+
+
 def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = False,
-           extras_dir: Path | None = None) -> IngestReport:
+           extras_dir: Path | None = None, on_progress=None, max_clauses: int | None = None) -> IngestReport:
     """Parse policy files and add or replace them in the index at `directory`; unchanged files are a no-op.
 
     Besides each clause's text, its sentences, generic front-matter and section questions (from `extras_dir`, default
@@ -326,7 +337,9 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
     nothing per-policy is read. A policy is unchanged when both its file and that generic data are unchanged.
     Raises PolicyReadError (from parsing) before anything is written, so a bad file never damages the index.
     """
-    parsed = [parse_file(Path(p)) for p in paths]
+    if on_progress:
+        on_progress("Reading the file", 0.1)
+    parsed = [parse_file(Path(p), max_clauses=max_clauses) for p in paths]
     seen: set[str] = set()
     for policy in parsed:
         if policy.policy in seen:
@@ -387,7 +400,10 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
                 texts.append(text)
                 text_owner.append(first_row + position)
                 text_kind.append(kind)
-    new_vectors = encoder.encode(texts, progress=progress) if texts else np.zeros((0, encoder.dim), np.float32)
+    if on_progress:
+        on_progress("Embedding the clauses", 0.15)
+    new_vectors = (_encode(encoder, texts, progress=progress, on_progress=on_progress) if texts
+                   else np.zeros((0, encoder.dim), np.float32))
     vectors.append(new_vectors)
     owners.extend(text_owner)
     kinds.extend(text_kind)
@@ -402,6 +418,8 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
         dim=encoder.dim,
         kinds=np.asarray(kinds, dtype=np.int8),
     )
+    if on_progress:
+        on_progress("Saving the index", 0.92)
     index.build_faiss()
     save(index, directory)
     report.written = True

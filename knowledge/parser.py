@@ -98,9 +98,18 @@ def coverage(document: Document, clauses: list[Clause]) -> float:
     return found / len(wanted)
 
 
-def parse_document(document: Document, policy_id: str, *, path: str = "", checksum: str = "") -> Policy:
+def parse_document(document: Document, policy_id: str, *, path: str = "", checksum: str = "",
+                   max_clauses: int | None = None) -> Policy:
     """Cut a document tree into a Policy of clauses; raise PolicyReadError if it holds no policy text."""
+    if max_clauses is None:
+        from knowledge.settings import get_settings  # noqa: PLC0415
+
+        max_clauses = get_settings().max_clauses
     result = cut(document)
+    if len(result.units) > max_clauses:
+        name = Path(path).name if path else policy_id
+        raise PolicyReadError(f"{name}: {len(result.units):,} clauses is more than the limit of {max_clauses:,} for one "
+                              "policy; split the document or check that it is a policy")
     clauses: list[Clause] = []
     if result.title:
         clauses.append(Clause(policy_id, "doc.title", "Document details", result.title, "Document details — title",
@@ -160,9 +169,11 @@ def policy_id_for(path: Path) -> str:
     return re.sub(r"[^a-z0-9]+", "-", Path(path).stem.lower()).strip("-")[:40] or "policy"
 
 
-def parse_file(path: Path) -> Policy:
-    """Read and parse one policy file."""
+def parse_file(path: Path, *, max_bytes: int | None = None, max_unzipped: int | None = None,
+               max_clauses: int | None = None, policy_id: str | None = None) -> Policy:
+    """Read and parse one policy file (optional lower limits for uploads)."""
     path = Path(path)
-    document = read_document(path)
+    document = read_document(path, max_bytes=max_bytes, max_unzipped=max_unzipped)
     checksum = hashlib.sha256(path.read_bytes()).hexdigest()
-    return parse_document(document, policy_id_for(path), path=str(path), checksum=checksum)
+    return parse_document(document, policy_id or policy_id_for(path), path=str(path), checksum=checksum,
+                          max_clauses=max_clauses)

@@ -36,7 +36,12 @@ class Settings:
 
     model: str = field(default_factory=lambda: _env("POLICY_COACH_MODEL", default_model_path()))
     index_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_INDEX", str(runtime_dir() / "index"))))
+    # the policies shipped with the product (read-only: uploads never write here)
     policies_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_POLICIES", str(DATA / "policies"))))
+    # uploaded policies and the versions they replaced live in the runtime dir, never in the repository
+    uploads_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_UPLOADS", str(runtime_dir() / "policies"))))
+    archive_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_ARCHIVE",
+                                                                str(runtime_dir() / "policy-archive"))))
     quizzes_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_QUIZZES", str(DATA / "quizzes"))))
     lexicon_path: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_LEXICON", str(DATA / "lexicon.yml"))))
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{runtime_dir() / 'policy_coach.db'}"))
@@ -45,6 +50,10 @@ class Settings:
     pass_mark: float = field(default_factory=lambda: float(_env("QUIZ_PASS_MARK", "0.8")))
     var_dir: Path = field(default_factory=runtime_dir)
     max_question_chars: int = field(default_factory=lambda: int(_env("MAX_QUESTION_CHARS", "1000")))
+    # Upload limits (the command line keeps knowledge.readers' wider defaults for files already on the server).
+    max_upload_mb: float = field(default_factory=lambda: float(_env("POLICY_COACH_MAX_UPLOAD_MB", "10")))
+    max_unzipped_mb: float = field(default_factory=lambda: float(_env("POLICY_COACH_MAX_UNZIPPED_MB", "50")))
+    max_clauses: int = field(default_factory=lambda: int(_env("POLICY_COACH_MAX_CLAUSES", "5000")))
 
 
 def get_settings() -> Settings:
