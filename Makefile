@@ -55,6 +55,7 @@ test: setup browser-deps index lint
 # cross-validation, latency and load through a fresh stack.
 bench: setup index model
 	$(APP)/python -m knowledge.bench
+	$(APP)/python -m knowledge.bench_parse
 	$(APP)/python -m bot.bench
 
 # Retrain the small LoRA adapter in data/retrieval/adapter.npz from the retrieval data (fixed seeds; ~5-7 min CPU).

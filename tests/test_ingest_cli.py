@@ -242,3 +242,73 @@ def test_index_copy_is_loadable(tmp_path, capsys, index_dir):
     copy = tmp_path / "copy"
     shutil.copytree(index_dir, copy)
     assert [c.clause for c in load(copy).clauses] == [c.clause for c in load(index_dir).clauses]
+
+
+# -- upload limits (ui.policy_admin.upload_policy on a real store and index) ---------------------------------------
+
+
+@pytest.fixture
+def upload_env(tmp_path, monkeypatch, index_dir):
+    from bot.store import Store
+
+    monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("POLICY_COACH_INDEX", str(index_dir))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'up.db'}")
+    return Store(f"sqlite:///{tmp_path / 'up.db'}")
+
+
+def _zip_bomb(path: Path, inflated: int) -> bytes:
+    """A .docx-shaped zip whose one part inflates from a few KB to `inflated` bytes."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", b"\0" * inflated)
+    return buffer.getvalue()
+
+
+def test_upload_caps_size_zip_inflation_and_clauses_before_anything_is_written(upload_env, tmp_path, monkeypatch,
+                                                                                capsys, index_dir):
+    from ui.policy_admin import upload_policy
+
+    assert ingest(capsys, index_dir, SOCIAL)[0] == 0
+    before = snapshot(index_dir)
+    bomb = _zip_bomb(tmp_path / "bomb.docx", 60 * 2**20)
+    assert len(bomb) < 200_000  # tiny on the wire
+    result = upload_policy(upload_env, "bomb.docx", bomb)
+    assert not result.ok and "unpacks to 63 MB" in result.message and "nothing was changed" in result.message
+    monkeypatch.setenv("POLICY_COACH_MAX_UPLOAD_MB", "0.01")
+    result = upload_policy(upload_env, "garden.md", GARDEN_V1.encode() * 40)
+    assert not result.ok and "limited to 0.01 MB" in result.message
+    monkeypatch.setenv("POLICY_COACH_MAX_UPLOAD_MB", "10")
+    monkeypatch.setenv("POLICY_COACH_MAX_CLAUSES", "3")
+    result = upload_policy(upload_env, "social-copy.md", SOCIAL.read_bytes())
+    assert not result.ok and "more than the limit of 3" in result.message
+    assert snapshot(index_dir) == before
+    assert not (tmp_path / "var" / "policies").exists() or not list((tmp_path / "var" / "policies").iterdir())
+    # the command line keeps the wider default inflation cap for files already on the server (here: refused later
+    # only because the zeros are not a Word document)
+    (tmp_path / "bomb.docx").write_bytes(bomb)
+    code, _, err = ingest(capsys, index_dir, tmp_path / "bomb.docx")
+    assert code == 1 and "unpacks to" not in err and "not a valid Word" in err
+
+
+def test_upload_lands_in_the_runtime_dir_and_make_index_prefers_it(upload_env, tmp_path, capsys, index_dir):
+    from ui.policy_admin import upload_policy
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "garden.md").write_text(GARDEN_V1)
+    assert ingest(capsys, index_dir, shipped / "garden.md")[0] == 0
+    result = upload_policy(upload_env, "garden-v2.md", GARDEN_V2.encode(), replaces="garden")
+    assert result.ok and result.status == "updated", result.message
+    uploaded = tmp_path / "var" / "policies" / "garden.md"
+    assert uploaded.read_text() == GARDEN_V2 and (shipped / "garden.md").read_text() == GARDEN_V1
+    [archived] = (tmp_path / "var" / "policy-archive").iterdir()
+    assert archived.read_text() == GARDEN_V1
+    # `make index` (ingest --uploads of the shipped files) keeps the uploaded version, not the shipped one
+    code, out, _ = run(capsys, "ingest", "--uploads", str(shipped / "garden.md"), "--index", str(index_dir), "--quiet")
+    assert code == 0 and "using the uploaded" in out and "unchanged garden" in out
+    assert any("Wellington boots" in c.text for c in load(index_dir).clauses)

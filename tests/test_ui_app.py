@@ -707,3 +707,55 @@ def test_user_text_with_urls_and_markup_is_shown_literally_on_coordinator_pages_
         # No autolink (www. / scheme://), no [text](url) link and no ![image] survive escaping.
         assert not re.search(r"(?<!\\)www\.|https?://|(?<!\\)\]\(|(?<!\\)!\[", source), source
         assert "evil" in source
+
+
+def test_upload_queued_behind_another_shows_a_progress_bar_then_the_result(env, seeded):
+    """The upload runs in the background worker: while it waits (here behind a real earlier job) the page shows a
+    progress bar and stays usable; when it finishes the result replaces the bar."""
+    import threading
+
+    from ui import ingest_jobs
+
+    gate = threading.Event()
+    ingest_jobs._worker().submit(gate.wait, 30)  # an earlier upload still running
+    at = open_page(as_coordinator(app(), seeded).run(), "manage")
+    text = POLICY.read_text(encoding="utf-8").replace("6.3 Staff members must not", "6.3 Staff members must never")
+    at.file_uploader(key="policy-file").upload("anything.md", text.encode(), "text/markdown")
+    at.selectbox(key="policy-target").set_value("social-media-policy")
+    [b for b in at.button if b.label == "Upload and re-index"][0].click().run()
+    no_exceptions(at)
+    [bar] = at.get("progress")
+    assert bar.value == 0 and "Waiting for another upload" in bar.proto.text
+    assert not [b for b in at.button if b.label == "Upload and re-index"]  # no second upload while one runs
+    gate.set()
+    at, _ = _wait(at)
+    no_exceptions(at)
+    assert not at.get("progress")
+    assert "New version of" in texts(at)
+
+
+def _wait(at: AppTest, timeout: float = 60) -> tuple[AppTest, None]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while "upload_job" in at.session_state and at.session_state["upload_job"]:
+        assert time.monotonic() < deadline, "the upload never finished"
+        time.sleep(0.2)
+        at.run()
+    return at, None
+
+
+def test_upload_over_the_size_cap_is_refused_and_changes_nothing(env, seeded, monkeypatch):
+    monkeypatch.setenv("POLICY_COACH_MAX_UPLOAD_MB", "0.05")
+    manifest = Path(env["POLICY_COACH_INDEX"]) / "manifest.json"
+    before = manifest.read_text()
+    at = open_page(as_coordinator(app(), seeded).run(), "manage")
+    big = POLICY.read_text(encoding="utf-8") + "\n\n" + "Padding words for size. " * 4000
+    at.file_uploader(key="policy-file").upload("big.md", big.encode(), "text/markdown")
+    at, _ = upload_and_wait(at)
+    no_exceptions(at)
+    [error] = at.error
+    message = error.value.replace("\\", "")
+    assert "limited to 0.05 MB" in message and "nothing was changed" in message
+    assert manifest.read_text() == before
+    assert not (Path(env["POLICY_COACH_VAR"]) / "policies").exists()
