@@ -36,6 +36,12 @@ def _all_unchanged(parsed, index_dir: Path, model: str) -> bool:
     except ValueError:
         return False
     known = meta.get("policies", {})
+    from knowledge.index import verify  # noqa: PLC0415
+
+    problem = verify(index_dir)
+    if problem:
+        print(f"the index at {index_dir} can't be kept: {problem}; rebuilding it")
+        return False
     return meta.get("format") == FORMAT_VERSION and meta.get("model") == expected_name(model) and all(
         known.get(p.policy, {}).get("checksum") == p.checksum
         and known.get(p.policy, {}).get("retrieval") == retrieval_fingerprint(p.policy) for p in parsed)
@@ -74,18 +80,25 @@ def cmd_ingest(args) -> int:
         from knowledge.parser import parse_file  # noqa: PLC0415
 
         parsed = [parse_file(path) for path in paths]
-        if not args.model and _all_unchanged(parsed, index_dir, settings.model):
+        if not args.model and not args.force and _all_unchanged(parsed, index_dir, settings.model):
             _print_quality(parsed)
             for policy in parsed:
                 print(f"unchanged {policy.policy}: nothing to do")
             print(f"index: {index_dir} (not rewritten)")
             return 0
         encoder = load_encoder(args.model or settings.model)
-        report = ingest(paths, index_dir, encoder, progress=not args.quiet)
+        report = ingest(paths, index_dir, encoder, progress=not args.quiet, force=args.force)
     except (PolicyReadError, ValueError) as exc:
         print(f"policy-coach ingest: {exc}", file=sys.stderr)
         return 1
     _print_quality(parsed)
+    if report.damaged:
+        print(f"rebuilt the index: the one on disk could not be kept ({report.damaged})")
+    for name in report.recovered:
+        print(f"kept {name}: re-read from its file for the rebuilt index")
+    for name in report.lost:
+        print(f"WARNING: {name} is no longer in the index: its file is gone; ingest it again to restore it",
+              file=sys.stderr)
     for name in report.added:
         print(f"added {name}: {len(report.changes[name]['added'])} clauses")
     for name in report.updated:
@@ -217,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index")
     p.add_argument("--model", help="sentence-transformers model name or folder (default from settings)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--force", action="store_true", help="re-read and re-embed the files even if they are unchanged")
     p.add_argument("--uploads", action="store_true",
                    help="also index the policies uploaded in the runtime dir (an upload wins over a shipped file)")
     p.set_defaults(func=cmd_ingest)
