@@ -28,8 +28,9 @@ setup: .venv/.stamp .venv-rasa/.stamp
 	.venv-rasa/bin/pip install -q --no-deps --ignore-requires-python -r requirements/rasa-py311.lock
 	touch $@
 
+# The shipped policies plus any the coordinator uploaded (kept in the runtime dir, never in data/policies).
 index: .venv/.stamp
-	$(APP)/policy-coach ingest $(POLICIES)
+	$(APP)/policy-coach ingest --uploads $(POLICIES)
 
 model: .venv/.stamp .venv-rasa/.stamp
 	$(APP)/python -m bot.stack train
@@ -57,6 +58,7 @@ test: setup browser-deps index lint
 # cross-validation, latency and load through a fresh stack.
 bench: setup index model
 	$(APP)/python -m knowledge.bench
+	$(APP)/python -m knowledge.bench_parse
 	$(APP)/python -m bot.bench
 
 # Retrain the small LoRA adapter in data/retrieval/adapter.npz from the retrieval data (fixed seeds; ~5-7 min CPU).

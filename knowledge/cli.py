@@ -36,9 +36,30 @@ def _all_unchanged(parsed, index_dir: Path, model: str) -> bool:
     except ValueError:
         return False
     known = meta.get("policies", {})
+    from knowledge.index import verify  # noqa: PLC0415
+
+    problem = verify(index_dir)
+    if problem:
+        print(f"the index at {index_dir} can't be kept: {problem}; rebuilding it")
+        return False
     return meta.get("format") == FORMAT_VERSION and meta.get("model") == expected_name(model) and all(
         known.get(p.policy, {}).get("checksum") == p.checksum
         and known.get(p.policy, {}).get("retrieval") == retrieval_fingerprint(p.policy) for p in parsed)
+
+
+def with_uploads(paths: list[Path], uploads: Path) -> list[Path]:
+    """The given policy files plus the uploaded ones in the runtime dir; an upload replaces a shipped file of the
+    same policy (so `make run` keeps the coordinator's newer version of a policy that ships with the product)."""
+    from knowledge.parser import policy_id_for  # noqa: PLC0415
+    from knowledge.readers import SUPPORTED  # noqa: PLC0415
+
+    uploaded = {policy_id_for(p): p for p in sorted(uploads.iterdir())
+                if p.is_file() and p.suffix.lower() in SUPPORTED} if uploads.is_dir() else {}
+    kept = [p for p in paths if policy_id_for(p) not in uploaded]
+    for path in paths:
+        if policy_id_for(path) in uploaded:
+            print(f"using the uploaded {uploaded[policy_id_for(path)]} instead of {path}")
+    return kept + list(uploaded.values())
 
 
 def cmd_ingest(args) -> int:
@@ -49,6 +70,8 @@ def cmd_ingest(args) -> int:
     settings = get_settings()
     index_dir = Path(args.index or settings.index_dir)
     paths = [Path(p) for p in args.paths]
+    if args.uploads:
+        paths = with_uploads(paths, Path(settings.uploads_dir))
     if not paths:
         print("policy-coach ingest: give at least one policy file", file=sys.stderr)
         return 2
@@ -57,18 +80,25 @@ def cmd_ingest(args) -> int:
         from knowledge.parser import parse_file  # noqa: PLC0415
 
         parsed = [parse_file(path) for path in paths]
-        if not args.model and _all_unchanged(parsed, index_dir, settings.model):
+        if not args.model and not args.force and _all_unchanged(parsed, index_dir, settings.model):
             _print_quality(parsed)
             for policy in parsed:
                 print(f"unchanged {policy.policy}: nothing to do")
             print(f"index: {index_dir} (not rewritten)")
             return 0
         encoder = load_encoder(args.model or settings.model)
-        report = ingest(paths, index_dir, encoder, progress=not args.quiet)
+        report = ingest(paths, index_dir, encoder, progress=not args.quiet, force=args.force)
     except (PolicyReadError, ValueError) as exc:
         print(f"policy-coach ingest: {exc}", file=sys.stderr)
         return 1
     _print_quality(parsed)
+    if report.damaged:
+        print(f"rebuilt the index: the one on disk could not be kept ({report.damaged})")
+    for name in report.recovered:
+        print(f"kept {name}: re-read from its file for the rebuilt index")
+    for name in report.lost:
+        print(f"WARNING: {name} is no longer in the index: its file is gone; ingest it again to restore it",
+              file=sys.stderr)
     for name in report.added:
         print(f"added {name}: {len(report.changes[name]['added'])} clauses")
     for name in report.updated:
@@ -200,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index")
     p.add_argument("--model", help="sentence-transformers model name or folder (default from settings)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--force", action="store_true", help="re-read and re-embed the files even if they are unchanged")
+    p.add_argument("--uploads", action="store_true",
+                   help="also index the policies uploaded in the runtime dir (an upload wins over a shipped file)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("ask", help="ask a question")

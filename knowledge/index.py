@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from knowledge.parser import Clause, Policy, parse_file
+from knowledge.readers import PolicyReadError
 from knowledge.questions import generated_questions
 from knowledge.settings import DATA
 
@@ -197,6 +198,39 @@ class PolicyIndex:
         return None
 
 
+INDEX_FILES = ("vectors.npy", "owners.npy", "kinds.npy", "clauses.faiss", "clauses.json")
+
+
+def file_checksum(path: Path) -> str:
+    """sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(directory: Path) -> str | None:
+    """None when the index at `directory` is whole (every file present with its manifest checksum), else why not."""
+    directory = Path(directory)
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+    except FileNotFoundError:
+        return "there is no index"
+    except (OSError, ValueError) as exc:
+        return f"its manifest can't be read ({exc})"
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not set(INDEX_FILES) <= set(files):
+        return "it has no checksums (built by an older version)"
+    for name, expected in sorted(files.items()):
+        path = directory / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_checksum(path) != expected:
+            return f"{name} does not match its checksum"
+    return None
+
+
 def save(index: PolicyIndex, directory: Path) -> None:
     """Write the index to `directory` atomically: a reader sees the old index or the new one, never half."""
     directory = Path(directory)
@@ -214,6 +248,8 @@ def save(index: PolicyIndex, directory: Path) -> None:
         (tmp / "clauses.json").write_text(json.dumps([c.to_dict() for c in index.clauses], indent=1))
         manifest = {
             "format": FORMAT_VERSION,
+            # checksums of every other file, so `ingest` can tell a damaged index from an unchanged one
+            "files": {f.name: file_checksum(f) for f in sorted(tmp.iterdir())},
             "model": index.model,
             "dim": index.dim,
             "policies": index.policies,
@@ -245,6 +281,10 @@ def load(directory: Path) -> PolicyIndex:
         import faiss  # noqa: PLC0415
 
         manifest = json.loads((directory / "manifest.json").read_text())
+        if "files" in manifest:  # indexes from before checksums still load; `ingest` rebuilds them
+            problem = verify(directory)
+            if problem:
+                raise ValueError(problem)
         clauses = [Clause(**row) for row in json.loads((directory / "clauses.json").read_text())]
         vectors = np.load(directory / "vectors.npy")
         owners = np.load(directory / "owners.npy")
@@ -304,6 +344,9 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     changes: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # policy -> added/removed/changed ids
     written: bool = False
+    damaged: str | None = None  # why the index on disk could not be kept (it was rebuilt)
+    recovered: list[str] = field(default_factory=list)  # other policies re-read from their files in a rebuild
+    lost: list[str] = field(default_factory=list)  # other policies whose files are gone: not in the rebuilt index
 
 
 def diff_clauses(old: list[Clause], new: list[Clause]) -> dict[str, list[str]]:
@@ -317,8 +360,32 @@ def diff_clauses(old: list[Clause], new: list[Clause]) -> dict[str, list[str]]:
     }
 
 
+def _encode(encoder, texts: list[str], *, progress: bool, on_progress) -> np.ndarray:
+    """Embed texts, reporting the share done to `on_progress` batch by batch (the upload page's progress bar)."""
+    if on_progress is None or len(texts) <= 256:
+        return encoder.encode(texts, progress=progress)
+    parts = []
+    for start in range(0, len(texts), 256):
+        on_progress("Embedding the clauses", 0.15 + 0.75 * start / len(texts))
+        parts.append(encoder.encode(texts[start:start + 256], progress=False))
+    return np.vstack(parts)
+
+
+def _listed_policies(directory: Path) -> dict[str, dict]:
+    """The policies a (possibly damaged) index's manifest lists, or {} when even that can't be read."""
+    for folder in (Path(directory), Path(directory).with_name(Path(directory).name + ".old")):
+        try:
+            policies = json.loads((folder / "manifest.json").read_text()).get("policies")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(policies, dict):
+            return policies
+    return {}
+
+
 def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = False,
-           extras_dir: Path | None = None) -> IngestReport:
+           extras_dir: Path | None = None, on_progress=None, max_clauses: int | None = None,
+           force: bool = False) -> IngestReport:
     """Parse policy files and add or replace them in the index at `directory`; unchanged files are a no-op.
 
     Besides each clause's text, its sentences, generic front-matter and section questions (from `extras_dir`, default
@@ -326,25 +393,45 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
     nothing per-policy is read. A policy is unchanged when both its file and that generic data are unchanged.
     Raises PolicyReadError (from parsing) before anything is written, so a bad file never damages the index.
     """
-    parsed = [parse_file(Path(p)) for p in paths]
+    if on_progress:
+        on_progress("Reading the file", 0.1)
+    parsed = [parse_file(Path(p), max_clauses=max_clauses) for p in paths]
     seen: set[str] = set()
     for policy in parsed:
         if policy.policy in seen:
             raise ValueError(f"two files give the same policy id '{policy.policy}'")
         seen.add(policy.policy)
+    report = IngestReport()
+    problem = verify(directory)
     try:
         current = load(directory)
         if current.model != encoder.name:
             current = None  # a different model: everything is re-embedded
-    except IndexError_:
+            report.damaged = "it was built with another model"
+        elif problem:
+            current = None
+            report.damaged = problem
+    except IndexError_ as exc:
         current = None
+        report.damaged = None if problem == "there is no index" else str(exc)
+    if current is None:
+        # Rebuilding: every other policy the old manifest lists is re-read from its file, never dropped silently.
+        for name, meta in _listed_policies(directory).items():
+            if name in seen:
+                continue
+            source = Path(meta.get("path") or "")
+            try:
+                parsed.append(parse_file(source, max_clauses=max_clauses, policy_id=name))
+                seen.add(name)
+                report.recovered.append(name)
+            except (PolicyReadError, OSError):
+                report.lost.append(name)
 
-    report = IngestReport()
     keep_policies: dict[str, dict] = dict(current.policies) if current else {}
     todo: list[Policy] = []
     for policy in parsed:
         old_meta = keep_policies.get(policy.policy)
-        if (old_meta and old_meta.get("checksum") == policy.checksum
+        if (not force and old_meta and old_meta.get("checksum") == policy.checksum
                 and old_meta.get("retrieval") == retrieval_fingerprint(policy.policy, extras_dir)):
             report.unchanged.append(policy.policy)
             continue
@@ -387,7 +474,10 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
                 texts.append(text)
                 text_owner.append(first_row + position)
                 text_kind.append(kind)
-    new_vectors = encoder.encode(texts, progress=progress) if texts else np.zeros((0, encoder.dim), np.float32)
+    if on_progress:
+        on_progress("Embedding the clauses", 0.15)
+    new_vectors = (_encode(encoder, texts, progress=progress, on_progress=on_progress) if texts
+                   else np.zeros((0, encoder.dim), np.float32))
     vectors.append(new_vectors)
     owners.extend(text_owner)
     kinds.extend(text_kind)
@@ -402,6 +492,8 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
         dim=encoder.dim,
         kinds=np.asarray(kinds, dtype=np.int8),
     )
+    if on_progress:
+        on_progress("Saving the index", 0.92)
     index.build_faiss()
     save(index, directory)
     report.written = True

@@ -79,6 +79,9 @@ def _squash(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
+COVERAGE_SAMPLE = 600  # paragraphs; past this, coverage() is estimated from an even sample
+
+
 def coverage(document: Document, clauses: list[Clause]) -> float:
     """Share of the document's sentences (headings and form lines aside) found whole inside one unit's heading
     path and text: 1.0 means nothing the document says was lost when cutting it into units."""
@@ -86,21 +89,54 @@ def coverage(document: Document, clauses: list[Clause]) -> float:
 
     haystacks = [_squash(f"{c.section} {c.title} {c.text}") for c in clauses]
     wanted = []
-    for block in document.blocks:
-        if block.kind == "heading" or is_form_line(block.text):
+    blocks = [b for b in document.blocks if b.kind != "heading"]
+    if len(blocks) > COVERAGE_SAMPLE:
+        # the sentence splitter costs ~10 ms a paragraph: a very long document's coverage is estimated from an even
+        # sample of its paragraphs, so a 20 MB upload is not spent minutes on a quality figure
+        step = len(blocks) / COVERAGE_SAMPLE
+        blocks = [blocks[int(i * step)] for i in range(COVERAGE_SAMPLE)]
+    for block in blocks:
+        if is_form_line(block.text):
             continue
         for line in block.lines or [block.text]:
             if not is_form_line(line):
                 wanted += [s for s in sentences(line) if len(_squash(s).split()) >= 2]
     if not wanted:
         return 1.0
-    found = sum(1 for s in wanted if any(_squash(s) in h for h in haystacks))
-    return found / len(wanted)
+    # Hand-written (no library does this): a sentence is looked for only in the units holding the rarest of its inner
+    # words (inner words are whole words in any match; the first and last may be word ends), not in every unit, so
+    # the check stays linear in the document's size (a 1 MB policy took minutes before).
+    holders: dict[str, list[int]] = {}
+    for row, haystack in enumerate(haystacks):
+        for word in set(haystack.split()):
+            holders.setdefault(word, []).append(row)
+    joined = "\n".join(haystacks)
+    known: dict[str, bool] = {}
+    for sentence in wanted:
+        key = _squash(sentence)
+        if key in known:
+            continue
+        inner = set(key.split()[1:-1])
+        if inner:
+            rows = min((holders.get(w, []) for w in inner), key=len)
+            known[key] = any(key in haystacks[row] for row in rows)
+        else:
+            known[key] = key in joined  # two words: no newline in a squashed text, so it matches within one unit
+    return sum(known[_squash(s)] for s in wanted) / len(wanted)
 
 
-def parse_document(document: Document, policy_id: str, *, path: str = "", checksum: str = "") -> Policy:
+def parse_document(document: Document, policy_id: str, *, path: str = "", checksum: str = "",
+                   max_clauses: int | None = None) -> Policy:
     """Cut a document tree into a Policy of clauses; raise PolicyReadError if it holds no policy text."""
+    if max_clauses is None:
+        from knowledge.settings import get_settings  # noqa: PLC0415
+
+        max_clauses = get_settings().max_clauses
     result = cut(document)
+    if len(result.units) > max_clauses:
+        name = Path(path).name if path else policy_id
+        raise PolicyReadError(f"{name}: {len(result.units):,} clauses is more than the limit of {max_clauses:,} for one "
+                              "policy; split the document or check that it is a policy")
     clauses: list[Clause] = []
     if result.title:
         clauses.append(Clause(policy_id, "doc.title", "Document details", result.title, "Document details — title",
@@ -160,9 +196,11 @@ def policy_id_for(path: Path) -> str:
     return re.sub(r"[^a-z0-9]+", "-", Path(path).stem.lower()).strip("-")[:40] or "policy"
 
 
-def parse_file(path: Path) -> Policy:
-    """Read and parse one policy file."""
+def parse_file(path: Path, *, max_bytes: int | None = None, max_unzipped: int | None = None,
+               max_clauses: int | None = None, policy_id: str | None = None) -> Policy:
+    """Read and parse one policy file (optional lower limits for uploads)."""
     path = Path(path)
-    document = read_document(path)
+    document = read_document(path, max_bytes=max_bytes, max_unzipped=max_unzipped)
     checksum = hashlib.sha256(path.read_bytes()).hexdigest()
-    return parse_document(document, policy_id_for(path), path=str(path), checksum=checksum)
+    return parse_document(document, policy_id or policy_id_for(path), path=str(path), checksum=checksum,
+                          max_clauses=max_clauses)

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     idle_minutes: float = _env("POLICY_COACH_IDLE_MINUTES", default=30, ge=0)  # 0: sign out at once (tests)
     turn_timeout: float = _env("POLICY_COACH_TURN_TIMEOUT", default=60, gt=0)
     session_events: int = _env("POLICY_COACH_SESSION_EVENTS", default=60, ge=0)
+    # uploaded policies and the versions they replaced live in the runtime dir, never in the repository
+    uploads_dir: Path | None = _env("POLICY_COACH_UPLOADS", default=None)
+    archive_dir: Path | None = _env("POLICY_COACH_ARCHIVE", default=None)
+    # upload limits (the command line keeps knowledge.readers' wider defaults for files already on the server)
+    max_upload_mb: float = _env("POLICY_COACH_MAX_UPLOAD_MB", default=10, gt=0)
+    max_unzipped_mb: float = _env("POLICY_COACH_MAX_UNZIPPED_MB", default=50, gt=0)
+    max_clauses: int = _env("POLICY_COACH_MAX_CLAUSES", default=5000, ge=1)
     action_server_host: str = _env("ACTION_SERVER_HOST", default="127.0.0.1")
     coordinator_email: str | None = _env("COORDINATOR_EMAIL", default=None)
     coordinator_password: SecretStr | None = _env("COORDINATOR_PASSWORD", default=None)
@@ -93,6 +100,10 @@ class Settings(BaseSettings):
         object.__setattr__(self, "var_dir", var_dir)
         if self.index_dir is None:
             object.__setattr__(self, "index_dir", var_dir / "index")
+        if self.uploads_dir is None:
+            object.__setattr__(self, "uploads_dir", var_dir / "policies")
+        if self.archive_dir is None:
+            object.__setattr__(self, "archive_dir", var_dir / "policy-archive")
         if self.database_url is None:
             object.__setattr__(self, "database_url", f"sqlite:///{var_dir / 'policy_coach.db'}")
         return self

@@ -7,6 +7,8 @@ one part of a policy never renumbers another.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import re
 from dataclasses import dataclass, field
 
@@ -138,6 +140,7 @@ class _Cutter:
         self.title = doc.title
         self.details: dict[str, str] = dict(doc.meta)
         self.units: list[Unit] = []
+        self.unit_anchors: Counter = Counter()  # anchors of self.units, so a lookup is O(1) (parsing stays linear)
         self.stack: list[_Heading] = []
         self.major_level: int | None = None
         self.counters: dict[str, int] = {}
@@ -208,7 +211,7 @@ class _Cutter:
         self.lead = text if text.rstrip().endswith((":", ":-", ":–")) else None
 
     def _anchor_taken(self, anchor: str) -> bool:
-        return any(u.anchor == anchor for u in self.units)
+        return self.unit_anchors[anchor] > 0
 
     # -- units ------------------------------------------------------------------------------------------------
     def _close(self) -> None:
@@ -259,6 +262,7 @@ class _Cutter:
                     numbered=numbered, heading_major=heading.major if heading else False)
         self.under_heading += 1
         self.units.append(unit)
+        self.unit_anchors[unit.anchor] += 1
         return unit
 
     def _front_heading(self, block: Block, following: Block | None) -> bool:
@@ -397,7 +401,10 @@ class _Cutter:
         lead = self.lead
         if self.lead_unit is not None and self.lead_unit.lines == [lead]:
             # the lead-in paragraph is repeated with each item, so it need not stand alone
-            self.units.remove(self.lead_unit)
+            # by identity from the end (it is the latest unit or close to it), not an equality scan from the start
+            at = next(i for i in range(len(self.units) - 1, -1, -1) if self.units[i] is self.lead_unit)
+            del self.units[at]
+            self.unit_anchors[self.lead_unit.anchor] -= 1
             self.used.discard(self.lead_unit.clause)
             self.counters[self.lead_unit.anchor] = self.counters.get(self.lead_unit.anchor, 1) - 1
             self.lead_unit = None

@@ -242,3 +242,153 @@ def test_index_copy_is_loadable(tmp_path, capsys, index_dir):
     copy = tmp_path / "copy"
     shutil.copytree(index_dir, copy)
     assert [c.clause for c in load(copy).clauses] == [c.clause for c in load(index_dir).clauses]
+
+
+# -- upload limits (ui.policy_admin.upload_policy on a real store and index) ---------------------------------------
+
+
+@pytest.fixture
+def upload_env(tmp_path, monkeypatch, index_dir):
+    from bot.store import Store
+
+    monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("POLICY_COACH_INDEX", str(index_dir))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'up.db'}")
+    return Store(f"sqlite:///{tmp_path / 'up.db'}")
+
+
+def _zip_bomb(path: Path, inflated: int) -> bytes:
+    """A .docx-shaped zip whose one part inflates from a few KB to `inflated` bytes."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", b"\0" * inflated)
+    return buffer.getvalue()
+
+
+def test_upload_caps_size_zip_inflation_and_clauses_before_anything_is_written(upload_env, tmp_path, monkeypatch,
+                                                                                capsys, index_dir):
+    from ui.policy_admin import upload_policy
+
+    assert ingest(capsys, index_dir, SOCIAL)[0] == 0
+    before = snapshot(index_dir)
+    bomb = _zip_bomb(tmp_path / "bomb.docx", 60 * 2**20)
+    assert len(bomb) < 200_000  # tiny on the wire
+    result = upload_policy(upload_env, "bomb.docx", bomb)
+    assert not result.ok and "unpacks to 63 MB" in result.message and "nothing was changed" in result.message
+    monkeypatch.setenv("POLICY_COACH_MAX_UPLOAD_MB", "0.01")
+    result = upload_policy(upload_env, "garden.md", GARDEN_V1.encode() * 40)
+    assert not result.ok and "limited to 0.01 MB" in result.message
+    monkeypatch.setenv("POLICY_COACH_MAX_UPLOAD_MB", "10")
+    monkeypatch.setenv("POLICY_COACH_MAX_CLAUSES", "3")
+    result = upload_policy(upload_env, "social-copy.md", SOCIAL.read_bytes())
+    assert not result.ok and "more than the limit of 3" in result.message
+    assert snapshot(index_dir) == before
+    assert not (tmp_path / "var" / "policies").exists() or not list((tmp_path / "var" / "policies").iterdir())
+    # the command line keeps the wider default inflation cap for files already on the server (here: refused later
+    # only because the zeros are not a Word document)
+    (tmp_path / "bomb.docx").write_bytes(bomb)
+    code, _, err = ingest(capsys, index_dir, tmp_path / "bomb.docx")
+    assert code == 1 and "unpacks to" not in err and "not a valid Word" in err
+
+
+def test_upload_lands_in_the_runtime_dir_and_make_index_prefers_it(upload_env, tmp_path, capsys, index_dir):
+    from ui.policy_admin import upload_policy
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "garden.md").write_text(GARDEN_V1)
+    assert ingest(capsys, index_dir, shipped / "garden.md")[0] == 0
+    result = upload_policy(upload_env, "garden-v2.md", GARDEN_V2.encode(), replaces="garden")
+    assert result.ok and result.status == "updated", result.message
+    uploaded = tmp_path / "var" / "policies" / "garden.md"
+    assert uploaded.read_text() == GARDEN_V2 and (shipped / "garden.md").read_text() == GARDEN_V1
+    [archived] = (tmp_path / "var" / "policy-archive").iterdir()
+    assert archived.read_text() == GARDEN_V1
+    # `make index` (ingest --uploads of the shipped files) keeps the uploaded version, not the shipped one
+    code, out, _ = run(capsys, "ingest", "--uploads", str(shipped / "garden.md"), "--index", str(index_dir), "--quiet")
+    assert code == 0 and "using the uploaded" in out and "unchanged garden" in out
+    assert any("Wellington boots" in c.text for c in load(index_dir).clauses)
+
+
+# -- a damaged index is rebuilt; other policies are never dropped silently -----------------------------------------
+
+
+def _three_policies(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "garden-safety.txt").write_text(GARDEN_V1)
+    shutil.copy(MOBILE, folder / MOBILE.name)
+    shutil.copy(SOCIAL, folder / SOCIAL.name)
+    return sorted(folder.iterdir())
+
+
+def test_ingesting_one_file_into_an_index_of_three_keeps_the_three(capsys, tmp_path, index_dir):
+    three = _three_policies(tmp_path)
+    assert ingest(capsys, index_dir, *three)[0] == 0
+    before = {name: [c.to_dict() for c in load(index_dir).policy_clauses(name)] for name in load(index_dir).policies}
+    pond = tmp_path / "pond-rules.txt"
+    pond.write_text(GARDEN_V2.replace("Garden Safety Policy", "Pond Rules"))
+    code, out, err = ingest(capsys, index_dir, pond)
+    assert code == 0, err
+    after = load(index_dir)
+    assert set(after.policies) == set(before) | {"pond-rules"} and len(before) == 3
+    for name, clauses in before.items():
+        assert [c.to_dict() for c in after.policy_clauses(name)] == clauses
+
+
+@pytest.mark.parametrize("damage", ["flip a byte of the vectors", "truncate the FAISS file", "delete clauses.json"])
+def test_damaged_index_is_detected_by_checksum_and_rebuilt_with_every_policy(capsys, tmp_path, index_dir, damage):
+    three = _three_policies(tmp_path)
+    assert ingest(capsys, index_dir, *three)[0] == 0
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    assert set(manifest["files"]) >= {"vectors.npy", "owners.npy", "kinds.npy", "clauses.faiss", "clauses.json"}
+    clauses_before = [c.to_dict() for c in load(index_dir).clauses]
+    if damage.startswith("flip"):
+        data = bytearray((index_dir / "vectors.npy").read_bytes())
+        data[-5] ^= 0xFF  # still a loadable array, just wrong numbers: only the checksum notices
+        (index_dir / "vectors.npy").write_bytes(bytes(data))
+    elif damage.startswith("truncate"):
+        path = index_dir / "clauses.faiss"
+        path.write_bytes(path.read_bytes()[:100])
+    else:
+        (index_dir / "clauses.json").unlink()
+    with pytest.raises(Exception, match="damaged"):
+        load(index_dir)
+    # re-ingesting only one (unchanged) policy rebuilds the whole index, re-reading the other two from their files
+    code, out, err = ingest(capsys, index_dir, three[0])
+    assert code == 0, err
+    assert "can't be kept" in out and "rebuilt the index" in out
+    assert out.count("kept ") >= 2
+    rebuilt = load(index_dir)
+    assert len(rebuilt.policies) == 3
+    assert sorted(map(str, (c.to_dict() for c in rebuilt.clauses))) == sorted(map(str, clauses_before))
+    # and now it is whole again: the next run leaves it alone
+    code, out, _ = ingest(capsys, index_dir, three[0])
+    assert code == 0 and "(not rewritten)" in out
+
+
+def test_rebuild_says_loudly_which_policy_it_could_not_keep(capsys, tmp_path, index_dir):
+    three = _three_policies(tmp_path)
+    assert ingest(capsys, index_dir, *three)[0] == 0
+    (index_dir / "owners.npy").write_bytes(b"junk")
+    mobile = [p for p in three if p.name == MOBILE.name][0]
+    mobile.unlink()
+    code, out, err = ingest(capsys, index_dir, three[0])
+    assert code == 0
+    assert "WARNING: staff-mobile-phone-policy is no longer in the index" in err
+    assert set(load(index_dir).policies) == {"garden-safety", "social-media-policy"}
+
+
+def test_force_rewrites_an_unchanged_index(capsys, index_dir):
+    assert ingest(capsys, index_dir, SOCIAL)[0] == 0
+    built = json.loads((index_dir / "manifest.json").read_text())["files"]
+    mtime = (index_dir / "manifest.json").stat().st_mtime_ns
+    code, out, err = run(capsys, "ingest", str(SOCIAL), "--index", str(index_dir), "--quiet", "--force")
+    assert code == 0, err
+    assert "updated social-media-policy: 0 added, 0 removed, 0 changed" in out
+    assert (index_dir / "manifest.json").stat().st_mtime_ns != mtime
+    assert json.loads((index_dir / "manifest.json").read_text())["files"] == built  # same content, rebuilt

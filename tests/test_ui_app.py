@@ -46,6 +46,7 @@ def env(tmp_path, monkeypatch, hashing_index) -> dict:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'ui.db'}",
         "POLICY_COACH_INDEX": str(index),
         "POLICY_COACH_POLICIES": str(policies),
+        "POLICY_COACH_VAR": str(tmp_path / "var"),
         "POLICY_COACH_MODEL": "hashing",
         "RASA_URL": "http://127.0.0.1:9",
         "COORDINATOR_EMAIL": COORD[0],
@@ -118,6 +119,22 @@ def texts(at: AppTest) -> str:
 
 def no_exceptions(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
+
+
+def upload_and_wait(at: AppTest, timeout: float = 60) -> tuple[AppTest, list[float]]:
+    """Press 'Upload and re-index', then rerun the page (as its polling fragment does) until the result shows;
+    return the page and every progress-bar value seen on the way."""
+    import time
+
+    [b for b in at.button if b.label == "Upload and re-index"][0].click().run()
+    seen: list[float] = []
+    deadline = time.monotonic() + timeout
+    while "upload_job" in at.session_state and at.session_state["upload_job"]:
+        assert time.monotonic() < deadline, "the upload never finished"
+        seen += [bar.value for bar in at.get("progress")]
+        time.sleep(0.2)
+        at.run()
+    return at, seen
 
 
 # -- sign-in ------------------------------------------------------------------
@@ -598,16 +615,25 @@ def test_upload_new_policy_version_shows_changes(env, seeded):
         .replace("- 8.3 Contracted", "- 8.4 A new clause about reporting.\n- 8.3 Contracted")
     at.file_uploader(key="policy-file").upload("anything.md", changed.encode(), "text/markdown")
     at.selectbox(key="policy-target").set_value("social-media-policy")
-    at.button[0].click().run()
+    at, _ = upload_and_wait(at)
     no_exceptions(at)
     page = texts(at)
     assert "New version of" in page
     assert "Clauses added" in page and "8.4" in page
     [version] = records.policy_versions(seeded)
     assert version["policy"] == "social-media-policy" and "8.4" in version["added"]
+    # the shipped file is untouched; the new version lives in the runtime dir, the old one in its archive
     policies = Path(env["POLICY_COACH_POLICIES"])
     assert [p.name for p in policies.iterdir()] == ["social-media-policy.md"]
-    assert "8.4" in {c.clause for c in load(Path(env["POLICY_COACH_INDEX"])).clauses}
+    assert policies.joinpath("social-media-policy.md").read_bytes() == POLICY.read_bytes()
+    var = Path(env["POLICY_COACH_VAR"])
+    assert (var / "policies" / "social-media-policy.md").read_text(encoding="utf-8") == changed
+    assert (var / "policies" / "social-media-policy.md").stat().st_mode & 0o077 == 0
+    [archived] = (var / "policy-archive").iterdir()
+    assert archived.read_bytes() == POLICY.read_bytes()
+    index = load(Path(env["POLICY_COACH_INDEX"]))
+    assert "8.4" in {c.clause for c in index.clauses}
+    assert Path(index.policies["social-media-policy"]["path"]) == var / "policies" / "social-media-policy.md"
 
 
 def test_bad_policy_file_leaves_index_untouched(env, seeded):
@@ -615,11 +641,13 @@ def test_bad_policy_file_leaves_index_untouched(env, seeded):
     before = manifest.read_text()
     at = open_page(as_coordinator(app(), seeded).run(), "manage")
     at.file_uploader(key="policy-file").upload("broken.pdf", b"this is not a pdf", "application/pdf")
-    at.button[0].click().run()
+    at, _ = upload_and_wait(at)
     no_exceptions(at)
     assert any("nothing was changed" in e.value.replace("\\", "") for e in at.error)
     assert manifest.read_text() == before
     assert [p.name for p in Path(env["POLICY_COACH_POLICIES"]).iterdir()] == ["social-media-policy.md"]
+    assert not (Path(env["POLICY_COACH_VAR"]) / "policies").exists() or \
+        not list((Path(env["POLICY_COACH_VAR"]) / "policies").iterdir())
     assert records.policy_versions(seeded) == []
 
 
@@ -680,3 +708,55 @@ def test_user_text_with_urls_and_markup_is_shown_literally_on_coordinator_pages_
         # No autolink (www. / scheme://), no [text](url) link and no ![image] survive escaping.
         assert not re.search(r"(?<!\\)www\.|https?://|(?<!\\)\]\(|(?<!\\)!\[", source), source
         assert "evil" in source
+
+
+def test_upload_queued_behind_another_shows_a_progress_bar_then_the_result(env, seeded):
+    """The upload runs in the background worker: while it waits (here behind a real earlier job) the page shows a
+    progress bar and stays usable; when it finishes the result replaces the bar."""
+    import threading
+
+    from ui import ingest_jobs
+
+    gate = threading.Event()
+    ingest_jobs._worker().submit(gate.wait, 30)  # an earlier upload still running
+    at = open_page(as_coordinator(app(), seeded).run(), "manage")
+    text = POLICY.read_text(encoding="utf-8").replace("6.3 Staff members must not", "6.3 Staff members must never")
+    at.file_uploader(key="policy-file").upload("anything.md", text.encode(), "text/markdown")
+    at.selectbox(key="policy-target").set_value("social-media-policy")
+    [b for b in at.button if b.label == "Upload and re-index"][0].click().run()
+    no_exceptions(at)
+    [bar] = at.get("progress")
+    assert bar.value == 0 and "Waiting for another upload" in bar.proto.text
+    assert not [b for b in at.button if b.label == "Upload and re-index"]  # no second upload while one runs
+    gate.set()
+    at, _ = _wait(at)
+    no_exceptions(at)
+    assert not at.get("progress")
+    assert "New version of" in texts(at)
+
+
+def _wait(at: AppTest, timeout: float = 60) -> tuple[AppTest, None]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while "upload_job" in at.session_state and at.session_state["upload_job"]:
+        assert time.monotonic() < deadline, "the upload never finished"
+        time.sleep(0.2)
+        at.run()
+    return at, None
+
+
+def test_upload_over_the_size_cap_is_refused_and_changes_nothing(env, seeded, monkeypatch):
+    monkeypatch.setenv("POLICY_COACH_MAX_UPLOAD_MB", "0.05")
+    manifest = Path(env["POLICY_COACH_INDEX"]) / "manifest.json"
+    before = manifest.read_text()
+    at = open_page(as_coordinator(app(), seeded).run(), "manage")
+    big = POLICY.read_text(encoding="utf-8") + "\n\n" + "Padding words for size. " * 4000
+    at.file_uploader(key="policy-file").upload("big.md", big.encode(), "text/markdown")
+    at, _ = upload_and_wait(at)
+    no_exceptions(at)
+    [error] = at.error
+    message = error.value.replace("\\", "")
+    assert "limited to 0.05 MB" in message and "nothing was changed" in message
+    assert manifest.read_text() == before
+    assert not (Path(env["POLICY_COACH_VAR"]) / "policies").exists()

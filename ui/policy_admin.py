@@ -1,4 +1,4 @@
-"""Upload a new policy or a new version: check it, save it under the policies folder, re-index, record the version."""
+"""Upload a new policy or a new version: check it, save it in the runtime dir, re-index, record the version."""
 from __future__ import annotations
 
 import logging
@@ -7,9 +7,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from bot import records
 from bot.store import Store
+from bot.tokens import secure_dir
 from knowledge.index import IndexError_, load
 from knowledge.parser import parse_file, policy_id_for
 from knowledge.readers import PolicyReadError
@@ -61,61 +63,90 @@ def _current_policies(settings: Settings) -> dict[str, dict]:
         return {}
 
 
+def _limit_message(filename: str, data: bytes, settings: Settings) -> str | None:
+    cap = int(settings.max_upload_mb * 1024 * 1024)
+    if len(data) > cap:
+        return (f"{filename} is {len(data) / 1e6:.1f} MB; uploads are limited to {settings.max_upload_mb:g} MB, so "
+                "nothing was changed. A policy is rarely over 5 MB: save it without embedded images.")
+    return None
+
+
 def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | None = None,
-                  uploaded_by: str | None = None, settings: Settings | None = None, encoder=None) -> UploadResult:
-    """Check, save and index an uploaded policy file; a bad file leaves the files and the index untouched."""
+                  uploaded_by: str | None = None, settings: Settings | None = None, encoder=None,
+                  on_progress: Callable[[str, float], None] | None = None) -> UploadResult:
+    """Check, save and index an uploaded policy file; a bad file leaves the files and the index untouched.
+
+    The file goes to the runtime dir (settings.uploads_dir), never into the repository; the version it replaces is
+    copied to settings.archive_dir first. `on_progress(stage, fraction)` reports reading, embedding and saving.
+    """
     settings = settings or get_settings()
+    report_progress = on_progress or (lambda stage, fraction: None)
     suffix = Path(filename or "").suffix.lower()
     if suffix not in ALLOWED:
         kind = f"'{suffix}'" if suffix else "with no extension"
         return UploadResult(False, f"{filename}: files {kind} can't be read; upload a .md, .txt, .docx or .pdf file.")
+    too_big = _limit_message(filename, data, settings)
+    if too_big:
+        return UploadResult(False, too_big)
     policy = replaces or policy_id_for(Path(filename))
     existing = _current_policies(settings)
     if replaces is None and policy in existing:
         return UploadResult(False, f"There is already a policy '{existing[policy].get('title', policy)}' from a file "
                                    f"named like this. Choose 'a new version of' it, or rename the file.")
+    report_progress("Reading the file", 0.05)
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / f"{policy}{suffix}"
         staged.write_bytes(data)
         try:
-            parsed = parse_file(staged)
+            parsed = parse_file(staged, max_bytes=int(settings.max_upload_mb * 1024 * 1024),
+                                max_unzipped=int(settings.max_unzipped_mb * 1024 * 1024),
+                                max_clauses=settings.max_clauses)
         except PolicyReadError as exc:
             message = str(exc).replace(str(staged), filename).replace(staged.name, filename)
             return UploadResult(False, f"The file couldn't be used, so nothing was changed. {message}")
-    policies_dir = Path(settings.policies_dir)
-    policies_dir.mkdir(parents=True, exist_ok=True)
-    final = policies_dir / f"{policy}{suffix}"
-    archive = Path(settings.index_dir).parent / "policy-archive"
+    uploads = secure_dir(Path(settings.uploads_dir))
+    final = uploads / f"{policy}{suffix}"
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    moved: list[tuple[Path, Path]] = []
-    for old in sorted(policies_dir.iterdir()):
-        if old.is_file() and old.suffix.lower() in ALLOWED + (".markdown", ".text") and policy_id_for(old) == policy:
-            archive.mkdir(parents=True, exist_ok=True)
+    # Every earlier file of this policy: uploads are moved out of the way (kept in the archive); the file the
+    # index was built from is archived too, but a shipped file in the repository is only copied, never touched.
+    previous = [old for old in sorted(uploads.iterdir()) if old.is_file() and policy_id_for(old) == policy]
+    indexed = Path(existing.get(policy, {}).get("path") or "")
+    if indexed.name and indexed.is_file() and indexed not in previous:
+        previous.append(indexed)
+    moved: list[tuple[Path, Path, bool]] = []
+    before = _clauses_of(settings, policy)  # the wording now in use, for the side-by-side diff
+    try:
+        for old in previous:
+            archive = secure_dir(Path(settings.archive_dir))
             kept = archive / f"{old.stem}-{stamp}{old.suffix}"
             shutil.copy2(old, kept)
-            moved.append((old, kept))
-    previous = _clauses_of(settings, policy)
-    try:
-        for old, _ in moved:
-            old.unlink()
+            moved.append((old, kept, old.parent.resolve() == uploads.resolve()))
+        for old, _, ours in moved:
+            if ours:
+                old.unlink()
         final.write_bytes(data)
+        final.chmod(0o600)
         if encoder is None:
+            report_progress("Loading the language model", 0.1)
             from knowledge.encoder import load_encoder  # noqa: PLC0415 - heavy, only on upload
 
             encoder = load_encoder(settings.model)
-        report = reindex(final, settings, encoder)
+        report = reindex(final, settings, encoder, on_progress=report_progress)
     except Exception as exc:  # noqa: BLE001 - put the old files back whatever went wrong
         log.exception("policy upload failed")
         final.unlink(missing_ok=True)
-        for old, kept in moved:
-            shutil.copy2(kept, old)
-        return UploadResult(False, f"Re-indexing failed, so the previous version stays in use ({exc}).")
+        for old, kept, ours in moved:
+            if ours:
+                shutil.copy2(kept, old)
+        return UploadResult(False, "Re-indexing failed, so the previous version stays in use. The details are in the "
+                                   "server log.")
+    report_progress("Done", 1.0)
     if policy in report.unchanged:
         return UploadResult(True, "This file is the same as the version already in use; nothing changed.",
                             policy, parsed.title, "unchanged", {"added": [], "removed": [], "changed": []})
     changes = report.changes.get(policy, {"added": [], "removed": [], "changed": []})
     status = "updated" if policy in report.updated else "added"
-    wording = wording_diff(previous, {c.clause: c for c in parsed.clauses}, changes) if status == "updated" else []
+    wording = wording_diff(before, {c.clause: c for c in parsed.clauses}, changes) if status == "updated" else []
     records.record_policy_version(store, policy=policy, checksum=parsed.checksum, title=parsed.title,
                                   changes={**changes, "wording": wording}, uploaded_by=uploaded_by)
     verb = "New version of" if status == "updated" else "Added"
@@ -123,8 +154,9 @@ def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | N
                         parsed.title, status, changes, wording)
 
 
-def reindex(path: Path, settings: Settings, encoder):
-    """Add or replace one policy file in the index (knowledge.index.ingest)."""
+def reindex(path: Path, settings: Settings, encoder, *, on_progress=None):
+    """Add or replace one policy file in the index (knowledge.index.ingest), keeping every other policy."""
     from knowledge.index import ingest  # noqa: PLC0415
 
-    return ingest([path], Path(settings.index_dir), encoder)
+    return ingest([path], Path(settings.index_dir), encoder, on_progress=on_progress,
+                  max_clauses=settings.max_clauses)

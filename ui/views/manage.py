@@ -7,7 +7,8 @@ import streamlit as st
 from bot import auth, records
 from bot.store import StoreUnavailable
 from ui import session
-from ui.policy_admin import ALLOWED, upload_policy
+from ui import ingest_jobs
+from ui.policy_admin import ALLOWED
 from ui.policy_docs import try_index
 from ui.render import code_sheet_html, escape_md, multiline, uk_when
 from ui.views.dashboard import csv_button
@@ -66,22 +67,10 @@ def _policies(store, user: dict) -> None:
                                "as installed"} for p, m in policies.items()])
         st.dataframe(table, hide_index=True, column_config={"Policy": st.column_config.TextColumn("Policy", pinned=True)})
         csv_button(table, "policies")
-    with st.form("policy-upload", clear_on_submit=False):
-        upload = st.file_uploader("Policy file", type=[s.lstrip(".") for s in ALLOWED], key="policy-file")
-        options = [NEW] + list(policies)
-        target = st.selectbox("This file is", options, key="policy-target",
-                              format_func=lambda p: "a new policy" if p == NEW else
-                              f"a new version of {policies[p].get('title', p)}")
-        if st.form_submit_button("Upload and re-index", type="primary", icon=":material/upload:"):
-            if upload is None:
-                notice("upload_result", {"ok": False, "message": "Choose a file to upload first."})
-            else:
-                replaces = None if target == NEW else target
-                with st.spinner("Reading the policy and re-indexing (this can take a minute)…"):
-                    result = upload_policy(store, upload.name, upload.getvalue(), replaces=replaces,
-                                           uploaded_by=user["email"])
-                notice("upload_result", result.__dict__)
-            st.rerun()
+    if st.session_state.get("upload_job"):
+        _upload_progress()
+    else:
+        _upload_form(store, user, policies)
     result = st.session_state.get("upload_result")
     if result:
         _show_upload(result)
@@ -104,6 +93,42 @@ def _policies(store, user: dict) -> None:
                                                       f"{uk_when(with_wording[n]['uploaded_at'])}")
             if pick is not None:
                 show_wording(with_wording[pick]["wording"], key="history")
+
+
+def _upload_form(store, user: dict, policies: dict) -> None:
+    with st.form("policy-upload", clear_on_submit=False):
+        upload = st.file_uploader("Policy file", type=[s.lstrip(".") for s in ALLOWED], key="policy-file")
+        options = [NEW] + list(policies)
+        target = st.selectbox("This file is", options, key="policy-target",
+                              format_func=lambda p: "a new policy" if p == NEW else
+                              f"a new version of {policies[p].get('title', p)}")
+        if st.form_submit_button("Upload and re-index", type="primary", icon=":material/upload:"):
+            if upload is None:
+                st.session_state["upload_result"] = {"ok": False, "message": "Choose a file to upload first."}
+            else:
+                replaces = None if target == NEW else target
+                st.session_state.pop("upload_result", None)
+                st.session_state["upload_job"] = ingest_jobs.start(store, upload.name, upload.getvalue(),
+                                                                   replaces=replaces, uploaded_by=user["email"])
+            st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def _upload_progress() -> None:
+    """Poll the background upload: a progress bar until it finishes, then the result on the whole page."""
+    job_id = st.session_state.get("upload_job")
+    job = ingest_jobs.status(job_id) if job_id else None
+    if job is None:
+        st.session_state.pop("upload_job", None)
+        st.rerun(scope="app")
+        return
+    if job.result is None:
+        st.progress(job.fraction, text=f"{job.stage}… (you can keep using the app; this page updates itself)")
+        return
+    st.session_state["upload_result"] = job.result
+    st.session_state.pop("upload_job", None)
+    ingest_jobs.forget(job_id)
+    st.rerun(scope="app")
 
 
 def _draft_button(store, user: dict, policy: str) -> None:
