@@ -53,7 +53,7 @@ test: setup browser-deps index lint
 # Figures, not assertions: retrieval (ingest time, index size, latency, memory, eval sets), NLU
 # cross-validation, latency and load through a fresh stack.
 bench: setup index model
-	$(APP)/python -m knowledge.bench
+	$(APP)/python -m knowledge.bench --split all
 	$(APP)/python -m bot.bench
 
 # Retrain the small LoRA adapter in data/retrieval/adapter.npz from the retrieval data (fixed seeds; ~5-7 min CPU).
