@@ -10,6 +10,8 @@ from pathlib import Path
 import yaml
 
 ROLES = ("teacher", "support_staff", "governor", "contractor", "volunteer")
+STATUSES = ("approved", "draft", "retired")  # only approved scenarios are ever served
+FLAGGED = "flagged"  # set by the loader, never stored: a cited clause is gone from the policy
 
 
 class QuizBankError(ValueError):
@@ -31,6 +33,8 @@ class Scenario:
     clauses: tuple[str, ...]  # clause ids (after resolving text: refs)
     options: tuple[Option, ...]
     roles: tuple[str, ...]
+    status: str = "approved"
+    problem: str = ""  # why a scenario is flagged (e.g. its clause left the policy in a new version)
 
     @property
     def section(self) -> str:
@@ -48,8 +52,10 @@ class Scenario:
         return next(o for o in self.options if o.correct)
 
     def applies_to(self, role: str | None) -> bool:
-        """Whether this scenario is meant for someone in this role (unknown role: only 'all' scenarios)."""
-        return "all" in self.roles or (role in self.roles if role else False)
+        """Whether this scenario is meant for someone in this role (no role on record: a member of staff)."""
+        if "all" in self.roles:
+            return True
+        return role in self.roles if role else any(r in self.roles for r in ("teacher", "support_staff"))
 
 
 @dataclass
@@ -66,8 +72,13 @@ class Bank:
         self.by_id = {s.id: s for s in self.scenarios}
 
     def for_role(self, role: str | None) -> list[Scenario]:
-        """Scenarios a person in this role may be asked."""
-        return [s for s in self.scenarios if s.applies_to(role)]
+        """Approved scenarios a person in this role may be asked."""
+        return [s for s in self.scenarios if s.status == "approved" and s.applies_to(role)]
+
+    @property
+    def servable(self) -> bool:
+        """Whether any scenario is approved (a bank of drafts is never offered)."""
+        return any(s.status == "approved" for s in self.scenarios)
 
 
 def _resolve(ref: str, clause_texts: dict[str, str] | None, where: str) -> str:
@@ -87,18 +98,35 @@ def _resolve(ref: str, clause_texts: dict[str, str] | None, where: str) -> str:
     return ref
 
 
-def load_bank(path: Path, clause_texts: dict[str, str] | None = None) -> Bank:
-    """Load and validate a bank; with `clause_texts` (id -> text of its policy) every clause ref is checked."""
+def load_bank(path: Path, clause_texts: dict[str, str] | None = None, *, flag_missing: bool = False) -> Bank:
+    """Load and validate a bank; with `clause_texts` (id -> text of its policy) every clause ref is checked.
+
+    With flag_missing, a scenario citing a clause the policy no longer has is flagged (never served) instead of
+    failing the whole bank, so one removed clause in a new policy version doesn't take every quiz down.
+    """
     path = Path(path)
-    name = path.name
     try:
         raw = path.read_bytes()
+    except OSError as exc:
+        raise QuizBankError(f"{path.name}: cannot be read ({exc})") from exc
+    bank = parse_bank(raw, clause_texts, name=path.name, default_policy=path.stem, flag_missing=flag_missing)
+    bank.path = str(path)
+    return bank
+
+
+def parse_bank(raw: bytes | str, clause_texts: dict[str, str] | None = None, *, name: str = "bank",
+               default_policy: str = "", flag_missing: bool = False) -> Bank:
+    """Validate a bank from YAML text (the file format of data/quizzes); errors name the scenario and the reason."""
+    raw = raw.encode() if isinstance(raw, str) else raw
+    try:
         data = yaml.safe_load(raw)
-    except (OSError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
         raise QuizBankError(f"{name}: cannot be read as YAML ({exc})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list) or not data["scenarios"]:
         raise QuizBankError(f"{name}: needs a 'policy' and a non-empty 'scenarios' list")
-    policy = str(data.get("policy") or path.stem)
+    policy = str(data.get("policy") or default_policy)
+    if not policy:
+        raise QuizBankError(f"{name}: needs a 'policy'")
     scenarios: list[Scenario] = []
     seen: set[str] = set()
     for n, item in enumerate(data["scenarios"], 1):
@@ -117,7 +145,16 @@ def load_bank(path: Path, clause_texts: dict[str, str] | None = None) -> Bank:
         refs = item.get("clauses") or []
         if not refs:
             raise QuizBankError(f"{where}: must name the clauses it tests")
-        clauses = tuple(_resolve(r, clause_texts, where) for r in refs)
+        status = str(item.get("status") or "approved").strip()
+        if status not in STATUSES:
+            raise QuizBankError(f"{where}: unknown status '{status}'; use {', '.join(STATUSES)}")
+        problem = ""
+        try:
+            clauses = tuple(_resolve(r, clause_texts, where) for r in refs)
+        except QuizBankError as exc:
+            if not flag_missing:
+                raise
+            clauses, problem = tuple(str(r) for r in refs), str(exc).split(": ", 1)[-1]
         roles = tuple(str(r) for r in (item.get("roles") or ["all"]))
         bad_roles = [r for r in roles if r != "all" and r not in ROLES]
         if bad_roles:
@@ -137,19 +174,22 @@ def load_bank(path: Path, clause_texts: dict[str, str] | None = None) -> Bank:
         correct = sum(o.correct for o in options)
         if correct != 1:
             raise QuizBankError(f"{where}: needs exactly one correct option (has {correct})")
-        scenarios.append(Scenario(sid, str(item["prompt"]).strip(), clauses, tuple(options), roles))
+        scenarios.append(Scenario(sid, str(item["prompt"]).strip(), clauses, tuple(options), roles,
+                                  FLAGGED if problem else status, problem))
     checksum = hashlib.sha256(raw).hexdigest()
     version = f"{data.get('version', 1)}-{checksum[:8]}"
-    return Bank(policy, version, str(data.get("title") or f"{policy} quiz"), scenarios, str(path), checksum)
+    return Bank(policy, version, str(data.get("title") or f"{policy} quiz"), scenarios, "", checksum)
 
 
-def draw(bank: Bank, role: str | None, n: int, rng: random.Random) -> list[dict]:
-    """Pick n scenarios for a role, spread over as many sections as possible, with shuffled options."""
+def draw(bank: Bank, role: str | None, n: int, rng: random.Random, *, clauses: set[str] | None = None) -> list[dict]:
+    """Pick up to n approved scenarios that apply to the role, spread over sections, with shuffled options.
+
+    A role with fewer than n scenarios gets a shorter quiz rather than questions written for someone else.
+    With `clauses`, only scenarios testing one of those clauses (a refresher on what changed).
+    """
     pool = bank.for_role(role)
-    if len(pool) < n:
-        extra = [s for s in bank.scenarios if s not in pool]
-        rng.shuffle(extra)
-        pool = pool + extra[: n - len(pool)]
+    if clauses is not None:
+        pool = [s for s in pool if set(s.clauses) & clauses]
     by_section: dict[str, list[Scenario]] = {}
     for scenario in pool:
         by_section.setdefault(scenario.section, []).append(scenario)
@@ -235,3 +275,14 @@ def match_option(text: str, shown: list[Option]) -> Option | None:
     if best_cover >= 0.6 and best_score - runner >= 0.25:
         return best
     return None
+
+
+def correct_is_longest(scenario: Scenario) -> bool:
+    """Whether the correct option is strictly longer than every other option (a test-taker's giveaway)."""
+    right = len(scenario.correct_option.text)
+    return all(right > len(o.text) for o in scenario.options if not o.correct)
+
+
+def longest_correct_share(scenarios: list[Scenario]) -> float:
+    """Share of scenarios whose correct option is strictly the longest (at most 0.35 keeps the giveaway weak)."""
+    return sum(correct_is_longest(s) for s in scenarios) / len(scenarios) if scenarios else 0.0

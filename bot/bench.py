@@ -42,22 +42,25 @@ def main(argv: list[str] | None = None) -> int:
 
     nlu_cross_validation(args.folds)
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "RASA_TRACKER_DB": f"{tmp}/tracker.db"}
+        env = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "RASA_TRACKER_DB": f"{tmp}/tracker.db",
+               "POLICY_COACH_VAR": f"{tmp}/var"}
+        trusted = {"token": None, "database_url": env["DATABASE_URL"]}
         stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(),
                       log_dir=Path(tmp) / "logs", env=env)
         try:
             stack.start_actions()
             stack.start_rasa()
             url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook"
+            trusted["token"] = stack.channel_token
             ports = loadtest.stack_ports(stack.rasa_port, stack.action_port)
             print("\nWarm latency through Rasa REST (one user at a time): 100 questions, then 3 full quizzes")
-            asyncio.run(loadtest.latency(url, 100))
+            asyncio.run(loadtest.latency(url, 100, **trusted))
             print(f"\n(a) Saturation: {args.saturation_users} clients, closed loop, no think time, "
                   f"{args.saturation_seconds:.0f} s")
-            asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports))
+            asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports, **trusted))
             print(f"\n(b) School morning: {args.morning_users} staff, a message every 5-15 s each, "
                   f"{args.morning_seconds:.0f} s")
-            asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0), ports))
+            asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0), ports, **trusted))
             if args.replicas > 1:
                 stack.stop("rasa")
                 replica_ports = stack.start_replicas(args.replicas)
@@ -65,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
                          **{f"rasa replica {i + 1}": port for i, port in enumerate(replica_ports)}}
                 print(f"\n(a') Saturation with {args.replicas} Rasa replicas on this box (sticky balancer, shared "
                       f"SQLite tracker store): {args.saturation_users} clients, {args.saturation_seconds:.0f} s")
-                asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports))
+                asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports, **trusted))
                 print(f"\n(b') School morning with {args.replicas} Rasa replicas: {args.morning_users} staff, "
                       f"{args.morning_seconds:.0f} s")
                 asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0),
-                                                 ports))
+                                                 ports, **trusted))
         finally:
             stack.stop()
     return 0

@@ -67,9 +67,10 @@ class Recorder:
 class StaffMember:
     """One simulated member of staff: asks questions, takes a quiz, answers with buttons."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str, rec: Recorder, rng: random.Random, questions: list[str]):
+    def __init__(self, client: httpx.AsyncClient, url: str, rec: Recorder, rng: random.Random, questions: list[str],
+                 sender: str):
         self.client, self.url, self.rec, self.rng, self.questions = client, url, rec, rng, questions
-        self.sender = f"load-{uuid.uuid4().hex[:12]}"
+        self.sender = sender
         self.question: dict | None = None
 
     async def _send(self, kind: str, text: str) -> list[dict] | None:
@@ -168,19 +169,47 @@ def _stack_pids(ports: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in found.items() if v}
 
 
+def enrol_virtual_staff(count: int, database_url: str | None = None) -> list[str]:
+    """Put `count` simulated staff on the roster (as sign-in would) and return their opaque chat ids.
+
+    Rasa only acts for current roster members, so the simulated staff are real roster rows
+    (`load-…@loadtest.invalid`, role volunteer) in the stack's database.
+    """
+    from bot.auth import new_chat_id  # noqa: PLC0415
+    from bot.store import Staff, get_store  # noqa: PLC0415
+
+    ids = []
+    with get_store(database_url).session() as session:
+        for _ in range(count):
+            chat_id = new_chat_id()
+            email = f"load-{uuid.uuid4().hex[:12]}@loadtest.invalid"
+            session.add(Staff(sender_id=email, email=email, name="Load test", role="volunteer", on_roster=True,
+                              chat_id=chat_id))
+            ids.append(chat_id)
+    return ids
+
+
+def client_headers(token: str | None = None) -> dict[str, str]:
+    """The channel token header a trusted tool sends (from `<runtime dir>/channel.token` unless given)."""
+    from bot.tokens import CHANNEL_TOKEN, read_token  # noqa: PLC0415
+
+    return {"Authorization": f"Bearer {token or read_token(CHANNEL_TOKEN)}"}
+
+
 def stack_ports(rasa_port: int, action_port: int) -> dict[str, int]:
     """Names for the CPU report of a one-replica stack."""
     return {"rasa server (NLU, policies, tracker store)": rasa_port,
             "action server (search, encoder, quiz DB)": action_port}
 
 
-async def latency(url: str, n: int) -> None:
+async def latency(url: str, n: int, *, token: str | None = None, database_url: str | None = None) -> None:
     """Sequential warm latency over n questions and a full quiz."""
     rec = Recorder()
     rng = random.Random(1)
     questions = _questions()
-    async with httpx.AsyncClient(timeout=60) as client:
-        member = StaffMember(client, url, rec, rng, questions)
+    sender = enrol_virtual_staff(1, database_url)[0]
+    async with httpx.AsyncClient(timeout=60, headers=client_headers(token)) as client:
+        member = StaffMember(client, url, rec, rng, questions, sender)
         await member._send("warm-up", "hello")
         rec.latency.clear()
         start = time.perf_counter()
@@ -195,18 +224,20 @@ async def latency(url: str, n: int) -> None:
 
 
 async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, float] | None,
-                      ports: dict[str, int] | None = None) -> None:
+                      ports: dict[str, int] | None = None, *, token: str | None = None,
+                      database_url: str | None = None) -> None:
     """Run `users` simulated staff for `seconds`; think=None means no think time (saturation)."""
     rec = Recorder()
     questions = _questions()
+    senders = enrol_virtual_staff(users, database_url)
     pids = _stack_pids(ports or stack_ports(5005, 5055))
     before = _cpu_seconds(pids)
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=30, limits=limits, headers=client_headers(token)) as client:
         async def run_user(i: int) -> None:
             rng = random.Random(i)
-            member = StaffMember(client, url, rec, rng, questions)
+            member = StaffMember(client, url, rec, rng, questions, senders[i])
             if think:
                 await asyncio.sleep(rng.uniform(0, think[1]))  # staff arrive spread out, not all at once
             while time.monotonic() < deadline and rec.count < MAX_REQUESTS:

@@ -11,16 +11,41 @@ def _quote(cite: dict) -> str:
     return f"> **{cite['clause']}** — {cite['section']}\n> {text}"
 
 
-def policy_answer(answer: dict) -> tuple[str, dict]:
-    """An answer from the policy search (or a refusal that says the policy is silent, and who to ask)."""
+def policy_answer(answer: dict, *, context: str | None = None) -> tuple[str, dict]:
+    """An answer from the policy search (or a refusal that says the policy is silent, and who to ask).
+
+    `context` is the earlier question a follow-up was answered with (shown so the user sees what was searched).
+    """
+    if context:
+        answer = {**answer, "context": context}
     if answer.get("answered"):
-        text = answer["message"] + "\n\n" + "\n\n".join(_quote(c) for c in answer["citations"])
+        lead = " ".join(f"**{h['text']}**" for h in answer.get("highlights") or [])
+        text = answer["message"] + ("\n\n" + lead if lead else "") + "\n\n" + \
+            "\n\n".join(_quote(c) for c in answer["citations"])
         return text, {"kind": "policy_answer", **answer}
     kind = "out_of_scope" if answer.get("reason") in ("out_of_scope", None) else "invalid_question"
     text = answer["message"]
     for contact in answer.get("contacts") or []:
         text += f"\n\n{contact['text']}"
     return text, {"kind": kind, **answer}
+
+
+def no_context(text: str) -> tuple[str, dict]:
+    """A follow-up ("why not?") with no earlier question to follow: say so and suggest a full question."""
+    return notice("no_context", "I'm not sure what that refers to — there's no earlier question in this chat. "
+                  "Ask me a full question, for example: 'Can I accept a friend request from a pupil?'",
+                  examples=["Can I accept a friend request from a pupil?",
+                            "Can I post photos of pupils on my own social media?"])
+
+
+def policy_choice(tie) -> tuple[str, dict, list]:
+    """Two policies answer a question about equally well: ask which one, with a button per policy."""
+    buttons = [{"title": title, "payload": '/ask_policy{"policy_choice":"%s"}' % policy}
+               for policy, title in tie.policies]
+    text = "That could be about more than one policy. Which one do you mean?"
+    payload = {"kind": "policy_choice", "question": tie.question, "buttons": buttons,
+               "choices": [{"policy": p, "title": t} for p, t in tie.policies]}
+    return text, payload, buttons
 
 
 def quiz_question(question: Question, *, resumed: bool = False, note: str | None = None) -> tuple[str, dict, list]:

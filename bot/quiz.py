@@ -3,13 +3,43 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from bot.bank import Bank, Option, Scenario, choice_token, draw, load_bank, match_option, parse_token
 from bot.store import Answer, Attempt, Staff, Store, utcnow
+
+
+def clauses_to_reread(answers) -> list[dict]:
+    """Clauses whose most recent answer was wrong, from (policy, clause ids, correct) in answer order.
+
+    The one definition behind both the quiz result screen and My training, so they always agree.
+    """
+    latest: dict[tuple[str, str], bool] = {}
+    for policy, clauses, correct in answers:
+        for clause in clauses:
+            latest.pop((policy, clause), None)  # re-insert so the order follows the latest answer
+            latest[(policy, clause)] = bool(correct)
+    return [{"policy": p, "clause": c} for (p, c), ok in latest.items() if not ok]
+
+
+def answer_rows(session, staff_id: int, *, policy: str | None = None, up_to_attempt: int | None = None) -> list:
+    """(policy, clause ids, correct) for one person's answers in the order given, for clauses_to_reread."""
+    query = (select(Answer, Attempt.policy).join(Attempt, Answer.attempt_id == Attempt.id)
+             .where(Attempt.staff_id == staff_id).order_by(Answer.answered_at, Answer.id))
+    if policy is not None:
+        query = query.where(Attempt.policy == policy)
+    if up_to_attempt is not None:
+        query = query.where(Attempt.id <= up_to_attempt)
+    return [(p, json.loads(a.clauses or "[]"), a.correct) for a, p in session.execute(query).all()]
+
+
+_GENERIC_WORDS = {"policy", "quiz", "scenario", "drafted", "guidance", "staff", "school", "with", "from", "that",
+                  "this", "about", "establishments", "education"}
 
 
 @dataclass
@@ -78,13 +108,25 @@ class QuizEngine:
             if clause_texts is not None:
                 stem_bank = load_bank(path)  # first pass only to learn which policy it is for
                 policy_texts = clause_texts.get(stem_bank.policy)
-            bank = load_bank(path, policy_texts)
-            banks[bank.policy] = bank
+            bank = load_bank(path, policy_texts, flag_missing=True)
+            if bank.servable:  # a bank of drafts waits for a coordinator's approval
+                banks[bank.policy] = bank
         return cls(store, banks, **kwargs)
 
     def default_policy(self) -> str:
-        """The policy whose quiz 'quiz me' starts when none is named."""
-        return next(iter(self.banks))
+        """The policy whose quiz 'quiz me' starts when none is named: the bank with the most approved scenarios."""
+        return max(self.banks, key=lambda p: (sum(s.status == "approved" for s in self.banks[p].scenarios), p))
+
+    def policy_named(self, text: str | None) -> str | None:
+        """The bank a message names by its title or id words ('quiz me on lone working'), if exactly one fits."""
+        said = set(re.findall(r"[a-z]{4,}", (text or "").lower()))
+        scores = {}
+        for policy, bank in self.banks.items():
+            words = set(re.findall(r"[a-z]{4,}", f"{bank.title} {policy}".lower())) - _GENERIC_WORDS
+            scores[policy] = len(said & words)
+        best = max(scores.values(), default=0)
+        winners = [p for p, n in scores.items() if n == best]
+        return winners[0] if best and len(winners) == 1 else None
 
     # -- internals ----------------------------------------------------------
     def _active(self, session, staff: Staff) -> Attempt | None:
@@ -117,7 +159,8 @@ class QuizEngine:
         correct = bool(option and option.correct)
         session.add(Answer(attempt_id=active.id, position=active.position, scenario_id=question.scenario.id,
                            option_id=option.id if option else None, correct=correct, skipped=option is None,
-                           clauses=json.dumps(list(question.scenario.clauses))))
+                           clauses=json.dumps(list(question.scenario.clauses)),
+                           bank_version=self.banks[active.policy].version if active.policy in self.banks else None))
         active.position += 1
         session.flush()
         session.refresh(active)
@@ -128,8 +171,12 @@ class QuizEngine:
                        {"answered": len(active.answers), "correct_so_far": sum(a.correct for a in active.answers)})
 
     # -- operations ---------------------------------------------------------
-    def start(self, sender_id: str, policy: str | None = None, *, seed: int | None = None) -> tuple[Question, bool]:
-        """Start a new attempt, or return the one in progress; returns (current question, resumed?)."""
+    def start(self, sender_id: str, policy: str | None = None, *, seed: int | None = None,
+              clauses: set[str] | None = None) -> tuple[Question, bool]:
+        """Start a new attempt, or return the one in progress; returns (current question, resumed?).
+
+        With `clauses`, a refresher: only scenarios testing those clauses (e.g. the ones a new version changed).
+        """
         policy = policy or self.default_policy()
         bank = self.banks[policy]
         with self.store.session() as session:
@@ -141,7 +188,15 @@ class QuizEngine:
                     return question, True
                 self._finish(active, "stopped")
             rng = random.Random(seed)
-            plan = draw(bank, staff.role, self.length, rng)
+            plan = draw(bank, staff.role, self.length, rng, clauses=clauses)
+            if not plan and clauses is not None:
+                raise ValueError("None of the quiz scenarios covers the clauses that changed.")
+            if not plan and policy != self.default_policy():  # nothing in that quiz for this role yet
+                policy = self.default_policy()
+                bank = self.banks[policy]
+                plan = draw(bank, staff.role, self.length, rng)
+            if not plan:
+                raise ValueError("There are no approved quiz scenarios for your role yet.")
             attempt = Attempt(staff_id=staff.id, policy=policy, bank_version=bank.version, plan=json.dumps(plan),
                               position=0, n_questions=len(plan), pass_mark=self.pass_mark)
             session.add(attempt)
@@ -208,12 +263,9 @@ class QuizEngine:
 
     def _summary(self, attempt: Attempt) -> dict:
         bank = self.banks.get(attempt.policy)
-        wrong = [a for a in attempt.answers if not a.correct]
-        reread: list[str] = []
-        for answer in wrong:
-            for clause in json.loads(answer.clauses or "[]"):
-                if clause not in reread:
-                    reread.append(clause)
+        session = object_session(attempt)
+        rows = answer_rows(session, attempt.staff_id, policy=attempt.policy, up_to_attempt=attempt.id)
+        reread = [item["clause"] for item in clauses_to_reread(rows)]
         return {
             "attempt_id": attempt.id,
             "policy": attempt.policy,

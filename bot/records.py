@@ -4,6 +4,7 @@ Plain functions that take a Store and return lists of dicts (ready for a DataFra
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from calendar import monthrange
@@ -12,7 +13,9 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 
-from bot.store import Answer, Attempt, PolicyVersion, QuestionLink, QuestionLog, SignOff, Staff, Store, utcnow
+from bot.quiz import answer_rows, clauses_to_reread
+from bot.store import (Answer, AnswerRating, Attempt, PolicyVersion, QuestionLink, QuestionLog, SignOff, Staff, Store,
+                       utcnow)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -54,15 +57,7 @@ def my_summary(store: Store, sender_id: str) -> dict:
             return {"attempts": 0, "completed": 0, "best_score": None, "passed": False, "reread": []}
         attempts = session.scalars(select(Attempt).where(Attempt.staff_id == staff.id)).all()
         completed = [a for a in attempts if a.status == "completed"]
-        answers = session.execute(
-            select(Answer, Attempt.policy).join(Attempt, Answer.attempt_id == Attempt.id)
-            .where(Attempt.staff_id == staff.id).order_by(Answer.answered_at, Answer.id)
-        ).all()
-        latest: dict[tuple[str, str], bool] = {}
-        for answer, policy in answers:
-            for clause in json.loads(answer.clauses or "[]"):
-                latest[(policy, clause)] = bool(answer.correct)
-        reread = [{"policy": p, "clause": c} for (p, c), ok in latest.items() if not ok]
+        reread = clauses_to_reread(answer_rows(session, staff.id))
         return {
             "attempts": len(attempts),
             "completed": len(completed),
@@ -70,6 +65,42 @@ def my_summary(store: Store, sender_id: str) -> dict:
             "passed": any(a.passed for a in completed),
             "reread": reread,
         }
+
+
+def my_todo(store: Store, sender_id: str, *, agreement: dict | None = None) -> list[dict]:
+    """What the signed-in person still has to do: continue or take the quiz, sign (again) the agreement.
+
+    `agreement` is {"policy", "document", "version"} of the agreement this person signs (found in the index by
+    the UI), or None when no policy has one. Items are {"kind", "text", ...}; an empty list means up to date.
+    """
+    todo: list[dict] = []
+    with store.session() as session:
+        staff = _staff(session, sender_id)
+        attempts = [] if staff is None else session.scalars(
+            select(Attempt).where(Attempt.staff_id == staff.id).order_by(Attempt.started_at.desc(),
+                                                                         Attempt.id.desc())).all()
+        signed = [] if staff is None else session.scalars(select(SignOff).where(SignOff.staff_id == staff.id)).all()
+        running = next((a for a in attempts if a.status == "in_progress"), None)
+        passed = any(a.passed for a in attempts if a.status == "completed")
+        if running is not None:
+            todo.append({"kind": "quiz_continue", "number": min(running.position + 1, running.n_questions),
+                         "total": running.n_questions,
+                         "text": f"Continue your quiz: question {min(running.position + 1, running.n_questions)} "
+                                 f"of {running.n_questions}."})
+        elif not passed:
+            done = [a for a in attempts if a.status == "completed"]
+            text = ("Take the scenario quiz." if not done else
+                    f"Retake the scenario quiz: your best so far is {round(max(a.score or 0 for a in done) * 100)}%.")
+            todo.append({"kind": "quiz_take", "text": text})
+        if agreement is not None:
+            mine = [r for r in signed if r.policy == agreement["policy"]
+                    and r.document == str(agreement["document"])[:200]]
+            if not any(r.policy_version == str(agreement["version"])[:80] for r in mine):
+                name = agreement.get("title") or agreement["document"]
+                todo.append({"kind": "agreement", "document": agreement["document"], "resign": bool(mine),
+                             "text": (f"Sign the new version of the {name}: the policy has changed."
+                                      if mine else f"Sign the {name}.")})
+    return todo
 
 
 def my_signoffs(store: Store, sender_id: str) -> list[dict]:
@@ -141,6 +172,7 @@ def completion(store: Store, versions: dict[str, str] | None = None) -> list[dic
                 "passed": any(a.passed for a in done),
                 "last_activity": _iso(max(moments)) if moments else None,
                 "password_set": bool(person.password_hash),
+                "claimed_at": _iso(person.claimed_at),
             })
         return rows
 
@@ -268,6 +300,62 @@ def unanswered_questions(store: Store, *, include_decided: bool = False) -> list
                 "first_asked": _iso(group["first_asked"]),
                 "last_asked": _iso(group["last_asked"]),
                 "status": link.status if link else "open",
+                "linked_clause": link.clause if link else None,
+            })
+        rows.sort(key=lambda r: r["last_asked"] or "", reverse=True)
+        rows.sort(key=lambda r: -r["count"])
+        return rows
+
+
+# -- answer ratings -------------------------------------------------------------
+def _answer_key(question: str, citations: list[dict]) -> str:
+    cited = ",".join(f"{c.get('policy')}#{c.get('clause')}" for c in citations)
+    return hashlib.sha256(f"{question}\n{cited}".encode()).hexdigest()
+
+
+def rate_answer(store: Store, sender_id: str, *, question: str, normalised: str, citations: list[dict],
+                helpful: bool) -> None:
+    """Store the signed-in person's thumbs up/down on one answer; rating the same answer again replaces it."""
+    cited = [{"policy": c.get("policy"), "clause": c.get("clause")} for c in citations]
+    key = _answer_key(question, cited)
+    with store.session() as session:
+        staff = store.staff_for_sender(session, sender_id)
+        row = session.scalar(select(AnswerRating).where(AnswerRating.staff_id == staff.id,
+                                                        AnswerRating.answer_key == key))
+        if row is None:
+            row = AnswerRating(staff_id=staff.id, answer_key=key)
+            session.add(row)
+        row.question, row.normalised = question[:4000], normalised[:500]
+        row.citations, row.helpful, row.rated_at = json.dumps(cited), bool(helpful), utcnow()
+
+
+def poorly_rated(store: Store, *, include_decided: bool = False) -> list[dict]:
+    """Answers rated unhelpful, grouped by question, most thumbs-down first; the shape of unanswered_questions."""
+    with store.session() as session:
+        ratings = session.scalars(select(AnswerRating).order_by(AnswerRating.rated_at)).all()
+        links = {row.normalised: row for row in session.scalars(select(QuestionLink)).all()}
+        groups: dict[str, dict] = {}
+        for rating in ratings:
+            group = groups.setdefault(rating.normalised, {"down": 0, "up": 0, "raters": set(), "last": None,
+                                                          "question": rating.question, "citations": []})
+            group["up" if rating.helpful else "down"] += 1
+            if not rating.helpful:
+                group["raters"].add(rating.staff_id)
+                group["last"] = rating.rated_at
+                group["question"] = rating.question
+                group["citations"] = json.loads(rating.citations or "[]")
+        rows = []
+        for normalised, group in groups.items():
+            link = links.get(normalised)
+            if group["down"] <= group["up"] or (link is not None and not include_decided):
+                continue
+            first = (group["citations"] or [{}])[0]
+            rows.append({
+                "question": group["question"], "normalised": normalised, "count": group["down"],
+                "helpful": group["up"], "people": len(group["raters"]), "reason": "rated unhelpful",
+                "cited": ", ".join(str(c.get("clause")) for c in group["citations"]),
+                "nearest_policy": first.get("policy"), "nearest_clause": first.get("clause"),
+                "last_asked": _iso(group["last"]), "status": link.status if link else "open",
                 "linked_clause": link.clause if link else None,
             })
         rows.sort(key=lambda r: r["last_asked"] or "", reverse=True)

@@ -7,6 +7,7 @@ import time
 
 from bot.quiz import QuizEngine
 from bot.store import Store, StoreUnavailable, get_store
+from knowledge.followup import Tie, ask_in_policy, policy_tie
 from knowledge.search import Searcher, normalise_question
 from knowledge.service import get_searcher
 from knowledge.settings import get_settings
@@ -14,6 +15,7 @@ from knowledge.settings import get_settings
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _engine: QuizEngine | None = None
+_engine_files: tuple = ()
 _links_checked = 0.0
 
 
@@ -35,11 +37,21 @@ def searcher() -> Searcher:
     return found
 
 
+def _bank_files(folder) -> tuple:
+    """(name, mtime, size) of every bank file, so an edit saved by the quiz editor is picked up."""
+    try:
+        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.y*ml")))
+    except OSError:
+        return ()
+
+
 def quiz() -> QuizEngine:
-    """The quiz engine over every bank in data/quizzes, clause refs checked against the index."""
-    global _engine
+    """The quiz engine over every bank in data/quizzes (reloaded when a bank file changes), clauses checked."""
+    global _engine, _engine_files
     with _lock:
-        if _engine is None:
+        files = _bank_files(get_settings().quizzes_dir)
+        if _engine is None or files != _engine_files:
+            _engine_files = files
             settings = get_settings()
             index = get_searcher().index
             texts: dict[str, dict[str, str]] = {}
@@ -51,13 +63,35 @@ def quiz() -> QuizEngine:
 
 
 def ask_and_log(sender_id: str, question: str) -> dict:
-    """Answer a policy question and log it (logging failure never blocks the answer)."""
+    """Answer a policy question and log it for that records key (logging failure never blocks the answer)."""
     answer = searcher().ask(question).to_dict()
+    if not sender_id:  # the database is down, so the sender could not be checked: answer, record nothing
+        return answer
     try:
         store().log_question(sender_id, question, normalise_question(question), answer)
     except StoreUnavailable:
         log.warning("question not logged: database unavailable")
     return answer
+
+
+def answer(sender_id: str, question: str, policy: str | None = None) -> tuple[dict, Tie | None]:
+    """Answer (and log) a question, from one policy when the user chose it; a Tie when two policies fit equally."""
+    found = searcher()
+    if policy:
+        result = ask_in_policy(found, question, policy)
+    else:
+        result = found.ask(question)
+        tie = policy_tie(found, question, result)
+        if tie is not None:
+            return result.to_dict(), tie
+    data = result.to_dict()
+    if not sender_id:  # the database is down, so the sender could not be checked: answer, record nothing
+        return data, None
+    try:
+        store().log_question(sender_id, question, normalise_question(question), data)
+    except StoreUnavailable:
+        log.warning("question not logged: database unavailable")
+    return data, None
 
 
 def reset() -> None:

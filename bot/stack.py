@@ -17,7 +17,8 @@ from urllib.parse import urlparse
 
 import requests
 
-from knowledge.settings import ROOT, VAR
+from bot.tokens import ACTION_TOKEN, CHANNEL_TOKEN, ensure_token, secure_dir
+from knowledge.settings import ROOT, runtime_dir
 
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
@@ -65,7 +66,7 @@ def train_if_needed(*, force: bool = False) -> bool:
     return True
 
 
-def tracker_store_config(url: str | None) -> str:
+def tracker_store_config(url: str | None, var_dir: Path | None = None) -> str:
     """YAML for Rasa's SQL tracker store: Postgres when RASA_TRACKER_URL/DATABASE_URL is Postgres, else SQLite."""
     if url and url.startswith("postgres"):
         parsed = urlparse(url)
@@ -75,7 +76,10 @@ def tracker_store_config(url: str | None) -> str:
             f"  db: {parsed.path.lstrip('/')}\n  username: {parsed.username or ''}\n"
             f"  password: ${{RASA_TRACKER_PASSWORD}}\n"
         )
-    db = os.environ.get("RASA_TRACKER_DB") or str(VAR / "rasa_tracker.db")
+    if url and url.startswith("sqlite:///"):
+        db = url.removeprefix("sqlite:///")
+    else:
+        db = os.environ.get("RASA_TRACKER_DB") or str((var_dir or runtime_dir()) / "rasa_tracker.db")
     return f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {db}\n"
 
 
@@ -89,12 +93,17 @@ def lock_store_config(redis_url: str | None) -> str:
 
 
 def write_endpoints(path: Path, action_port: int, *, tracker_url: str | None = None,
-                    redis_url: str | None = None) -> Path:
-    """Write the endpoints.yml a Rasa server uses (action server URL, tracker store, lock store)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+                    redis_url: str | None = None, action_token: str | None = None) -> Path:
+    """Write the endpoints.yml a Rasa server uses (action server URL and token, tracker store, lock store)."""
+    secure_dir(path.parent)
     text = f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
-    text += tracker_store_config(tracker_url) + lock_store_config(redis_url)
-    path.write_text(text)
+    if action_token:
+        text += f"  token: {action_token}\n"  # Rasa sends it as ?token= ; bot/action_server.py checks it
+    text += tracker_store_config(tracker_url, path.parent) + lock_store_config(redis_url)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    path.chmod(0o600)
     return path
 
 
@@ -129,26 +138,46 @@ class Stack:
     rasa_port: int = 5005
     action_port: int = 5055
     ui_port: int = 8501
-    log_dir: Path = VAR / "logs"
+    log_dir: Path | None = None  # default <runtime dir>/logs
     env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if "POLICY_COACH_VAR" not in self.env:
+            self.env["POLICY_COACH_VAR"] = str(runtime_dir())
+        self.var_dir = secure_dir(Path(self.env["POLICY_COACH_VAR"]).resolve())
+        self.log_dir = secure_dir(Path(self.log_dir) if self.log_dir else self.var_dir / "logs")
+        self.channel_token = ensure_token(CHANNEL_TOKEN, self.var_dir)
+        self.action_token = ensure_token(ACTION_TOKEN, self.var_dir)
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        path = self.log_dir / f"{name}.log"
+        log = open(path, "ab")  # noqa: SIM115 - lives as long as the process
+        path.chmod(0o600)
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, umask=0o077)
         self.procs[name] = proc
+        self.commands[name] = (cmd, env)
         return proc
+
+    def headers(self) -> dict[str, str]:
+        """The Authorization header trusted tools send to this stack's Rasa channel."""
+        return {"Authorization": f"Bearer {self.channel_token}"}
 
     def start_actions(self) -> None:
         """Start the rasa-sdk action server and wait until it answers."""
         env = {**os.environ, **self.env, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-        proc = self._spawn("actions", [str(APP_PY), "-m", "rasa_sdk", "--actions", "bot.actions",
+        env.pop("COORDINATOR_PASSWORD", None)  # secrets only to the process that needs them (the app)
+        proc = self._spawn("actions", [str(APP_PY), "-m", "bot.action_server", "--actions", "bot.actions",
                                        "--port", str(self.action_port)], env)
         wait_for(f"http://127.0.0.1:{self.action_port}/health", 120, proc, "action server")
-        # Load the model, index and database now so the first user does not wait for them.
-        requests.post(f"http://127.0.0.1:{self.action_port}/webhook", timeout=120, json={
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Load the model, index and database now so the first user does not wait for them."""
+        requests.post(f"http://127.0.0.1:{self.action_port}/webhook", timeout=120,
+                      params={"token": self.action_token}, json={
             "next_action": "action_warm_up", "sender_id": "__warmup__",
             "tracker": {"sender_id": "__warmup__", "slots": {}, "latest_message": {}, "events": [],
                         "active_loop": {}}, "domain": {}})
@@ -157,15 +186,20 @@ class Stack:
         """Start a Rasa server with the REST channel and wait until it has loaded the model."""
         port = port or self.rasa_port
         env = {**rasa_env(), **self.env}
+        env.pop("COORDINATOR_PASSWORD", None)
         tracker_url = env.get("RASA_TRACKER_URL") or env.get("DATABASE_URL")
+        if tracker_url and tracker_url.startswith("sqlite") and not env.get("RASA_TRACKER_URL"):
+            tracker_url = None  # the app's SQLite file is not shared with Rasa: the tracker gets its own
         if tracker_url and tracker_url.startswith("postgres"):
             env["RASA_TRACKER_PASSWORD"] = urlparse(tracker_url).password or ""
-        endpoints = write_endpoints(self.log_dir.parent / f"endpoints-{name}.yml", self.action_port,
-                                    tracker_url=tracker_url, redis_url=env.get("REDIS_URL"))
+        endpoints = write_endpoints(self.var_dir / f"endpoints-{name}.yml", self.action_port,
+                                    tracker_url=tracker_url, redis_url=env.get("REDIS_URL"),
+                                    action_token=self.action_token)
+        # No --enable-api: Rasa's HTTP API (trackers, DELETE/PUT /model) stays off; only the token channel.
         proc = self._spawn(name, [str(RASA_PY), "-m", "bot.rasa_server", "run", "--model", str(MODEL), "--port", str(port),
                                   "--endpoints", str(endpoints), "--credentials", str(ROOT / "bot" / "credentials.yml"),
-                                  "--enable-api", "-i", "127.0.0.1"], env)
-        wait_for(f"http://127.0.0.1:{port}/status", 240, proc, f"Rasa server ({name})")
+                                  "-i", "127.0.0.1"], env)
+        wait_for(f"http://127.0.0.1:{port}/webhooks/rest/", 240, proc, f"Rasa server ({name})")
 
     def start_replicas(self, count: int) -> list[int]:
         """Start `count` Rasa servers on the ports after rasa_port and a balancer on rasa_port in front."""
@@ -174,17 +208,42 @@ class Stack:
             self.start_rasa(port=port, name=f"rasa-{i + 1}")
         proc = self._spawn("balancer", [str(APP_PY), "-m", "bot.balancer", "--port", str(self.rasa_port),
                                         *[f"http://127.0.0.1:{p}" for p in ports]], {**os.environ, **self.env})
-        wait_for(f"http://127.0.0.1:{self.rasa_port}/status", 60, proc, "balancer")
+        wait_for(f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/", 60, proc, "balancer")
         return ports
 
     def start_ui(self) -> None:
         """Start Streamlit and wait until it answers."""
         env = {**os.environ, **self.env, "RASA_URL": f"http://127.0.0.1:{self.rasa_port}", "HF_HUB_OFFLINE": "1"}
-        proc = self._spawn("ui", [str(APP_PY), "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
+        proc = self._spawn("ui", [str(APP_PY), "-m", "streamlit", "run", str(ROOT / "ui" / "server.py"),
                                   "--server.port", str(self.ui_port), "--server.headless", "true",
                                   "--server.address", "127.0.0.1",
                                   "--browser.gatherUsageStats", "false"], env)
         wait_for(f"http://127.0.0.1:{self.ui_port}/_stcore/health", 120, proc, "Streamlit")
+
+    def supervise(self, *, poll: float = 1.0, max_backoff: float = 60.0, stable_after: float = 60.0,
+                  until: float | None = None) -> None:
+        """Restart any service that exits, with exponential back-off per service, instead of stopping all."""
+        backoff = {name: 1.0 for name in self.procs}
+        started = {name: time.monotonic() for name in self.procs}
+        due: dict[str, float] = {}
+        while until is None or time.monotonic() < until:
+            now = time.monotonic()
+            for name, proc in list(self.procs.items()):
+                if proc.poll() is None:
+                    if now - started.get(name, now) > stable_after:
+                        backoff[name] = 1.0
+                    continue
+                if name not in due:
+                    due[name] = now + backoff.get(name, 1.0)
+                    print(f"{name} exited with code {proc.returncode}; restarting in {backoff.get(name, 1.0):.0f} s "
+                          f"(see {self.log_dir / (name + '.log')})", file=sys.stderr, flush=True)
+                elif now >= due[name]:
+                    cmd, env = self.commands[name]
+                    self._spawn(name, cmd, env)
+                    started[name] = time.monotonic()
+                    backoff[name] = min(max_backoff, backoff.get(name, 1.0) * 2)
+                    del due[name]
+            time.sleep(poll)
 
     def stop(self, name: str | None = None, *, sig: int = signal.SIGTERM) -> None:
         """Stop one process (or all), waiting for it to exit."""
@@ -213,11 +272,11 @@ def first_coordinator() -> dict[str, str]:
     """
     if os.environ.get("COORDINATOR_EMAIL") or (ROOT / ".streamlit" / "secrets.toml").exists():
         return {}
-    path = VAR / "coordinator.env"
+    path = runtime_dir() / "coordinator.env"
     if not path.exists():
         import secrets  # noqa: PLC0415
 
-        VAR.mkdir(parents=True, exist_ok=True)
+        secure_dir(runtime_dir())
         path.write_text(f"COORDINATOR_EMAIL=coordinator@school.local\nCOORDINATOR_PASSWORD={secrets.token_urlsafe(12)}\n")
         path.chmod(0o600)
     values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
@@ -249,12 +308,10 @@ def run(args) -> int:
               f"  app:            http://127.0.0.1:{stack.ui_port}\n"
               f"  Rasa REST:      http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook\n"
               f"  action server:  http://127.0.0.1:{stack.action_port}/health\n"
+              f"  channel token:  {stack.var_dir / 'channel.token'} (trusted tools send Authorization: Bearer <token>)\n"
               f"  logs:           {stack.log_dir}\nPress Ctrl-C to stop.", flush=True)
-        while all(p.poll() is None for p in stack.procs.values()):
-            time.sleep(1)
-        dead = [n for n, p in stack.procs.items() if p.poll() is not None]
-        print(f"{', '.join(dead)} stopped unexpectedly; see {stack.log_dir}", file=sys.stderr)
-        return 1
+        stack.supervise()
+        return 0
     except KeyboardInterrupt:
         print("\nstopping ...")
         return 0
@@ -262,6 +319,8 @@ def run(args) -> int:
         print(f"could not start: {exc}; see {stack.log_dir}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the shutdown
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
 
 

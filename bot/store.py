@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -53,6 +54,14 @@ class Staff(Base):
     on_roster: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Security (migration 0002): the opaque id the app gives Rasa for this person (re-issued on reset, so an
+    # old id stops at once), the sign-in session generation, the database lock-out, the one-time claim code.
+    chat_id: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_code_hash: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[list["Attempt"]] = relationship(back_populates="staff")
 
 
@@ -92,6 +101,7 @@ class Answer(Base):
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     clauses: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of clause ids the scenario tests
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    bank_version: Mapped[str | None] = mapped_column(String(40))  # the bank version the question was shown from
     attempt: Mapped[Attempt] = relationship(back_populates="answers")
 
 
@@ -120,6 +130,21 @@ class QuestionLink(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class AnswerRating(Base):
+    """A staff member's thumbs up or down on one policy answer, with the question and what it cited."""
+
+    __tablename__ = "answer_ratings"
+    __table_args__ = (UniqueConstraint("staff_id", "answer_key", name="uq_rating_answer"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    answer_key: Mapped[str] = mapped_column(String(64))  # hash of question + citations: re-rating replaces
+    question: Mapped[str] = mapped_column(Text)
+    normalised: Mapped[str] = mapped_column(String(500), index=True)
+    citations: Mapped[str] = mapped_column(Text, default="[]")  # JSON [{"policy", "clause"}] as answered
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    rated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 class SignOff(Base):
     __tablename__ = "signoffs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -143,6 +168,36 @@ class PolicyVersion(Base):
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class QuizBankVersion(Base):
+    """One saved version of a policy's scenario bank (the YAML of data/quizzes); the newest is the live one."""
+
+    __tablename__ = "quiz_bank_versions"
+    __table_args__ = (UniqueConstraint("policy", "version", name="uq_bank_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)  # the whole bank as YAML
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Assignment(Base):
+    """Which policy a role must read and sign and/or pass the quiz of, by when."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("policy", "role", name="uq_assignment_policy_role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str] = mapped_column(String(50))
+    due: Mapped[date | None] = mapped_column(Date)
+    sign: Mapped[bool] = mapped_column(Boolean, default=True)
+    quiz: Mapped[bool] = mapped_column(Boolean, default=False)
+    section: Mapped[str | None] = mapped_column(String(300))  # the section to sign; None = the whole policy
+    created_by: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 _engines: dict[str, Engine] = {}
 _engine_lock = threading.Lock()
 
@@ -163,6 +218,33 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url[len(prefix):]
     return url
+
+
+class DatabaseMissing(StoreUnavailable):
+    """A SQLite database that existed before is gone: refused rather than silently recreated empty."""
+
+
+def _refuse_lost_sqlite(url: str) -> None:
+    """First-time setup creates the SQLite file and a `<file>.created` marker beside it; after that a missing
+    file means lost records (or a wrong path), so it is refused with a clear message instead of recreated."""
+    if not url.startswith("sqlite"):
+        return
+    path = url.split("///", 1)[-1]
+    if not path or path == ":memory:":
+        return
+    db, marker = Path(path), Path(path + ".created")
+    if db.exists():
+        if not marker.exists():
+            marker.touch(mode=0o600)
+        return
+    if marker.exists():
+        raise DatabaseMissing(
+            f"The training records database {db} is missing, though it was set up before. Nothing was recreated, "
+            f"so no records are silently lost: restore it from your backup, or if you really want to start "
+            f"again with no records, delete {marker.name} and restart.")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    db.touch(mode=0o600)
+    marker.touch(mode=0o600)
 
 
 def get_engine(url: str) -> Engine:
@@ -209,6 +291,7 @@ class Store:
 
     def __init__(self, url: str, *, create: bool = True):
         self.url = url
+        _refuse_lost_sqlite(url)
         self.engine = get_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if create:
@@ -224,6 +307,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction; database errors become StoreUnavailable."""
+        _refuse_lost_sqlite(self.url)  # a file deleted while running is not silently recreated either
         try:
             with self._sessions() as session, session.begin():
                 yield session
@@ -244,6 +328,16 @@ class Store:
             session.flush()
         staff.last_active_at = utcnow()
         return staff
+
+    def member_for_chat(self, chat_id: str) -> str | None:
+        """The records key of the current roster member (or coordinator) a Rasa sender id was issued to, or None."""
+        if not chat_id:
+            return None
+        with self.session() as session:
+            staff = session.scalar(select(Staff).where(Staff.chat_id == chat_id))
+            if staff is None or not (staff.on_roster or staff.is_coordinator):
+                return None
+            return staff.sender_id
 
     def find_staff(self, sender_id: str) -> dict | None:
         """Public facts about one staff member, or None."""

@@ -1,4 +1,4 @@
-"""The `policy-coach` command line: ingest, ask, eval, clauses."""
+"""The `policy-coach` command line: ingest, ask, eval, clauses, quiz draft."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,8 @@ from knowledge.settings import get_settings
 
 def _print_answer(answer) -> None:
     print(answer.message)
+    for found in getattr(answer, "highlights", []):
+        print(f"  >> {found.text}")
     for cite in answer.citations:
         print(f"\n[{cite.clause}] {cite.section}  ({cite.policy_title}; score {cite.score:.2f})")
         for line in cite.text.splitlines():
@@ -56,6 +58,7 @@ def cmd_ingest(args) -> int:
 
         parsed = [parse_file(path) for path in paths]
         if not args.model and _all_unchanged(parsed, index_dir, settings.model):
+            _print_quality(parsed)
             for policy in parsed:
                 print(f"unchanged {policy.policy}: nothing to do")
             print(f"index: {index_dir} (not rewritten)")
@@ -65,6 +68,7 @@ def cmd_ingest(args) -> int:
     except (PolicyReadError, ValueError) as exc:
         print(f"policy-coach ingest: {exc}", file=sys.stderr)
         return 1
+    _print_quality(parsed)
     for name in report.added:
         print(f"added {name}: {len(report.changes[name]['added'])} clauses")
     for name in report.updated:
@@ -74,6 +78,17 @@ def cmd_ingest(args) -> int:
         print(f"unchanged {name}: nothing to do")
     print(f"index: {index_dir}" + ("" if report.written else " (not rewritten)"))
     return 0
+
+
+def _print_quality(parsed) -> None:
+    """One line per document: units, longest unit, share of its sentences kept whole in one unit, warnings."""
+    from knowledge.index import document_quality  # noqa: PLC0415
+
+    print(f"{'policy':<40} {'units':>5} {'longest':>7} {'coverage':>8} {'fragments':>9}  warnings")
+    for policy in parsed:
+        q = document_quality(policy)
+        print(f"{policy.policy[:40]:<40} {q['units']:>5} {q['longest']:>7} {q['coverage']:>8.1%} {q['fragments']:>9.1%}  "
+              + ("; ".join(q["warnings"]) or "-"))
 
 
 def _searcher(args):
@@ -142,8 +157,36 @@ def cmd_clauses(args) -> int:
     except IndexError_ as exc:
         print(f"policy-coach clauses: {exc}", file=sys.stderr)
         return 1
+    if args.json:
+        rows = [{"policy": c.policy, "clause": c.clause, "section": c.section, "title": c.title, "text": c.text}
+                for c in index.clauses]
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
     for clause in index.clauses:
         print(f"{clause.policy}\t{clause.clause}\t{clause.title}")
+    return 0
+
+
+def cmd_quiz_draft(args) -> int:
+    from knowledge.index import IndexError_, load  # noqa: PLC0415
+
+    # bot.draft owns the bank format and checks drafts with bot.bank's loader; imported here so knowledge/
+    # never imports bot/ at import time.
+    from bot.bank import QuizBankError  # noqa: PLC0415
+    from bot.draft import NoRulesError, write_draft  # noqa: PLC0415
+
+    try:
+        index = load(Path(args.index or get_settings().index_dir))
+        bank = write_draft(index, args.policy, Path(args.out))
+    except (IndexError_, NoRulesError, QuizBankError, OSError) as exc:
+        print(f"policy-coach quiz draft: {exc}", file=sys.stderr)
+        return 1
+    except KeyError as exc:
+        print(f"policy-coach quiz draft: {exc.args[0]}", file=sys.stderr)
+        return 1
+    sections = {s["section"] for s in bank["scenarios"]}
+    print(f"drafted {len(bank['scenarios'])} scenarios over {len(sections)} sections of {args.policy} -> {args.out} "
+          f"(status: draft; approve them before they are used)")
     return 0
 
 
@@ -174,7 +217,16 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("clauses", help="list the indexed clauses")
     p.add_argument("--index")
+    p.add_argument("--json", action="store_true", help="one JSON array of {policy, clause, section, title, text}")
     p.set_defaults(func=cmd_clauses)
+
+    p = sub.add_parser("quiz", help="scenario quizzes")
+    quiz = p.add_subparsers(dest="quiz_command", required=True)
+    p = quiz.add_parser("draft", help="draft a scenario bank from a policy's rule sentences (for review)")
+    p.add_argument("policy", metavar="POLICY_ID", help="the policy id that `policy-coach clauses` shows")
+    p.add_argument("--index")
+    p.add_argument("--out", required=True, metavar="FILE.yml")
+    p.set_defaults(func=cmd_quiz_draft)
 
     args = parser.parse_args(argv)
     return args.func(args)

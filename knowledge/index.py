@@ -276,6 +276,22 @@ def _policy_meta(policy: Policy, extras_dir: Path | None = None) -> dict:
         "owner": policy.owner(),
         "review_date": policy.review_date(),
         "clauses": len(policy.clauses),
+        "quality": document_quality(policy),
+        # the tree the units were cut from, so the reader and the sign-off page show every heading in place
+        "blocks": [b.to_dict() for b in policy.document.blocks] if policy.document else [],
+    }
+
+
+def document_quality(policy: Policy) -> dict:
+    """What `ingest` reports per document: units, longest unit, share of sentences kept whole, fragments, warnings."""
+    content = [c for c in policy.clauses if c.kind != "detail"]
+    fragments = sum(1 for c in content if len(c.text.split()) < 4)
+    return {
+        "units": len(policy.clauses),
+        "longest": policy.longest(),
+        "coverage": round(policy.coverage(), 4),
+        "fragments": round(fragments / max(1, len(content)), 4),
+        "warnings": list(policy.warnings),
     }
 
 

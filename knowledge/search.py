@@ -198,12 +198,14 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     reason: str = "ok"  # ok | out_of_scope | empty | too_long | not_english | no_index
     contacts: list[Citation] = field(default_factory=list)
+    highlights: list = field(default_factory=list)  # knowledge.highlight.Highlight: verbatim parts of citations
 
     def to_dict(self) -> dict:
         """The answer as the JSON object `policy-coach ask --json` prints."""
         return {
             "answered": self.answered,
             "message": self.message,
+            "highlights": [h.to_dict() for h in self.highlights],
             "citations": [c.to_dict() for c in self.citations],
             "reason": self.reason,
             "contacts": [c.to_dict() for c in self.contacts],
@@ -631,8 +633,7 @@ class Searcher:
             wanted = set(map(tuple, linked))
             rows = [i for i, c in enumerate(self.index.clauses) if (c.policy, c.clause) in wanted]
             if rows:
-                cites = [self._citation(r, 1.0) for r in rows]
-                return Answer(True, _answer_message(cites), cites)
+                return self._answer(text, [self._citation(r, 1.0) for r in rows])
         if not self.index.clauses:
             return self._refusal("out_of_scope", self.out_of_scope_message())
         ranking = self._ranking(text)
@@ -652,7 +653,14 @@ class Searcher:
             if self.index.clauses[row].policy != cites[0].policy and score < self.config.second_policy_cutoff * best:
                 continue
             cites.append(self._citation(int(row), score))
-        return Answer(True, _answer_message(cites), cites)
+        return self._answer(text, cites)
+
+    def _answer(self, question: str, cites: list[Citation]) -> Answer:
+        """An answer that leads with the verbatim sentence(s) of its citations that answer the question."""
+        from knowledge import highlight  # noqa: PLC0415 - highlight builds on this module
+
+        found = highlight.highlights(self, question, cites)
+        return Answer(True, highlight.answer_message(question, cites, found), cites, highlights=found)
 
     def search(self, question: str, k: int = 5) -> list[Citation]:
         """The k best clauses for a question, with no refusal logic (for evaluation and the reader)."""
@@ -674,16 +682,3 @@ def question_parts(text: str, min_words: int = 3) -> list[str]:
 def normalise_question(text: str) -> str:
     """The key a question is logged and linked under: lower case, words only."""
     return " ".join(re.findall(r"[a-z0-9]+", clean_question(text).lower()))
-
-
-def _answer_message(cites: list[Citation]) -> str:
-    def where(cite: Citation) -> str:
-        return f"clause {cite.clause}" if cite.title.startswith(cite.clause) else cite.title
-
-    first = cites[0]
-    message = f"The {first.policy_title} covers this in {where(first)} ({first.section})"
-    others = list(dict.fromkeys(c.policy_title for c in cites if c.policy != first.policy))
-    if others:
-        also = next(c for c in cites if c.policy_title == others[0])
-        message += f"; the {others[0]} also covers it in {where(also)}"
-    return message + ":"

@@ -7,12 +7,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
-VAR = ROOT / "var"
+VAR = ROOT / "var"  # the default runtime dir; POLICY_COACH_VAR overrides it (see runtime_dir)
 
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+def runtime_dir() -> Path:
+    """The one runtime directory (POLICY_COACH_VAR, default var/): databases, tracker, logs, uploads, tokens."""
+    return Path(_env("POLICY_COACH_VAR", str(VAR))).resolve()
 
 
 def default_model_path() -> str:
@@ -30,14 +35,15 @@ class Settings:
     """Runtime configuration, read from the environment when `get_settings()` is called."""
 
     model: str = field(default_factory=lambda: _env("POLICY_COACH_MODEL", default_model_path()))
-    index_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_INDEX", str(VAR / "index"))))
+    index_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_INDEX", str(runtime_dir() / "index"))))
     policies_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_POLICIES", str(DATA / "policies"))))
     quizzes_dir: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_QUIZZES", str(DATA / "quizzes"))))
     lexicon_path: Path = field(default_factory=lambda: Path(_env("POLICY_COACH_LEXICON", str(DATA / "lexicon.yml"))))
-    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{VAR / 'policy_coach.db'}"))
+    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{runtime_dir() / 'policy_coach.db'}"))
     rasa_url: str = field(default_factory=lambda: _env("RASA_URL", "http://127.0.0.1:5005"))
     quiz_length: int = field(default_factory=lambda: int(_env("QUIZ_LENGTH", "10")))
     pass_mark: float = field(default_factory=lambda: float(_env("QUIZ_PASS_MARK", "0.8")))
+    var_dir: Path = field(default_factory=runtime_dir)
     max_question_chars: int = field(default_factory=lambda: int(_env("MAX_QUESTION_CHARS", "1000")))
 
 

@@ -33,6 +33,7 @@ def live_env(tmp_path_factory, real_index) -> dict[str, str]:
     """Environment for a test stack: its own database, tracker store and index."""
     base = tmp_path_factory.mktemp("stack")
     return {
+        "POLICY_COACH_VAR": str(base / "var"),
         "DATABASE_URL": f"sqlite:///{base / 'coach.db'}",
         "RASA_TRACKER_DB": str(base / "tracker.db"),
         "POLICY_COACH_INDEX": str(real_index),
@@ -65,12 +66,40 @@ def live_stack(live_env):
                 os.environ[key] = value
 
 
-def rest(stack, sender: str, text: str) -> list[dict]:
-    """Send one message through the Rasa REST channel; return the raw reply list."""
-    response = requests.post(f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook",
-                             json={"sender": sender, "message": text}, timeout=60)
+def post(stack, body, *, token: str | None = "stack", timeout: float = 60, **kwargs) -> requests.Response:
+    """POST a body to the stack's REST channel, as a trusted tool (the stack's token) unless told otherwise."""
+    headers = {}
+    if token == "stack":
+        token = stack.channel_token
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if isinstance(body, (bytes, str)):
+        return requests.post(f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook", data=body,
+                             headers={**headers, "Content-Type": "application/json"}, timeout=timeout, **kwargs)
+    return requests.post(f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook", json=body, headers=headers,
+                         timeout=timeout, **kwargs)
+
+
+def rest(stack, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
+    """Send one message through the Rasa REST channel with the channel token; return the raw reply list."""
+    body = {"sender": sender, "message": text}
+    if metadata:
+        body["metadata"] = metadata
+    response = post(stack, body)
     response.raise_for_status()
     return response.json()
+
+
+def enrol(database_url: str, *, chat_id: str | None = None, email: str | None = None,
+          name: str = "Test Person", role: str = "teacher") -> str:
+    """Put a person on the roster with an issued chat id (as sign-in does); return the chat id."""
+    from bot.store import Staff, get_store
+
+    chat_id = chat_id or f"test-{uuid.uuid4().hex[:10]}"
+    email = email or f"{chat_id}@example.org"
+    with get_store(database_url).session() as session:
+        session.add(Staff(sender_id=email, email=email, name=name, role=role, on_roster=True, chat_id=chat_id))
+    return chat_id
 
 
 def payloads(replies: list[dict]) -> list[dict]:
@@ -79,9 +108,9 @@ def payloads(replies: list[dict]) -> list[dict]:
 
 
 @pytest.fixture
-def sender() -> str:
-    """A fresh sender id per test."""
-    return f"test-{uuid.uuid4().hex[:10]}"
+def sender(live_env) -> str:
+    """A fresh roster member per test; returns the opaque chat id the app would send to Rasa."""
+    return enrol(live_env["DATABASE_URL"])
 
 
 @pytest.fixture

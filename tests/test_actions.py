@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from bot import services
 from bot.actions.policy import ActionAnswerPolicy
 from bot.actions.progress import ActionShowProgress
 from bot.actions.quiz import ActionQuizResult, ActionStartQuiz, ActionStopQuiz, ValidateQuizForm
+from bot.store import StoreUnavailable
+from tests.conftest import enrol
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trackers"
 DOMAIN = {"forms": {"quiz_form": {"required_slots": ["quiz_answer"]}}, "slots": {"quiz_answer": {}}}
@@ -31,11 +35,20 @@ def env(monkeypatch, tmp_path, real_index):
 
 
 def tracker(name: str, sender: str | None = None, **changes) -> Tracker:
+    """A fixture tracker for a roster member (enrolled unless the test's database is deliberately down)."""
     state = json.loads((FIXTURES / f"{name}.json").read_text())
     state = copy.deepcopy(state)
     state["sender_id"] = sender or f"fx-{uuid.uuid4().hex[:8]}"
+    with contextlib.suppress(StoreUnavailable):
+        if services.store().member_for_chat(state["sender_id"]) is None:
+            enrol(os.environ["DATABASE_URL"], chat_id=state["sender_id"])
     state.update(changes)
     return Tracker.from_dict(state)
+
+
+def key(sender: str) -> str:
+    """The records key of an enrolled test sender (the actions map the chat id to it)."""
+    return f"{sender}@example.org"
 
 
 def run(action, tr: Tracker) -> tuple[list, list[dict]]:
@@ -78,7 +91,7 @@ def test_quiz_answer_is_validated_stored_and_given_feedback(env):
     sender = f"fx-{uuid.uuid4().hex[:8]}"
     events, messages = run(ActionStartQuiz(), tracker("policy_question", sender))
     assert kinds(messages) == ["quiz_start"] and SlotSet("quiz_answer", None) in events
-    question = services.quiz().current(sender)
+    question = services.quiz().current(key(sender))
     right = "ABCD"[[o.correct for o in question.options].index(True)]
     tr = tracker("quiz_answer", sender, latest_message={"text": right, "intent": {"name": "quiz_answer"},
                                                          "entities": []})
@@ -88,7 +101,7 @@ def test_quiz_answer_is_validated_stored_and_given_feedback(env):
     feedback = dispatcher.messages[0]["custom"]
     assert feedback["kind"] == "quiz_feedback" and feedback["correct"] is True
     assert feedback["citations"][0]["text"]
-    assert services.quiz().current(sender).position == 1
+    assert services.quiz().current(key(sender)).position == 1
 
 
 def test_unmatched_reply_reprompts_and_stores_nothing(env):
@@ -99,13 +112,13 @@ def test_unmatched_reply_reprompts_and_stores_nothing(env):
     result = asyncio.run(ValidateQuizForm().validate_quiz_answer("purple", dispatcher, tr, DOMAIN))
     assert result == {"quiz_answer": None}
     assert kinds(dispatcher.messages) == ["quiz_reprompt"]
-    assert services.quiz().current(sender).position == 0
+    assert services.quiz().current(key(sender)).position == 0
 
 
 def test_stop_then_result_and_progress(env):
     sender = f"fx-{uuid.uuid4().hex[:8]}"
     run(ActionStartQuiz(), tracker("policy_question", sender))
-    services.quiz().answer(sender, "A")
+    services.quiz().answer(key(sender), "A")
     events, messages = run(ActionStopQuiz(), tracker("quiz_answer", sender))
     assert kinds(messages) == ["quiz_result"] and messages[0]["custom"]["status"] == "stopped"
     assert SlotSet("requested_slot", None) in events
@@ -114,3 +127,21 @@ def test_stop_then_result_and_progress(env):
     assert progress["kind"] == "progress" and len(progress["attempts"]) == 1
     _, messages = run(ActionQuizResult(), tracker("policy_question", sender))
     assert kinds(messages) == ["quiz_result"]
+
+
+def test_removed_or_unknown_sender_is_told_to_sign_in_and_nothing_is_stored(env):
+    from bot.store import Attempt, Staff, get_store
+    from sqlalchemy import func, select
+
+    sender = f"fx-{uuid.uuid4().hex[:8]}"
+    tr = tracker("policy_question", sender)
+    with get_store(os.environ["DATABASE_URL"]).session() as session:
+        session.scalar(select(Staff).where(Staff.chat_id == sender)).on_roster = False
+    for action in (ActionStartQuiz(), ActionShowProgress(), ActionAnswerPolicy()):
+        _, messages = run(action, tr)
+        assert kinds(messages) == ["signed_out"], action.name()
+    _, messages = run(ActionStartQuiz(), Tracker.from_dict({**json.loads((FIXTURES / "policy_question.json")
+                                                                      .read_text()), "sender_id": key(sender)}))
+    assert kinds(messages) == ["signed_out"]  # the email itself is not an id the app issues
+    with get_store(os.environ["DATABASE_URL"]).session() as session:
+        assert session.scalar(select(func.count()).select_from(Attempt)) == 0

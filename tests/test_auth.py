@@ -37,7 +37,11 @@ def test_password_rules():
     assert "at least" in auth.password_problem("short")
     assert "don't match" in auth.password_problem("long enough pw", "long enough pW")
     assert "too long" in auth.password_problem("x" * 80)
-    assert auth.password_problem("long enough pw", "long enough pw") is None
+    assert auth.password_problem("lantern orbit marmalade", "lantern orbit marmalade") is None
+    # zxcvbn: long but guessable passwords are refused, and so is one built from the person's own name
+    for weak in ("aaaaaaaaaa", "password123", "qwertyuiop1", "1234567890"):
+        assert "too easy to guess" in auth.password_problem(weak), weak
+    assert "too easy" in auth.password_problem("alicealice2026", user_inputs=["Alice", "alice@school.example"])
 
 
 def test_roster_import_keeps_good_rows_and_reports_bad_ones_with_line_numbers(store):
@@ -57,54 +61,114 @@ def test_roster_import_keeps_good_rows_and_reports_bad_ones_with_line_numbers(st
     assert again.updated == ["alice@school.example"] and not again.added
 
 
+def _claim(store, name, email, password="lantern orbit marmalade"):
+    code = auth.issue_claim_code(store, email)
+    return auth.claim_account(store, name, email, code, password, password)
+
+
 def test_roster_replace_and_header_errors(store):
     auth.import_roster(store, ROSTER)
     report = auth.import_roster(store, "Name , Email,ROLE\nAlice Teacher,alice@school.example,teacher\n",
                                 replace=True)
     assert sorted(report.removed) == ["bob@school.example", "gwen@school.example"]
-    assert auth.sign_in_staff(store, "Bob Support", "bob@school.example", "").status == "refused"
+    assert auth.issue_claim_code(store, "bob@school.example") is None  # no longer on the roster
     rows, errors = auth.parse_roster("email,role\nx@y.org,teacher\n")
     assert rows == [] and errors[0][0] == 1 and "name" in errors[0][1]
     assert auth.parse_roster("")[1][0][0] == 1
 
 
-def test_first_use_password_then_sign_in(store):
+def test_first_use_needs_the_one_time_code_and_the_coordinator_sees_the_claim(store):
     auth.import_roster(store, ROSTER)
-    first = auth.sign_in_staff(store, "alice teacher", " ALICE@school.example", "")
-    assert first.status == "set_password"
-    assert auth.set_first_password(store, "Alice Teacher", "alice@school.example", "short").status == "set_password"
-    done = auth.set_first_password(store, "Alice Teacher", "alice@school.example", "a good long password",
-                                   "a good long password")
+    # Knowing a colleague's name and email is not enough: no code, no account.
+    assert auth.sign_in_staff(store, "alice teacher", " ALICE@school.example", "").status == "refused"
+    assert auth.claim_account(store, "Alice Teacher", "alice@school.example", "",
+                              "lantern orbit marmalade").status == "refused"
+    code = auth.issue_claim_code(store, "alice@school.example")
+    assert len(code.replace("-", "")) == 12
+    assert auth.claim_account(store, "Alice Teacher", "alice@school.example", "ABCD-EFGH-JKMN",
+                              "lantern orbit marmalade").status == "refused"
+    assert auth.claim_account(store, "Alice Teacher", "alice@school.example", code, "short").status == "weak"
+    done = auth.claim_account(store, "alice teacher", "Alice@school.example", code.lower().replace("-", " "),
+                              "lantern orbit marmalade", "lantern orbit marmalade")
     assert done.status == "ok"
     assert done.user["sender_id"] == "alice@school.example" and done.user["role"] == "teacher"
+    assert done.user["chat_id"] and "alice" not in done.user["chat_id"]
     assert not done.user["is_coordinator"]
     with store.session() as session:
-        stored = session.scalar(select(Staff.password_hash).where(Staff.sender_id == "alice@school.example"))
-    assert stored.startswith("$2") and "good long" not in stored
-    # a second "first use" cannot overwrite the password
-    again = auth.set_first_password(store, "Alice Teacher", "alice@school.example", "attacker password!")
+        row = session.scalar(select(Staff).where(Staff.sender_id == "alice@school.example"))
+        assert row.password_hash.startswith("$2") and "marmalade" not in row.password_hash
+        assert row.claimed_at is not None and row.claim_code_hash is None
+    from bot import records
+    shown = {r["email"]: r for r in records.completion(store)}
+    assert shown["alice@school.example"]["claimed_at"] and not shown["bob@school.example"]["claimed_at"]
+    # the code is single use: a second "first use" cannot overwrite the password
+    again = auth.claim_account(store, "Alice Teacher", "alice@school.example", code, "attacker password!")
     assert again.status == "refused"
-    ok = auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "a good long password")
-    assert ok.status == "ok" and ok.user["name"] == "Alice Teacher"
+    ok = auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "lantern orbit marmalade")
+    assert ok.status == "ok" and ok.user["name"] == "Alice Teacher" and ok.user["chat_id"] == done.user["chat_id"]
 
 
-def test_wrong_password_refused_then_locked_out(store):
+def test_every_failed_sign_in_gets_the_same_message(store):
     auth.import_roster(store, ROSTER)
-    auth.set_first_password(store, "Alice Teacher", "alice@school.example", "a good long password")
+    _claim(store, "Alice Teacher", "alice@school.example")
+    failures = [
+        auth.sign_in_staff(store, "Nobody", "nobody@school.example", "some password"),  # not on roster
+        auth.sign_in_staff(store, "Bob Support", "bob@school.example", "some password"),  # no password yet
+        auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "wrong password"),  # wrong password
+        auth.sign_in_staff(store, "Mallory", "alice@school.example", "lantern orbit marmalade"),  # wrong name
+        auth.claim_account(store, "Bob Support", "bob@school.example", "AAAA-BBBB-CCCC", "lantern orbit marmalade"),
+        auth.claim_account(store, "Alice Teacher", "alice@school.example", "AAAA-BBBB-CCCC",
+                           "lantern orbit marmalade"),
+        auth.sign_in_coordinator(store, "alice@school.example", "wrong password"),
+    ]
+    assert {(f.status, f.message) for f in failures} == {("refused", auth.FAILED)}
+
+
+def test_wrong_password_then_locked_out_in_the_database(store):
+    auth.import_roster(store, ROSTER)
+    _claim(store, "Alice Teacher", "alice@school.example")
     now = [1000.0]
     lockout = auth.Lockout(max_failures=3, seconds=60, clock=lambda: now[0])
-    first = auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "wrong password", lockout=lockout)
-    assert first.status == "refused" and "Wrong password" in first.message and "2 more tries" in first.message
-    auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "wrong again", lockout=lockout)
-    third = auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "wrong thrice", lockout=lockout)
-    assert third.status == "locked" and "locked" in third.message
-    # even the right password is refused while locked
-    locked = auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "a good long password",
+    for wrong in ("wrong password", "wrong again", "wrong thrice"):
+        result = auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", wrong, lockout=lockout)
+        assert result.status == "refused" and result.message == auth.FAILED
+    # even the right password is refused while locked, with the same message
+    locked = auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "lantern orbit marmalade",
                                 lockout=lockout)
-    assert locked.status == "locked"
+    assert (locked.status, locked.message) == ("refused", auth.FAILED)
+    # the count is in the database: another process (a fresh Lockout rule object) sees it
+    other = auth.Lockout(max_failures=3, seconds=60, clock=lambda: now[0])
+    assert auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "lantern orbit marmalade",
+                              lockout=other).status == "refused"
     now[0] += 61
-    assert auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "a good long password",
+    assert auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", "lantern orbit marmalade",
                               lockout=lockout).status == "ok"
+
+
+def test_concurrent_guesses_get_no_more_bcrypt_checks_than_the_limit(store, monkeypatch):
+    import threading
+
+    auth.import_roster(store, ROSTER)
+    _claim(store, "Alice Teacher", "alice@school.example")
+    checks = []
+    real = auth.check_password
+    monkeypatch.setattr(auth, "check_password", lambda pw, h: checks.append(pw) or real(pw, h))
+    results = []
+    guesses = [f"guess number {i}" for i in range(29)] + ["lantern orbit marmalade"]
+    barrier = threading.Barrier(len(guesses))
+
+    def guess(password):
+        barrier.wait()
+        results.append(auth.sign_in_staff(store, "Alice Teacher", "alice@school.example", password))
+
+    threads = [threading.Thread(target=guess, args=(g,)) for g in guesses]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 30
+    assert len(checks) <= auth.MAX_FAILURES, len(checks)
+    assert sum(r.status == "ok" for r in results) <= 1
 
 
 def test_unknown_or_mismatched_names_are_refused(store):
@@ -133,10 +197,106 @@ def test_coordinator_bootstrap_from_env(store):
         auth.bootstrap_coordinator(store, {"COORDINATOR_EMAIL": "c@school.example", "COORDINATOR_PASSWORD": "short"})
 
 
-def test_sso_matches_roster_by_email_and_reset(store):
+def test_adding_a_coordinator_with_an_existing_email_keeps_their_password(store):
+    auth.ensure_coordinator(store, "head@school.example", "lantern orbit marmalade")
+    with pytest.raises(auth.CoordinatorExists):
+        auth.ensure_coordinator(store, "HEAD@school.example", "a takeover password!")
+    assert auth.sign_in_coordinator(store, "head@school.example", "lantern orbit marmalade").status == "ok"
+    assert auth.sign_in_coordinator(store, "head@school.example", "a takeover password!").status == "refused"
+
+
+def test_sso_matches_roster_by_email_and_reset_ends_sessions(store):
     auth.import_roster(store, ROSTER)
     assert auth.sign_in_sso(store, "GWEN@school.example").user["role"] == "governor"
     assert auth.sign_in_sso(store, "stranger@school.example").status == "refused"
-    auth.set_first_password(store, "Gwen Governor", "gwen@school.example", "governor password")
+    first = _claim(store, "Gwen Governor", "gwen@school.example").user
+    assert auth.session_valid(store, first["sender_id"], first["generation"])
+    assert store.member_for_chat(first["chat_id"]) == "gwen@school.example"
     assert auth.reset_password(store, "gwen@school.example")
-    assert auth.sign_in_staff(store, "Gwen Governor", "gwen@school.example", "").status == "set_password"
+    assert not auth.session_valid(store, first["sender_id"], first["generation"])
+    assert store.member_for_chat(first["chat_id"]) is None  # the old chat id stops at once
+    assert auth.sign_in_staff(store, "Gwen Governor", "gwen@school.example",
+                              "lantern orbit marmalade").status == "refused"
+    again = _claim(store, "Gwen Governor", "gwen@school.example").user  # a new code from the coordinator
+    assert again["chat_id"] != first["chat_id"] and auth.session_valid(store, again["sender_id"], again["generation"])
+    auth.import_roster(store, "name,email,role\nAlice Teacher,alice@school.example,teacher\n", replace=True)
+    assert not auth.session_valid(store, again["sender_id"], again["generation"])  # removed from the roster
+
+
+def test_records_of_an_unknown_sender_are_not_adopted_by_a_later_roster_import(store):
+    from bot import records
+    from bot.quiz import QuizEngine
+    from knowledge.settings import DATA
+
+    engine = QuizEngine.from_dir(store, DATA / "quizzes", None)
+    question, _ = engine.start("newbie@school.example")  # e.g. made by a forged chat before the import
+    engine.answer("newbie@school.example", "A")
+    report = auth.import_roster(store, "name,email,role\nNew Person,newbie@school.example,teacher\n")
+    assert report.added == ["newbie@school.example"]
+    assert records.my_attempts(store, "newbie@school.example") == []
+
+
+def test_session_cookie_is_signed_expires_and_is_set_http_only_by_the_route(tmp_path, monkeypatch, store):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from ui import cookies
+
+    monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path / "var"))
+    value = cookies.make_cookie("alice@school.example", 2)
+    assert cookies.read_cookie(value) == ("alice@school.example", 2)
+    assert "password" not in value and "marmalade" not in value
+    # forged: a different signing key, a tampered payload, or garbage sign nobody in
+    forged = cookies.URLSafeTimedSerializer("not the key", salt="policy-coach-session").dumps(
+        {"sid": "alice@school.example", "gen": 2})
+    assert cookies.read_cookie(forged) is None
+    assert cookies.read_cookie(value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]) is None
+    assert cookies.read_cookie("garbage") is None and cookies.read_cookie(None) is None
+    monkeypatch.setenv("POLICY_COACH_SESSION_HOURS", "-1")  # expired
+    assert cookies.read_cookie(value) is None
+    monkeypatch.delenv("POLICY_COACH_SESSION_HOURS")
+
+    client = TestClient(Starlette(routes=cookies.routes()))
+    ticket = cookies.issue_ticket(value)
+    assert client.post(cookies.ROUTE, content="wrong ticket").status_code == 403
+    response = client.post(cookies.ROUTE, content=ticket)
+    assert response.status_code == 204
+    header = response.headers["set-cookie"]
+    assert header.startswith(f"{cookies.COOKIE}={value}") and "HttpOnly" in header and "SameSite=strict" in header
+    assert client.post(cookies.ROUTE, content=ticket).status_code == 403  # a ticket works once
+    cleared = client.delete(cookies.ROUTE).headers["set-cookie"]
+    assert cleared.startswith(f'{cookies.COOKIE}=""') and "Max-Age=0" in cleared
+
+    # a cookie only resumes the account while its generation is current
+    auth.import_roster(store, ROSTER)
+    alice = _claim(store, "Alice Teacher", "alice@school.example").user
+    assert auth.resume_session(store, alice["sender_id"], alice["generation"])["chat_id"] == alice["chat_id"]
+    auth.reset_password(store, "alice@school.example")
+    assert auth.resume_session(store, alice["sender_id"], alice["generation"]) is None
+
+
+@pytest.mark.parametrize("encoding, delimiter", [("utf-8", ";"), ("utf-8", "\t"), ("utf-16", ","), ("utf-16", "\t"),
+                                                 ("utf-16-le", ","), ("cp1252", ";")])
+def test_roster_in_semicolon_tab_and_utf16_forms_is_read(store, encoding, delimiter):
+    text = "name,email,role\nZoë Teacher,zoe@school.example,teacher\nBob Support,bob@school.example,support staff\n"
+    data = text.replace(",", delimiter).encode(encoding)
+    report = auth.import_roster(store, data)
+    assert not report.errors and sorted(report.added) == ["bob@school.example", "zoe@school.example"]
+    with store.session() as session:
+        assert session.scalar(select(Staff.name).where(Staff.sender_id == "zoe@school.example")) == "Zoë Teacher"
+
+
+def test_roster_rows_with_control_characters_or_huge_fields_are_rejected_one_by_one(store):
+    data = ("name,email,role\nAlice Teacher,alice@school.example,teacher\nNul\x00Person,nul@school.example,teacher\n"
+            f"Esc\x1b[31m,esc@school.example,teacher\n{'x' * 200_000},big@school.example,teacher\n"
+            "Gwen Governor,gwen@school.example,governor\n")
+    report = auth.import_roster(store, data)
+    assert sorted(report.added) == ["alice@school.example", "gwen@school.example"]
+    errors = dict(report.errors)
+    assert set(errors) == {3, 4, 5}
+    assert "control characters" in errors[3] and "control characters" in errors[4] and "longer than" in errors[5]
+
+
+def test_roster_with_a_wrong_header_names_the_separator_it_read(store):
+    report = auth.import_roster(store, "full name;mail;job\nA;a@school.example;teacher\n".encode())
+    assert report.errors and "semicolons" in report.errors[0][1] and "name" in report.errors[0][1]

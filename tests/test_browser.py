@@ -26,7 +26,8 @@ def ui(live_stack, live_env):
     seed_demo(store, parse_file(ROOT / "data" / "policies" / "social-media-policy.md").clauses,
               ROOT / "data" / "quizzes")
     auth.import_roster(store, "name,email,role\nSam Browser,sam.browser@school.example,teacher\n")
-    auth.set_first_password(store, "Sam Browser", "sam.browser@school.example", DEMO_PASSWORD)
+    auth.claim_account(store, "Sam Browser", "sam.browser@school.example",
+                       auth.issue_claim_code(store, "sam.browser@school.example"), DEMO_PASSWORD)
     live_stack.start_ui()
     yield f"http://127.0.0.1:{live_stack.ui_port}"
     live_stack.stop("ui")
@@ -139,6 +140,16 @@ def test_sign_in_ask_and_see_clause_6_3(ui, driver):
     wait_for(driver, lambda d: "clause=6.3" in d.current_url and "Clause 6.3" in body(d), 60, "the reader page")
     settle(driver, 2.5)
     screenshot(driver, "policy-reader.png", 1000)
+    # the reader and the sign-off page show the document as written: every appendix heading in place
+    page = body(driver).lower()
+    for heading in ("School Equipment", "User Signature", "It Is Not Advisable",
+                    "General Letter to All Parents on Social Media", "Example Letter to Parent on Social Media Post"):
+        assert heading.lower() in page, heading
+    next(a for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a')
+         if "Sign the agreement" in a.text).click()
+    wait_for(driver, lambda d: "User Signature" in body(d) and "School Equipment" in body(d), 60,
+             "the sign-off page with the agreement's headings")
+    assert body(driver).index("School Equipment") < body(driver).index("User Signature")
     print(f"chat + reader flow took {time.monotonic() - started:.1f} s")
 
 

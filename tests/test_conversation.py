@@ -34,7 +34,7 @@ def _answers(live_env, sender) -> list[Answer]:
     try:
         with Session(engine) as session:
             return list(session.scalars(select(Answer).join(Attempt).join(Staff)
-                                        .where(Staff.sender_id == sender).order_by(Answer.id)))
+                                        .where(Staff.chat_id == sender).order_by(Answer.id)))
     finally:
         engine.dispose()
 
@@ -137,7 +137,7 @@ def test_questions_are_logged_per_user(live_stack, live_env, sender):
     engine = create_engine(normalise_url(live_env["DATABASE_URL"]))
     with Session(engine) as session:
         rows = session.execute(select(QuestionLog.answered, func.count()).join(Staff)
-                               .where(Staff.sender_id == sender).group_by(QuestionLog.answered)).all()
+                               .where(Staff.chat_id == sender).group_by(QuestionLog.answered)).all()
     engine.dispose()
     assert dict(rows).get(False) == 1
     assert re.match(r"test-", sender)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.parser import Policy, clean_line, parse_file, parse_lines, policy_id_for
-from knowledge.readers import PolicyReadError, read_lines
+from knowledge.parser import Policy, parse_file, parse_lines, parse_text, policy_id_for
+from knowledge.readers import PolicyReadError, read_document
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "policies"
@@ -118,9 +118,9 @@ def test_social_media_appendices(social):
     assert clauses["A1.4"].title == (
         "Appendix 1 — Staff, Management Committee and Visitor ICT Acceptable Use Agreement, item 4"
     )
-    assert clauses["A1.4"].text.startswith("- I will ensure that all electronic communications")
+    assert clauses["A1.4"].text.startswith("I will ensure that all electronic communications")
     letters = [c for c in social.clauses if c.clause.startswith("A2.")]
-    assert letters[0].section == "Appendix 2 — Letters to Parents"
+    assert letters[0].section == "Appendix 2 › Letters to Parents › General letter to all parents on social media"
     assert clauses["A2.2"].text.startswith("Dear\nIt has been brought to our attention")
     contacts = [c for c in social.clauses if c.clause.startswith("A4.")]
     text = "\n".join(c.text for c in contacts)
@@ -195,7 +195,7 @@ def test_mobile_policy_unnumbered_sections_give_items(mobile):
     definitions = [c for c in mobile.clauses if c.section == "Definitions"]
     assert len(definitions) == 4
     assert all(c.kind == "item" for c in definitions)
-    assert definitions[0].text.startswith("- Personal device means any phone")
+    assert definitions[0].text.startswith("Personal device means any phone")
     assert definitions[3].title == "Definitions, item 4"
     reminders = [c for c in mobile.clauses if c.section == "Reminders for Visitors, Volunteers and Contractors"]
     assert len(reminders) == 4
@@ -222,7 +222,9 @@ def test_mobile_policy_front_matter(mobile):
     assert mobile.review_date() == "October 2025, or sooner if national guidance changes"
     assert mobile.details["Date approved"] == "12 October 2023 (Full Governing Body)"
     details = [c for c in mobile.clauses if c.kind == "detail"]
-    assert [c.clause for c in details] == ["doc.policy-owner", "doc.date-approved", "doc.review-date", "doc.status"]
+    assert [c.clause for c in details] == ["doc.title", "doc.line-1", "doc.policy-owner", "doc.date-approved",
+                                           "doc.review-date", "doc.status"]
+    assert by_id(mobile)["doc.line-1"].text == "NORTHFIELD PRIMARY SCHOOL"  # the school's name is kept, not lost
     assert all(c.section == "Document details" for c in details)
 
 
@@ -247,7 +249,7 @@ def test_txt_fixture_unnumbered_first_heading(lone):
     purpose = [c for c in lone.clauses if c.section == "Purpose"]
     assert [c.clause for c in purpose] == ["purpose.1", "purpose.2", "purpose.3"]
     assert purpose[0].text.startswith("This policy explains")
-    assert purpose[1].text == "- Lone working means working where no colleague can see or hear you."
+    assert purpose[1].text == "Lone working means working where no colleague can see or hear you."
     assert purpose[1].kind == "item"
 
 
@@ -276,7 +278,7 @@ def test_txt_fixture_sentence_case_heading_and_appendices(lone):
     definitions = [c for c in lone.clauses if c.section == "Definitions"]
     assert [c.clause for c in definitions] == ["definitions.1", "definitions.2"]
     assert clauses["A1.2"].title == "Appendix 1 — Lone Worker Agreement, item 2"
-    assert clauses["A1.2"].text == "- I will keep my phone charged and with me."
+    assert clauses["A1.2"].text == "I will keep my phone charged and with me."
     assert "A1.4" not in clauses  # the signature line is not an item
     assert clauses["A2.3"].text == "Out-of-hours security: 01632 960 399"
     assert clauses["A2.3"].title == "Appendix 2 — Contacts, item 3"
@@ -311,7 +313,7 @@ def test_md_fixture_sections_and_bulleted_clause_numbers(aup):
 def test_md_fixture_bullets_under_unnumbered_heading(aup):
     definitions = [c for c in aup.clauses if c.section == "Definitions"]
     assert [c.clause for c in definitions] == ["definitions.1", "definitions.2"]
-    assert definitions[0].text == "- ICT systems means the school's computers, network, email and internet access."
+    assert definitions[0].text == "ICT systems means the school's computers, network, email and internet access."
 
 
 def test_md_fixture_agreement_letter_and_contacts(aup):
@@ -367,8 +369,8 @@ def test_unnumbered_heading_after_title_with_no_front_matter():
         "lone",
     )
     assert policy.title == "Lone Working Policy"
-    assert [c.clause for c in policy.clauses] == ["purpose.1", "purpose.2", "purpose.3"]
-    assert policy.clauses[2].title == "Purpose, item 3"
+    assert [c.clause for c in policy.clauses] == ["doc.title", "purpose.1", "purpose.2", "purpose.3"]
+    assert policy.clauses[3].title == "Purpose, item 3"
 
 
 def test_headings_and_wrapped_lines_without_blank_lines():
@@ -384,7 +386,7 @@ def test_headings_and_wrapped_lines_without_blank_lines():
     )
     clauses = by_id(policy)
     assert numbered(policy) == ["1.1", "2.1", "3.1"]
-    assert clauses["1.1"].text.endswith("as set out in section\n2 of this policy.")
+    assert clauses["1.1"].text.endswith("as set out in section 2 of this policy.")
     assert clauses["2.1"].text == "2.1 Staff should use praise."
     assert [c.clause for c in policy.clauses if c.section == "Sanctions"] == ["sanctions.1", "sanctions.2"]
     assert clauses["3.1"].section == "3 Exclusions"
@@ -399,7 +401,7 @@ def test_lone_numbers():
     clauses = by_id(policy)
     assert numbered(policy) == ["1.1", "1.2", "2", "3.1"]  # the "7" was a page number
     assert clauses["2"].text == "2 Staff must dress smartly."
-    assert clauses["2"].section == "Section 2"
+    assert clauses["2"].kind == "clause"
     assert clauses["3.1"].section == "3 Safeguarding"
 
 
@@ -415,7 +417,7 @@ def test_roman_and_letter_sub_items_stay_with_clause():
 
 def test_duplicate_clause_numbers_get_distinct_ids():
     policy = parse_lines(["1 SCOPE", "1.1 First.", "1.1 Repeated by mistake.", "1.2 Third."], "dup")
-    assert [c.clause for c in policy.clauses] == ["1.1", "1.1~2", "1.2"]
+    assert [c.clause for c in policy.clauses] == ["1.1", "1.1-2", "1.2"]
 
 
 def test_clause_ids_survive_an_edit_elsewhere():
@@ -435,12 +437,16 @@ def test_numbered_clauses_inside_an_appendix_are_prefixed():
     assert clauses["AB.1.1"].section == "Appendix B — Visits Protocol"
 
 
-def test_clean_line_strips_markup():
-    assert clean_line("<b>Approved:</b>\t<b>March 2021</b>") == "Approved: March 2021"
-    assert clean_line("- 2.3 sites such as *Facebook* and **Twitter**") == "- 2.3 sites such as Facebook and Twitter"
-    assert clean_line("01302 [lado@x.gov.uk](mailto:lado@x.gov.uk)") == "01302 lado@x.gov.uk"
-    assert clean_line("| Review date | March 2025 |") == "Review date: March 2025"
-    assert clean_line("| --- | --- |") == ""
+def test_markdown_inline_markup_is_stripped():
+    policy = parse_text(
+        "# Conduct Policy\n\n<b>Approved:</b>\t<b>March 2021</b>\n\n## 2 SCOPE\n\n"
+        "- 2.3 sites such as *Facebook* and **Twitter**\n- 2.4 Call 01302 [lado@x.gov.uk](mailto:lado@x.gov.uk)\n\n"
+        "| Review date | March 2025 |\n| --- | --- |\n", "conduct", suffix=".md")
+    clauses = by_id(policy)
+    assert policy.details["Approved"] == "March 2021"
+    assert clauses["2.3"].text == "2.3 sites such as Facebook and Twitter"
+    assert clauses["2.4"].text == "2.4 Call 01302 lado@x.gov.uk"
+    assert any(c.text == "Review date: March 2025" for c in policy.clauses)
 
 
 def test_policy_id_for():
@@ -492,8 +498,8 @@ def test_docx_policy(tmp_path):
     assert clauses["2.1"].text.splitlines()[1:] == ["(a) an enhanced DBS check; and", "(b) the agreement of the DSL."]
     definitions = [c for c in policy.clauses if c.section == "Definitions"]
     assert [c.text for c in definitions] == [
-        "- A visitor is anyone who is not on the staff list.",
-        "- A contractor is a visitor who is paid to work on site.",
+        "A visitor is anyone who is not on the staff list.",
+        "A contractor is a visitor who is paid to work on site.",
     ]
     assert clauses["AA.2"].text == "DSL: Mr Tom Ray, 01632 960 101"
     assert clauses["AA.2"].title == "Appendix A — Contacts, item 2"
@@ -598,8 +604,8 @@ def test_pdf_page_numbers_and_running_footers_are_dropped(tmp_path):
     pages += [[f"1.{n} Trip rule number {n}.", f"Trips Policy v2 – page {n}", str(n)] for n in (2, 3)]
     path = tmp_path / "trips.pdf"
     path.write_bytes(make_pdf(pages))
-    lines = [line for line in read_lines(path) if line]
-    assert lines == ["Trips Policy", "1 PLANNING", "1.1 Trips must be planned.", "1.2 Trip rule number 2.",
+    texts = [block.text for block in read_document(path).blocks]
+    assert texts == ["Trips Policy", "1 PLANNING", "1.1 Trips must be planned.", "1.2 Trip rule number 2.",
                      "1.3 Trip rule number 3."]
     assert numbered(parse_file(path)) == ["1.1", "1.2", "1.3"]
 
@@ -666,7 +672,7 @@ def test_password_protected_pdf(tmp_path):
         writer = pypdf.PdfWriter(clone_from=str(plain))
         writer.encrypt(user_password=password, owner_password="owner", algorithm="RC4-128")
         writer.write(str(tmp_path / name))
-    with pytest.raises(PolicyReadError, match=r"^locked\.pdf: the PDF is password-protected$"):
+    with pytest.raises(PolicyReadError, match=r"^locked\.pdf: the PDF is password-protected"):
         parse_file(tmp_path / "locked.pdf")
     assert numbered(parse_file(tmp_path / "open-with-empty-password.pdf")) == ["1.1", "1.2"]
 

@@ -163,3 +163,108 @@ def test_review_warnings():
                 "none": {"title": "None"}}
     warnings = records.review_warnings(policies, today=date(2024, 1, 1))
     assert [w["policy"] for w in warnings] == ["old"] and warnings[0]["days_overdue"] == 276
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_result_screen_and_my_training_list_the_same_clauses_to_reread(store, clauses, seed):
+    auth.import_roster(store, "name,email,role\nYan,yan@school.example,teacher\n")
+    engine = quiz_engine(store, clauses, QUIZZES, length=10)
+    take_quiz(engine, "yan@school.example", accuracy=0.5, seed=seed)  # first attempt: some wrong
+    take_quiz(engine, "yan@school.example", accuracy=0.6, seed=seed + 10)  # second attempt revisits clauses
+    result = engine.last_result("yan@school.example")
+    mine = records.my_summary(store, "yan@school.example")["reread"]
+    assert result["reread"] == [r["clause"] for r in mine if r["policy"] == result["policy"]]
+    # A clause whose latest answer was right is not listed even if an earlier answer on it was wrong.
+    with store.session() as session:
+        from bot.quiz import answer_rows  # noqa: PLC0415
+        from bot.store import Staff  # noqa: PLC0415
+
+        staff = session.query(Staff).filter_by(sender_id="yan@school.example").one()
+        rows = answer_rows(session, staff.id)
+    latest = {}
+    for _, ids, correct in rows:
+        for clause in ids:
+            latest[clause] = correct
+    assert set(result["reread"]) == {c for c, ok in latest.items() if not ok}
+    assert any(not ok for _, _, ok in rows) and any(ok for _, _, ok in rows)
+
+
+def test_ratings_group_by_question_and_a_rerating_replaces(store):
+    cites = [{"policy": "social-media-policy", "clause": "6.3", "text": "..."}]
+    q = "Can I accept a friend request from a pupil?"
+    for sender, helpful in (("alice@school.example", False), ("bob@school.example", False),
+                            ("carol@school.example", True)):
+        records.rate_answer(store, sender, question=q, normalised=normalise_question(q), citations=cites,
+                            helpful=helpful)
+    records.rate_answer(store, "bob@school.example", question=q, normalised=normalise_question(q), citations=cites,
+                        helpful=True)  # bob changes his mind: still one rating from bob
+    assert records.poorly_rated(store) == []  # 1 down, 2 up
+    records.rate_answer(store, "dave@school.example", question=q, normalised=normalise_question(q),
+                        citations=cites, helpful=False)
+    records.rate_answer(store, "erin@school.example", question=q, normalised=normalise_question(q),
+                        citations=cites, helpful=False)
+    [row] = records.poorly_rated(store)
+    assert (row["count"], row["helpful"], row["people"]) == (3, 2, 3)
+    assert (row["nearest_policy"], row["nearest_clause"], row["cited"]) == ("social-media-policy", "6.3", "6.3")
+    records.link_question(store, row["normalised"], "social-media-policy", "6.5")
+    assert records.poorly_rated(store) == []
+    assert records.poorly_rated(store, include_decided=True)[0]["linked_clause"] == "6.5"
+    assert store.question_links() == {normalise_question(q): [("social-media-policy", "6.5")]}
+
+
+AGREEMENT = {"policy": "social-media-policy", "document": "Appendix 1 — Acceptable Use Agreement", "version": "v2",
+             "title": "Acceptable Use Agreement"}
+
+
+def test_todo_for_a_newcomer_then_mid_quiz_then_up_to_date(seeded, clauses):
+    sender = "dora@school.example"
+    todo = records.my_todo(seeded, sender, agreement=AGREEMENT)
+    assert [t["kind"] for t in todo] == ["quiz_take", "agreement"]
+    assert todo[1]["text"] == "Sign the Acceptable Use Agreement."
+    engine = quiz_engine(seeded, clauses, QUIZZES)
+    from ui.demo import choice_token  # noqa: PLC0415
+
+    question, _ = engine.start(sender, seed=1)
+    for _ in range(3):
+        engine.answer(sender, choice_token(question.attempt_id, question.position, question.options[0].id))
+        question = engine.current(sender)
+    todo = records.my_todo(seeded, sender, agreement=AGREEMENT)
+    assert todo[0]["kind"] == "quiz_continue" and todo[0]["text"] == "Continue your quiz: question 4 of 10."
+    engine.stop(sender)
+    take_quiz(engine, sender, 1.0, seed=2)
+    records.record_signoff(seeded, sender, policy="social-media-policy", document=AGREEMENT["document"],
+                           policy_version="v1", signed_name="Dora", role="teacher")
+    todo = records.my_todo(seeded, sender, agreement=AGREEMENT)
+    assert [t["kind"] for t in todo] == ["agreement"] and todo[0]["resign"]  # signed an older version only
+    records.record_signoff(seeded, sender, policy="social-media-policy", document=AGREEMENT["document"],
+                           policy_version="v2", signed_name="Dora", role="teacher")
+    assert records.my_todo(seeded, sender, agreement=AGREEMENT) == []
+
+
+def test_todo_is_only_about_the_signed_in_person(seeded):
+    carl, alice = "carl@school.example", "alice@school.example"
+    assert not records.my_summary(seeded, carl)["passed"] and records.my_summary(seeded, alice)["passed"]
+    best = round(records.my_summary(seeded, carl)["best_score"] * 100)
+    assert records.my_todo(seeded, carl, agreement=None) == [
+        {"kind": "quiz_take", "text": f"Retake the scenario quiz: your best so far is {best}%."}]
+    assert records.my_todo(seeded, alice, agreement=None) == []
+
+
+def test_a_missing_sqlite_database_is_refused_not_recreated(tmp_path):
+    import stat
+
+    from bot.store import DatabaseMissing, Store, _stores
+
+    path = tmp_path / "var" / "coach.db"
+    url = f"sqlite:///{path}"
+    store = Store(url)  # first-time setup creates it, private to its owner
+    assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    store.log_question("someone@school.example", "q", "q", {"answered": False})
+    store.engine.dispose()
+    path.unlink()
+    with pytest.raises(DatabaseMissing, match="missing, though it was set up before"):
+        store.log_question("someone@school.example", "q", "q", {"answered": False})
+    with pytest.raises(DatabaseMissing):
+        Store(url)
+    assert not path.exists()
+    _stores.pop(url, None)

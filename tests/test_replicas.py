@@ -7,9 +7,10 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import enrol, free_port
 
 pytestmark = pytest.mark.slow
+_TOKEN: dict[str, str] = {}  # the stack's channel token, set by the fixture
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +26,19 @@ def replicas(tmp_path_factory, real_index):
 
     base = tmp_path_factory.mktemp("replicas")
     env = {"DATABASE_URL": app_url, "RASA_TRACKER_URL": tracker_url, "REDIS_URL": redis_url,
-           "POLICY_COACH_INDEX": str(real_index)}
+           "POLICY_COACH_INDEX": str(real_index), "POLICY_COACH_VAR": str(base / "var")}
     stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(), log_dir=base / "logs",
                   env=env)
     stack.start_actions()
     ports = stack.start_replicas(2)
+    _TOKEN["value"] = stack.channel_token
     yield stack, ports
     stack.stop()
 
 
 def _send(port: int, sender: str, text: str) -> list[dict]:
-    response = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
-                             json={"sender": sender, "message": text}, timeout=60)
+    response = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook", headers={
+        "Authorization": f"Bearer {_TOKEN['value']}"}, json={"sender": sender, "message": text}, timeout=60)
     response.raise_for_status()
     return [r["custom"] for r in response.json() if "custom" in r]
 
@@ -47,7 +49,7 @@ def _question(customs):
 
 def test_one_conversation_alternating_between_replicas_sees_one_consistent_quiz(replicas):
     stack, (first, second) = replicas
-    sender = f"replica-{uuid.uuid4().hex[:8]}"
+    sender = enrol(os.environ["TEST_POSTGRES_URL"], chat_id=f"replica-{uuid.uuid4().hex[:8]}")
     question = _question(_send(first, sender, "quiz me"))
     assert question["progress"] == "1 of 10"
     for n in range(1, 10):
@@ -69,11 +71,11 @@ def test_the_balancer_spreads_one_url_over_both_replicas(replicas):
     stack, ports = replicas
     seen = set()
     for _ in range(4):
-        response = requests.get(f"http://127.0.0.1:{stack.rasa_port}/status", timeout=10)
+        response = requests.get(f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/", timeout=10)
         assert response.status_code == 200
         seen.add(response.headers["X-Replica"])
     assert seen == {f"http://127.0.0.1:{p}" for p in ports}
-    sender = f"balanced-{uuid.uuid4().hex[:8]}"
+    sender = enrol(os.environ["TEST_POSTGRES_URL"], chat_id=f"balanced-{uuid.uuid4().hex[:8]}")
     question = _question(_send(stack.rasa_port, sender, "quiz me"))
     customs = _send(stack.rasa_port, sender, question["options"][0]["payload"])
     assert _question(customs)["progress"] == "2 of 10"

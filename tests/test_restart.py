@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.store import Answer, Attempt, Staff, normalise_url
-from tests.conftest import free_port, payloads, rest
+from tests.conftest import enrol, free_port, payloads, rest
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ def own_stack(tmp_path, real_index):
     from bot.stack import Stack
 
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'coach.db'}", "RASA_TRACKER_DB": str(tmp_path / "tracker.db"),
-           "POLICY_COACH_INDEX": str(real_index)}
+           "POLICY_COACH_INDEX": str(real_index), "POLICY_COACH_VAR": str(tmp_path / "var")}
     stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(),
                   log_dir=tmp_path / "logs", env=env)
     stack.start_actions()
@@ -33,7 +33,7 @@ def _stored(env, sender) -> list[Answer]:
     engine = create_engine(normalise_url(env["DATABASE_URL"]))
     try:
         with Session(engine) as session:
-            return list(session.scalars(select(Answer).join(Attempt).join(Staff).where(Staff.sender_id == sender)))
+            return list(session.scalars(select(Answer).join(Attempt).join(Staff).where(Staff.chat_id == sender)))
     finally:
         engine.dispose()
 
@@ -44,7 +44,7 @@ def _question(replies):
 
 def test_killing_action_server_then_rasa_mid_quiz_loses_no_answer(own_stack):
     stack, env = own_stack
-    sender = f"restart-{uuid.uuid4().hex[:8]}"
+    sender = enrol(env["DATABASE_URL"], chat_id=f"restart-{uuid.uuid4().hex[:8]}")
     question = _question(rest(stack, sender, "quiz me"))
     for _ in range(3):
         question = _question(rest(stack, sender, question["options"][0]["payload"]))

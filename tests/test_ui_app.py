@@ -11,9 +11,12 @@ from streamlit.util import calc_hash
 from bot import auth, messages, records
 from bot.store import Store
 from knowledge.encoder import HashingEncoder
+from knowledge import highlight
 from knowledge.index import ingest, load
+from knowledge.search import Answer, Searcher, normalise_question
 from knowledge.parser import parse_file
 from ui import rasa_client
+from ui.render import escape_md
 from ui.demo import DEMO_PASSWORD, quiz_engine, seed_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +125,7 @@ def test_only_sign_in_before_signing_in(env):
     at = app().run()
     no_exceptions(at)
     assert at.title[0].value == "Policy Coach"
-    assert [b.label for b in at.button] == ["Sign in", "Sign in as coordinator"]
+    assert [b.label for b in at.button] == ["Sign in", "Set password and sign in", "Sign in as coordinator"]
     for page in ("chat", "training", "reader", "agreement", "dashboard", "questions", "manage"):
         open_page(at, page)
         no_exceptions(at)
@@ -130,21 +133,30 @@ def test_only_sign_in_before_signing_in(env):
     assert "sso-login" not in [b.key for b in at.button]  # no [auth] secrets: no SSO button
 
 
-def test_staff_first_use_password_then_sign_in(env, store):
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_staff_first_use_needs_the_code_then_password_sign_in(env, store):
     auth.import_roster(store, "name,email,role\nAlice Teacher,alice@school.example,teacher\n")
     at = app().run()
+    # name and email alone (what a colleague could know) sign nobody in
     at.text_input(key="signin-name").input("Alice Teacher")
     at.text_input(key="signin-email").input("ALICE@school.example")
-    at.button[0].click().run()
+    _button(at, "Sign in").click().run()
     no_exceptions(at)
-    assert "Welcome" in texts(at)
-    at.text_input(key="new-password").input("short")
-    at.text_input(key="confirm-password").input("short")
-    at.button[0].click().run()
-    assert "at least 10 characters" in texts(at)
-    at.text_input(key="new-password").input("my new password")
-    at.text_input(key="confirm-password").input("my new password")
-    at.button[0].click().run()
+    assert "user" not in at.session_state
+    code = auth.issue_claim_code(store, "alice@school.example")
+    at.text_input(key="claim-name").input("Alice Teacher")
+    at.text_input(key="claim-email").input("ALICE@school.example")
+    at.text_input(key="claim-code").input(code)
+    at.text_input(key="new-password").input("aaaaaaaaaa")
+    at.text_input(key="confirm-password").input("aaaaaaaaaa")
+    _button(at, "Set password and sign in").click().run()
+    assert "too easy to guess" in texts(at) and "user" not in at.session_state
+    at.text_input(key="new-password").input("lantern orbit marmalade")
+    at.text_input(key="confirm-password").input("lantern orbit marmalade")
+    _button(at, "Set password and sign in").click().run()
     no_exceptions(at)
     assert at.session_state["user"]["sender_id"] == "alice@school.example"
     assert at.title[0].value == "Ask & practise"
@@ -153,8 +165,8 @@ def test_staff_first_use_password_then_sign_in(env, store):
     assert at.title[0].value == "Policy Coach" and "user" not in at.session_state
     at.text_input(key="signin-name").input("Alice Teacher")
     at.text_input(key="signin-email").input("alice@school.example")
-    at.text_input(key="signin-password").input("my new password")
-    at.button[0].click().run()
+    at.text_input(key="signin-password").input("lantern orbit marmalade")
+    _button(at, "Sign in").click().run()
     assert at.title[0].value == "Ask & practise"
 
 
@@ -166,7 +178,7 @@ def test_wrong_password_refused_with_clear_message(env, seeded):
     at.button[0].click().run()
     no_exceptions(at)
     assert "user" not in at.session_state
-    assert any("Wrong password" in e.value for e in at.error)
+    assert [e.value for e in at.error] == [escape_md(auth.FAILED)]  # the same message for every failure
     assert at.title[0].value == "Policy Coach"
 
 
@@ -174,10 +186,10 @@ def test_coordinator_signs_in_from_env_bootstrap(env):
     at = app().run()
     at.text_input(key="coord-email").input(COORD[0])
     at.text_input(key="coord-password").input("wrong password!")
-    at.button[1].click().run()
-    assert any("Wrong coordinator email or password" in e.value for e in at.error)
+    _button(at, "Sign in as coordinator").click().run()
+    assert [e.value for e in at.error] == [escape_md(auth.FAILED)]
     at.text_input(key="coord-password").input(COORD[1])
-    at.button[1].click().run()
+    _button(at, "Sign in as coordinator").click().run()
     no_exceptions(at)
     assert at.session_state["user"]["is_coordinator"]
     assert at.title[0].value == "Training dashboard"
@@ -203,14 +215,88 @@ def test_sso_button_only_when_configured_and_user_matched_by_email(env, seeded):
     assert any("isn't on the staff roster" in e.value.replace("\\", "") for e in stranger.error)
 
 
+def test_deep_link_survives_sign_in(env, seeded):
+    at = app()
+    at.query_params["clause"] = "6.3"
+    open_page(at, "reader")
+    no_exceptions(at)
+    assert at.title[0].value == "Policy Coach"  # the sign-in form, on the reader's URL
+    at.text_input(key="signin-name").input("Alice Teacher")
+    at.text_input(key="signin-email").input("alice@school.example")
+    at.text_input(key="signin-password").input(DEMO_PASSWORD)
+    _button(at, "Sign in").click().run()
+    no_exceptions(at)
+    assert at.session_state["user"]["sender_id"] == "alice@school.example"
+    assert at.title[0].value == "Policy reader" and at.query_params["clause"] in ("6.3", ["6.3"])
+    assert "6.3" in texts(at)
+
+
+def test_session_ends_on_password_reset_roster_removal_and_idle(env, seeded, monkeypatch):
+    at = as_user(app(), seeded, "alice@school.example").run()
+    assert at.title[0].value == "Ask & practise"
+    auth.reset_password(seeded, "alice@school.example")
+    at.run()
+    no_exceptions(at)
+    assert "user" not in at.session_state and at.title[0].value == "Policy Coach"
+    assert any("account was changed" in e.value.replace("\\", "") for e in at.error)
+
+    at = as_user(app(), seeded, "bob@school.example").run()
+    auth.import_roster(seeded, "name,email,role\nGwen Governor,gwen@school.example,governor\n", replace=True)
+    at.run()
+    assert "user" not in at.session_state
+
+    at = as_user(app(), seeded, "gwen@school.example").run()
+    monkeypatch.setenv("POLICY_COACH_IDLE_MINUTES", "0")
+    at.session_state["last_seen"] = 0.0
+    at.run()
+    assert "user" not in at.session_state
+    assert any("inactivity" in e.value for e in at.error)
+
+
+def test_sign_in_queues_the_http_only_cookie_exchange_and_sign_out_clears_it(env, seeded):
+    from ui import cookies
+
+    at = app().run()
+    at.text_input(key="signin-name").input("Alice Teacher")
+    at.text_input(key="signin-email").input("alice@school.example")
+    at.text_input(key="signin-password").input(DEMO_PASSWORD)
+    _button(at, "Sign in").click().run()
+    scripts = "".join(str(h.proto) for h in at.get("html"))
+    assert cookies.ROUTE in scripts and DEMO_PASSWORD not in scripts and "alice" not in scripts
+    at.button(key="sign-out").click().run()
+    assert "DELETE" in "".join(str(h.proto) for h in at.get("html"))
+    assert "user" not in at.session_state
+
+
+def test_csv_exports_neutralise_formula_cells(env, seeded):
+    import pandas as pd
+
+    from ui.render import safe_csv
+
+    auth.import_roster(seeded, 'name,email,role\n"=HYPERLINK(""http://evil.example"",""x"")",eve@school.example,'
+                               'teacher\n')
+    seeded.log_question("alice@school.example", "+cmd|' /C calc'!A0", "cmd", {"answered": False,
+                                                                             "reason": "out_of_scope"})
+    frame = pd.DataFrame(records.completion(seeded))
+    data = safe_csv(frame).decode()
+    assert "'=HYPERLINK" in data and "\n=HYPERLINK" not in data and ",=HYPERLINK" not in data
+    unanswered = pd.DataFrame(records.unanswered_questions(seeded))
+    assert "'+cmd" in safe_csv(unanswered).decode()
+    for cell in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+        out = safe_csv(pd.DataFrame({"c": [cell]})).decode().splitlines()[1]
+        assert out.lstrip('"').startswith("'"), cell
+    assert safe_csv(pd.DataFrame({"c": ["plain", 5]})).decode().splitlines()[1:] == ["plain", "5"]
+
+
 # -- access -------------------------------------------------------------------
 def test_staff_cannot_open_coordinator_pages(env, seeded):
     at = as_user(app(), seeded, "alice@school.example").run()
     for page in ("dashboard", "questions", "manage"):
         open_page(at, page)
         no_exceptions(at)
-        assert at.title[0].value == "Ask & practise", page  # not offered: falls back to the staff default
-        assert "Training dashboard" not in texts(at)
+        assert at.title[0].value == "Coordinator page", page  # told it isn't theirs ...
+        assert "for the training coordinator" in texts(at) and "Training dashboard" not in texts(at)
+        assert at.session_state["user"]["sender_id"] == "alice@school.example"  # ... and still signed in
 
 
 def test_coordinator_pages_refuse_a_forged_session(env, seeded):
@@ -220,7 +306,7 @@ def test_coordinator_pages_refuse_a_forged_session(env, seeded):
                                                      DEMO_PASSWORD).user, "is_coordinator": True}
     at.run()
     no_exceptions(at)
-    assert any("coordinator only" in e.value for e in at.error)
+    assert at.title[0].value == "Coordinator page" and "for the training coordinator" in texts(at)
     assert not at.dataframe
 
 
@@ -276,14 +362,19 @@ class FakeRasa:
         self.store = store
         self.index = load(index_dir)
         self.engine = quiz_engine(store, self.index.clauses, QUIZZES, length=2)
-        self.sent: list[tuple[str, str]] = []
+        self.searcher = Searcher(self.index, HashingEncoder())
+        self.sent: list[tuple[str, str]] = []  # (the roster member the chat id maps to, text)
+        self.chat_ids: list[str] = []
 
     def cite(self, clause_id: str) -> dict:
         c = self.index.find("social-media-policy", clause_id)
         return {"policy": c.policy, "policy_title": "Guidance on Social Media Use for Education Establishments",
                 "clause": c.clause, "section": c.section, "title": c.title, "text": c.text, "score": 0.9}
 
-    def __call__(self, base_url: str, sender: str, text: str, **_) -> list[dict]:
+    def __call__(self, base_url: str, chat_id: str, text: str, **_) -> list[dict]:
+        # Like the real actions: the app sends an opaque chat id, mapped back to a roster member here.
+        self.chat_ids.append(chat_id)
+        sender = self.store.member_for_chat(chat_id) or f"unknown:{chat_id}"
         self.sent.append((sender, text))
         if text == "/start_quiz":
             question, _ = self.engine.start(sender, seed=3)
@@ -302,7 +393,13 @@ class FakeRasa:
             return out
         if "<script>" in text:
             return [{"kind": "out_of_scope", "message": "I can't find that in the policy.", "contacts": []}]
-        return [{"kind": "policy_answer", "message": "The policy says (6.3):", "citations": [self.cite("6.3")]}]
+        # the real highlight and message code on clause 6.3 (the hashing encoder would not pick clauses well)
+        row = next(i for i, c in enumerate(self.index.clauses) if c.clause == "6.3")
+        cites = [self.searcher._citation(row, 0.9)]
+        found = highlight.highlights(self.searcher, text, cites)
+        answer = Answer(True, highlight.answer_message(text, cites, found), cites, highlights=found)
+        text_, payload = messages.policy_answer(answer.to_dict())
+        return [{**payload, "text": text_}]
 
     @staticmethod
     def question(question) -> dict:
@@ -322,9 +419,58 @@ def test_chat_sends_as_signed_in_user_and_shows_cited_clause(env, seeded, rasa):
     at.chat_input[0].set_value("A pupil sent me a friend request on Facebook, what do I do?").run()
     no_exceptions(at)
     assert rasa.sent == [("alice@school.example", "A pupil sent me a friend request on Facebook, what do I do?")]
+    assert rasa.chat_ids == [at.session_state["user"]["chat_id"]] and "alice" not in rasa.chat_ids[0]
     assert any(e.label.replace("\\", "").startswith("6.3 — 6 Personal Use of Social Media") for e in at.expander)
     assert "friend request" in texts(at)  # verbatim clause text in the expander
     assert len(at.chat_message) == 2
+
+
+def test_chat_answer_leads_with_the_bold_highlight_then_the_collapsed_clause(env, seeded, rasa):
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value("Can I accept a friend request from a pupil?").run()
+    no_exceptions(at)
+    reply = at.chat_message[1]
+    lines = [m.value.replace("\\", "") for m in reply.markdown]
+    assert lines[0].endswith("The Guidance on Social Media Use for Education Establishments, "
+                             "clause 6.3 (Personal Use of Social Media), says:")
+    bold = lines[1]
+    assert bold.startswith("**") and bold.endswith("**")
+    sentence = bold.strip("*")
+    assert sentence in rasa.index.find("social-media-policy", "6.3").text  # verbatim, only escaped for Markdown
+    lead = highlight.lead_in("Can I accept a friend request from a pupil?", sentence)
+    assert lines[0].startswith(lead) if lead else lines[0].startswith("The Guidance")
+    assert not reply.expander[0].proto.expanded  # the full clause waits in the expander
+
+
+def test_thumbs_down_is_stored_for_the_signed_in_user_and_shown_to_the_coordinator(env, seeded, rasa):
+    question = "Can I accept a friend request from a pupil?"
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value(question).run()
+    at.feedback(key="rate-m1-0").set_value(0).run()  # 👎
+    no_exceptions(at)
+    [row] = records.poorly_rated(seeded)
+    assert row["question"] == question and row["count"] == 1 and row["cited"] == "6.3"
+    coord = open_page(as_coordinator(app(), seeded).run(), "questions")
+    no_exceptions(coord)
+    assert "Answers rated unhelpful (1)" in texts(coord) and question in texts(coord)
+    link = [b for b in coord.button if b.key and b.key.startswith("rated-link-")][0]
+    coord.selectbox(key="rated-pick-" + link.key[len("rated-link-"):]).set_value(("social-media-policy", "6.5"))
+    link.click().run()
+    no_exceptions(coord)
+    assert seeded.question_links()[normalise_question(question)] == [("social-media-policy", "6.5")]
+
+
+def test_todo_card_after_sign_in_offers_the_quiz_and_the_agreement(env, seeded, rasa):
+    at = as_user(app(), seeded, "gwen@school.example").run()
+    no_exceptions(at)
+    best = round(records.my_summary(seeded, "gwen@school.example")["best_score"] * 100)
+    page = texts(at).replace("\\", "")
+    assert f"Retake the scenario quiz: your best so far is {best}%." in page
+    assert "Sign the Governing Body Document." in page  # a governor signs the governors' agreement
+    at.button(key="todo-0").click().run()
+    no_exceptions(at)
+    assert rasa.sent[-1] == ("gwen@school.example", "/start_quiz")
+    assert "Question 1 of 2" in texts(at)
 
 
 def test_chat_escapes_user_html_and_markdown(env, seeded, rasa):
@@ -390,6 +536,25 @@ def test_governors_sign_the_governing_body_agreement(env, seeded):
     at = open_page(as_user(app(), seeded, "gwen@school.example").run(), "agreement")
     no_exceptions(at)
     assert "Appendix 3" in texts(at) and "Acceptable Use" not in at.subheader[0].value
+    # the bullets keep their lead-in heading, so a governor never signs "To become an on-line 'friend'…" as a rule
+    page = texts(at)
+    assert "It Is Not Advisable" in page and "on-line 'friend'" in page
+    assert page.index("It Is Not Advisable") < page.index("on-line 'friend'")
+
+
+def test_agreement_and_reader_show_every_heading_of_the_document(env, seeded):
+    at = open_page(as_user(app(), seeded, "alice@school.example").run(), "agreement")
+    no_exceptions(at)
+    page = texts(at)
+    for heading in ("School Equipment", "User Signature", "Signature"):
+        assert heading in page, heading
+    assert page.index("User Signature") < page.index("I agree to follow this code of conduct")
+    at = open_page(as_user(app(), seeded, "alice@school.example").run(), "reader")
+    no_exceptions(at)
+    page = texts(at)
+    for heading in ("General Letter to All Parents on Social Media", "Example Letter to Parent on Social Media Post",
+                    "It Is Not Advisable", "School Equipment", "User Signature"):
+        assert heading.lower() in page.lower(), heading
 
 
 # -- dashboard ------------------------------------------------------------------------

@@ -35,3 +35,43 @@ def test_plain_text_and_payload_without_text():
 def test_unreachable_server_is_a_clear_error():
     with pytest.raises(rasa_client.RasaUnavailable, match="isn't reachable"):
         rasa_client.send_message("http://127.0.0.1:9", "someone", "hello", timeout=2)
+
+
+def test_client_sends_the_bearer_token_and_maps_refusals_to_clear_messages(tmp_path, monkeypatch):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from bot.tokens import CHANNEL_TOKEN, ensure_token
+
+    monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path / "var"))
+    token = ensure_token(CHANNEL_TOKEN)
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.headers.get("Authorization"), body))
+            status = 200 if body["message"] == "ok" else int(body["message"])
+            data = json.dumps([{"text": "hi", "custom": {"kind": "greeting"}}] if status == 200 else {}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert rasa_client.send_message(url, "c_abc", "ok", metadata={"question": 3})[0]["kind"] == "greeting"
+        assert seen[0] == (f"Bearer {token}", {"sender": "c_abc", "message": "ok", "metadata": {"question": 3}})
+        with pytest.raises(rasa_client.RasaUnavailable, match="refused this app's credentials"):
+            rasa_client.send_message(url, "c_abc", "401")
+        with pytest.raises(rasa_client.RasaUnavailable, match="too long"):
+            rasa_client.send_message(url, "c_abc", "413")
+    finally:
+        server.shutdown()

@@ -37,6 +37,7 @@ def _sidebar(user: dict) -> None:
         if st.button("Sign out", key="sign-out", icon=":material/logout:"):
             sso = user.get("sso")
             session.sign_out()
+            st.session_state["signin_error"] = None
             if sso:
                 st.logout()
             st.rerun()
@@ -46,6 +47,8 @@ def _run() -> None:
     store = session.require_store()
     session.bootstrap(store)
     _sso_sign_in(store)
+    session.restore_or_check(store)
+    session.cookie_scripts()
     user = session.current_user()
     page = st.navigation(pages_for(user))
     if user:

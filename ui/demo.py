@@ -57,7 +57,7 @@ def seed_demo(store: Store, clauses: list[Clause], quizzes_dir: Path, *, passwor
     if passwords:
         for line in ROSTER.strip().splitlines()[1:]:
             name, email, _ = line.split(",")
-            auth.set_first_password(store, name, email, DEMO_PASSWORD)
+            auth.claim_account(store, name, email, auth.issue_claim_code(store, email), DEMO_PASSWORD)
     engine = quiz_engine(store, clauses, quizzes_dir)
     accuracies = {"alice": [0.6, 0.95], "bob": [0.5, 0.7], "gwen": [0.9], "carl": [0.3]}
     for n, email in enumerate(emails):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.index import IndexError_, PolicyIndex, load
@@ -57,26 +57,50 @@ def clause_key(clause_id: str) -> str:
 
 @dataclass
 class Agreement:
-    """An agreement to read and sign: which policy, which document, its clauses and the policy version."""
+    """An agreement to read and sign: which policy, which document, its clauses, its part of the document tree
+    (headings, lead-ins and signature lines in place) and the policy version."""
 
     policy: str
     policy_title: str
     document: str
     clauses: list[Clause]
     version: str
+    blocks: list = field(default_factory=list)
+
+
+def _document_name(section: str, kind: str) -> str:
+    """'Appendix 1 › Maple Medical Pru › Staff, … Acceptable Use Agreement' -> 'Appendix 1 — Staff, … Agreement'."""
+    parts = section.split(" › ")
+    wanted = _GOVERNOR_AGREEMENT if kind == "governor" else _STAFF_AGREEMENT
+    named = next((p for p in parts[1:] if wanted.search(p)), parts[1] if len(parts) > 1 else "")
+    head = parts[0]
+    return f"{head} — {named}" if named and " — " not in head else head
 
 
 def agreement_for(index: PolicyIndex, role: str | None) -> Agreement | None:
     """The agreement a person in this role signs: the governors' one for governors, else the acceptable use one."""
+    from ui.policy_tree import appendices, blocks_of, subtree  # noqa: PLC0415 - streamlit-side rendering helpers
+
     found: dict[str, Agreement] = {}
     for policy, meta in index.policies.items():
+        grouped: dict[str, list[Clause]] = {}
         for section, clauses in sections(index, policy):
-            if not section.lower().startswith(("appendix", "annex", "schedule")):
+            top = section.split(" › ")[0]
+            if top.lower().startswith(("appendix", "annex", "schedule")):
+                grouped.setdefault(top, []).extend(clauses)
+        tree = blocks_of(meta)
+        parts = {text: subtree(tree, i) for i, text in appendices(tree)}
+        for top, clauses in grouped.items():
+            names = " ".join(dict.fromkeys(c.section for c in clauses))
+            kind = "governor" if _GOVERNOR_AGREEMENT.search(names) and not _STAFF_AGREEMENT.search(names) \
+                else "staff" if _STAFF_AGREEMENT.search(names) else None
+            if not kind or kind in found:
                 continue
-            kind = "governor" if _GOVERNOR_AGREEMENT.search(section) and not _STAFF_AGREEMENT.search(section) \
-                else "staff" if _STAFF_AGREEMENT.search(section) else None
-            if kind and kind not in found:
-                found[kind] = Agreement(policy, meta.get("title", policy), section, clauses, meta.get("checksum", ""))
+            label = top.split(" — ")[0]
+            blocks = next((b for text, b in parts.items() if re.match(re.escape(label) + r"\b", text, re.IGNORECASE)
+                           or text.lower().startswith(label.lower())), [])
+            found[kind] = Agreement(policy, meta.get("title", policy), _document_name(clauses[0].section, kind),
+                                    clauses, meta.get("checksum", ""), blocks)
     if role in GOVERNOR_ROLES and "governor" in found:
         return found["governor"]
     return found.get("staff") or found.get("governor")

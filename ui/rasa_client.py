@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import requests
 
+from bot.tokens import CHANNEL_TOKEN, read_token
+
 
 class RasaUnavailable(RuntimeError):
     """The Rasa server (or its action server) could not be reached; the message is safe to show."""
@@ -32,14 +34,31 @@ def group_messages(raw: list[dict]) -> list[dict]:
     return out
 
 
-def send_message(base_url: str, sender: str, text: str, *, timeout: float = 60) -> list[dict]:
-    """Send one user message and return the bot's render-ready replies."""
+def channel_token() -> str:
+    """The channel token from `<runtime dir>/channel.token` (written by the launcher at first start), or ""."""
     try:
-        response = requests.post(f"{base_url.rstrip('/')}/webhooks/rest/webhook",
-                                 json={"sender": sender, "message": text}, timeout=timeout)
+        return read_token(CHANNEL_TOKEN)
+    except (OSError, ValueError):
+        return ""  # Rasa then answers 401, shown as a clear message
+
+
+def send_message(base_url: str, sender: str, text: str, *, timeout: float = 60, metadata: dict | None = None,
+                 token: str | None = None) -> list[dict]:
+    """Send one user message as the signed-in person's opaque chat id; return the bot's render-ready replies."""
+    body = {"sender": sender, "message": text}
+    if metadata:
+        body["metadata"] = metadata
+    try:
+        response = requests.post(f"{base_url.rstrip('/')}/webhooks/rest/webhook", json=body, timeout=timeout,
+                                 headers={"Authorization": f"Bearer {token or channel_token()}"})
     except requests.RequestException as exc:
         raise RasaUnavailable("The chat service isn't reachable right now. Please try again in a minute; "
                               "if it keeps happening, tell your coordinator.") from exc
+    if response.status_code in (401, 403):
+        raise RasaUnavailable("The chat service refused this app's credentials. Please tell your coordinator "
+                              "or IT support (the channel token may have changed: restart the app).")
+    if response.status_code == 413:
+        raise RasaUnavailable("That message is too long for me to read. Please ask one question at a time.")
     if response.status_code != 200:
         raise RasaUnavailable(f"The chat service answered with an error ({response.status_code}). Please try again.")
     try:

@@ -34,15 +34,32 @@ def reader_link(cite: dict, *, key: str = "") -> None:
         pass
 
 
-def citation(cite: dict, *, expanded: bool = False, key: str = "") -> None:
-    """One cited clause: number and section, the verbatim text in an expander, and a link to the reader."""
+def citation(cite: dict, *, expanded: bool = False, key: str = "", link_below: bool = False) -> None:
+    """One cited clause: number and section, the verbatim text in an expander, and a link to the reader
+    (inside the expander, or below it when link_below)."""
     label = f"{cite['clause']} — {cite['section']}"
     with st.expander(escape_md(label), expanded=expanded, icon=":material/format_quote:"):
         st.markdown(multiline(cite["text"]))
         source = cite.get("policy_title") or cite.get("policy", "")
         if source:
             st.caption(escape_md(source))
+        if not link_below:
+            reader_link(cite, key=key)
+    if link_below:
         reader_link(cite, key=key)
+
+
+def _policy_answer(msg: dict, key: str) -> None:
+    """The lead-in line, the highlighted sentence(s) in bold, then each full clause (collapsed) and its link."""
+    if msg.get("context"):
+        st.caption(f"Following on from: {escape_md(msg['context'])}")
+    st.markdown(multiline(msg.get("message", "")))
+    found = [h for h in msg.get("highlights") or [] if h.get("text")]
+    if found:
+        st.markdown("  \n".join(f"**{escape_md(h['text'])}**" for h in found))
+    for i, cite in enumerate(msg.get("citations", [])):
+        # with a highlight the clause is context, so it starts collapsed; without one the first clause is the answer
+        citation(cite, expanded=(i == 0 and not found), key=f"{key}-c{i}", link_below=True)
 
 
 def _quiz_question(msg: dict, key: str, send: Send | None) -> None:
@@ -111,9 +128,7 @@ def bot_message(msg: dict, *, key: str, on_button: Send | None = None) -> None:
     """Render one bot message by its payload kind; buttons call on_button(text to send, text to show)."""
     kind = msg.get("kind", "text")
     if kind == "policy_answer":
-        st.markdown(multiline(msg.get("message", "")))
-        for i, cite in enumerate(msg.get("citations", [])):
-            citation(cite, expanded=(i == 0), key=f"{key}-c{i}")
+        _policy_answer(msg, key)
     elif kind in ("out_of_scope", "invalid_question"):
         st.warning(multiline(msg.get("message", "")), icon=":material/help:")
         for contact in msg.get("contacts", []):
@@ -139,3 +154,48 @@ def bot_message(msg: dict, *, key: str, on_button: Send | None = None) -> None:
             for n, button in enumerate(buttons):
                 st.button(escape_md(button.get("title", "")), key=f"{key}-b{n}", on_click=on_button,
                           args=(button.get("payload", ""), button.get("title", "")))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """A CSV cell that a spreadsheet will show as text, never run as a formula (OWASP CSV injection rule)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame) -> bytes:
+    """A DataFrame as UTF-8 CSV with every text cell (and header) that starts like a formula neutralised."""
+    clean = frame.copy()
+    clean.columns = [neutralise_cell(str(c)) for c in clean.columns]
+    for column in clean.columns:
+        clean[column] = clean[column].astype(object).map(neutralise_cell)
+    return clean.to_csv(index=False).encode("utf-8")
+
+
+def uk_datetime(value) -> str:
+    """An ISO timestamp as a UK date and time ('1 December 2026, 09:05'), or '—'."""
+    from datetime import datetime  # noqa: PLC0415
+
+    if value is None or value != value or value == "":  # None, NaN or empty
+        return "—"
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{moment.day} {moment:%B %Y, %H:%M}"
+
+
+def code_sheet_html(issued: list[dict]) -> str:
+    """A printable page of first sign-in codes: one cut-out slip per person (all text HTML-escaped)."""
+    slips = "\n".join(
+        f"<div class='slip'><p><b>{html.escape(str(p['name']))}</b><br>{html.escape(str(p['email']))}</p>"
+        f"<p>Your one-time code for your first sign-in to Policy Coach:</p><p class='code'>"
+        f"{html.escape(str(p['code']))}</p><p>Sign in under <i>First sign-in</i> with your name, school email "
+        f"and this code, then choose your own password. The code works once.</p></div>" for p in issued)
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>First sign-in codes</title><style>"
+            "body{font-family:sans-serif}.slip{border:1px dashed #555;padding:12px;margin:10px 0;"
+            "page-break-inside:avoid}.code{font:bold 22px monospace;letter-spacing:2px}</style></head><body>"
+            f"<h1>Policy Coach — first sign-in codes</h1>{slips}</body></html>")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,19 +22,70 @@ def current_user() -> dict | None:
     return st.session_state.get("user")
 
 
-def sign_in(user: dict) -> None:
-    """Remember who signed in; a different person starts a fresh chat."""
+def sign_in(user: dict, *, remember: bool = True) -> None:
+    """Remember who signed in (and, with remember, set the sign-in cookie); a different person starts afresh."""
+    from ui import cookies  # noqa: PLC0415
+
     old = st.session_state.get("user")
     if old and old.get("sender_id") != user.get("sender_id"):
         st.session_state.pop("history", None)
     st.session_state["user"] = dict(user)
+    st.session_state["last_seen"] = time.monotonic()
     st.session_state.pop("pending", None)
+    st.session_state.pop("signed_out", None)
+    if remember:
+        st.session_state["cookie_ticket"] = cookies.issue_ticket(
+            cookies.make_cookie(user["sender_id"], user.get("generation", 0)))
 
 
-def sign_out() -> None:
-    """Forget the signed-in identity and everything shown to it."""
+def sign_out(reason: str | None = None) -> None:
+    """Forget the signed-in identity and everything shown to it, and clear the sign-in cookie."""
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    # st.context.cookies still holds the cookie this tab opened with: never restore from it again here.
+    st.session_state["signed_out"] = True
+    st.session_state["clear_cookie"] = True
+    if reason:
+        st.session_state["signin_error"] = reason
+
+
+def cookie_scripts() -> None:
+    """Run the pending cookie exchange or clearing in the browser (see ui/cookies.py)."""
+    from ui import cookies  # noqa: PLC0415
+
+    ticket = st.session_state.pop("cookie_ticket", None)
+    if ticket:
+        st.html(cookies.set_cookie_script(ticket), unsafe_allow_javascript=True)
+    if st.session_state.pop("clear_cookie", False):
+        st.html(cookies.clear_cookie_script(), unsafe_allow_javascript=True)
+
+
+def restore_or_check(store: Store) -> None:
+    """Sign in from a genuine, unexpired cookie after a reload; end a session that was reset, removed or idle."""
+    from bot import auth  # noqa: PLC0415
+    from ui import cookies  # noqa: PLC0415
+
+    user = current_user()
+    if user is None:
+        if st.session_state.get("signed_out"):
+            return
+        try:
+            found = cookies.read_cookie(st.context.cookies.get(cookies.COOKIE))
+        except Exception:  # noqa: BLE001 - no cookies outside a browser (AppTest)
+            found = None
+        if found:
+            resumed = auth.resume_session(store, *found)
+            if resumed:
+                sign_in(resumed, remember=False)
+        return
+    now = time.monotonic()
+    if now - st.session_state.get("last_seen", now) > cookies.idle_seconds():
+        sign_out("You were signed out after a period of inactivity. Please sign in again.")
+        return
+    if not user.get("sso") and not auth.session_valid(store, user["sender_id"], user.get("generation", 0)):
+        sign_out("Your sign-in has ended because your account was changed. Please sign in again.")
+        return
+    st.session_state["last_seen"] = now
 
 
 def store_or_none() -> Store | None:
@@ -102,12 +154,19 @@ def sso_email() -> str | None:
         return None
 
 
+def _sign_in_here() -> None:
+    """Show the sign-in form on this page: after signing in the same page (and its ?query) opens."""
+    from ui.views import signin  # noqa: PLC0415
+
+    signin.render()
+    st.stop()
+
+
 def require_user() -> dict:
-    """The signed-in staff member or coordinator; stops the page for anyone else."""
+    """The signed-in staff member or coordinator; anyone else gets the sign-in form on this page."""
     user = current_user()
     if not user:
-        st.warning("Please sign in first.")
-        st.stop()
+        _sign_in_here()
     return user
 
 
@@ -116,7 +175,11 @@ def require_coordinator(store: Store) -> dict:
     from bot.auth import is_coordinator  # noqa: PLC0415
 
     user = current_user()
-    if not user or not user.get("is_coordinator") or not is_coordinator(store, user["sender_id"]):
-        st.error("This page is for the training coordinator only.", icon=":material/lock:")
+    if not user:
+        _sign_in_here()
+    if not user.get("is_coordinator") or not is_coordinator(store, user["sender_id"]):
+        st.title("Coordinator page")
+        st.info("This page is for the training coordinator. You're still signed in: use the menu to carry on "
+                "with your own training.", icon=":material/lock:")
         st.stop()
     return user

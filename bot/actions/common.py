@@ -38,6 +38,31 @@ def send_error(dispatcher: CollectingDispatcher, exc: Exception) -> None:
     send(dispatcher, messages.notice("error", text))
 
 
+SIGNED_OUT = ("Your sign-in has ended (your account was changed or removed), so I can't use or change your "
+              "training record. Please sign in again; ask your coordinator if you can't.")
+
+
+async def member(dispatcher: CollectingDispatcher, sender_id: str, *, db_down_ok: bool = False) -> str | None:
+    """The records key of the roster member this Rasa sender id was issued to, re-checked on every action.
+
+    None (after telling the user) for an unknown, removed or reset sender: nothing is read or stored for it.
+    With db_down_ok, "" when the database is down: the caller may still quote the policy but stores nothing.
+    """
+    try:
+        key = await off_loop(services.store().member_for_chat, sender_id)
+    except StoreUnavailable as exc:
+        if db_down_ok:
+            return ""
+        send_error(dispatcher, exc)
+        return None
+    except Exception as exc:  # noqa: BLE001
+        send_error(dispatcher, exc)
+        return None
+    if key is None:
+        send(dispatcher, messages.notice("signed_out", SIGNED_OUT))
+    return key
+
+
 def citations_for(policy: str, clause_ids: list[str]) -> list[dict]:
     """Verbatim clause citations for clause ids of one policy."""
     index = services.searcher().index

@@ -7,7 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
-from bot.actions.common import off_loop, send, send_error
+from bot.actions.common import member, off_loop, send, send_error
 
 
 class ActionShowProgress(Action):
@@ -17,8 +17,11 @@ class ActionShowProgress(Action):
         return "action_show_progress"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return []
         try:
-            report = await off_loop(lambda: services.quiz().progress(tracker.sender_id))
+            report = await off_loop(lambda: services.quiz().progress(sender))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return []

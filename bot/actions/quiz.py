@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
-from bot.actions.common import citations_for, off_loop, send, send_error
+from bot.actions.common import citations_for, member, off_loop, send, send_error
 
 DONE = "done"
 NO_QUIZ = "no_quiz"
@@ -30,9 +30,19 @@ class ActionStartQuiz(Action):
         return "action_start_quiz"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return [SlotSet("quiz_answer", NO_QUIZ)]
         try:
-            question, resumed = await off_loop(lambda: services.quiz().start(tracker.sender_id))
             engine = services.quiz()
+            said = tracker.latest_message.get("text") or ""
+            named = engine.policy_named(said)
+            clauses = None
+            if named and "refresher" in said.lower():  # just the clauses changed since this person signed
+                from bot.assignments import changed_since_signed  # noqa: PLC0415
+
+                clauses = await off_loop(changed_since_signed, services.store(), sender, named) or None
+            question, resumed = await off_loop(lambda: engine.start(sender, named, clauses=clauses))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return [SlotSet("quiz_answer", NO_QUIZ)]
@@ -40,7 +50,7 @@ class ActionStartQuiz(Action):
             text = (f"You already have a quiz in progress — picking up at question {question.position + 1} "
                     f"of {question.total}.")
         else:
-            bank = engine.banks[engine.default_policy()]
+            bank = engine.banks[question.policy]
             text = (f"{bank.title}: {question.total} scenarios. Tap an option or type its letter. "
                     f"You can ask a policy question at any point, say 'skip' or 'stop quiz'. "
                     f"Pass mark {round(engine.pass_mark * 100)}%.")
@@ -56,8 +66,11 @@ class ActionAskQuizAnswer(Action):
         return "action_ask_quiz_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return []
         try:
-            question = await off_loop(lambda: services.quiz().current(tracker.sender_id))
+            question = await off_loop(lambda: services.quiz().current(sender))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return []
@@ -81,7 +94,22 @@ class ValidateQuizForm(FormValidationAction):
             # Another action just cleared the slot (start, skip); there is no reply to mark.
             return {}
         text = tracker.latest_message.get("text") or str(slot_value)
-        sender = tracker.sender_id
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return {"quiz_answer": NO_QUIZ}
+        shown = (tracker.latest_message.get("metadata") or {}).get("quiz_question")
+        if shown is not None and not text.startswith("/"):
+            # A typed reply is bound to the question the app showed when it was typed (its number in the
+            # message metadata): a letter sent twice can't answer the next question, which nobody saw yet.
+            try:
+                current = await off_loop(lambda: services.quiz().current(sender))
+            except Exception as exc:  # noqa: BLE001
+                send_error(dispatcher, exc)
+                return {"quiz_answer": None}
+            if current is not None and [current.attempt_id, current.position + 1] != shown:
+                send(dispatcher, messages.notice("quiz_stale", "That reply was for an earlier question, so I "
+                                                               "haven't counted it. Here is your current question:"))
+                return {"quiz_answer": None}
         try:
             outcome = await off_loop(lambda: services.quiz().answer(sender, text))
         except Exception as exc:  # noqa: BLE001
@@ -127,8 +155,11 @@ class ActionQuizResult(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         if tracker.get_slot("quiz_answer") == NO_QUIZ:
             return [SlotSet("quiz_answer", None)]
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return [SlotSet("quiz_answer", None)]
         try:
-            summary = await off_loop(lambda: services.quiz().last_result(tracker.sender_id))
+            summary = await off_loop(lambda: services.quiz().last_result(sender))
             if summary is None:
                 return [SlotSet("quiz_answer", None)]
             reread = await off_loop(citations_for, summary["policy"], summary["reread"])
@@ -146,8 +177,11 @@ class ActionStopQuiz(Action):
         return "action_stop_quiz"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return [SlotSet("quiz_answer", None), SlotSet("requested_slot", None)]
         try:
-            summary = await off_loop(lambda: services.quiz().stop(tracker.sender_id))
+            summary = await off_loop(lambda: services.quiz().stop(sender))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return [SlotSet("quiz_answer", None), SlotSet("requested_slot", None)]
@@ -166,8 +200,11 @@ class ActionSkipQuestion(Action):
         return "action_skip_question"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return [SlotSet("quiz_answer", NO_QUIZ)] if tracker.active_loop.get("name") else []
         try:
-            outcome = await off_loop(lambda: services.quiz().skip(tracker.sender_id))
+            outcome = await off_loop(lambda: services.quiz().skip(sender))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return []
@@ -187,8 +224,11 @@ class ActionNoQuiz(Action):
         return "action_no_quiz"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        sender = await member(dispatcher, tracker.sender_id)
+        if sender is None:
+            return []
         try:
-            current = await off_loop(lambda: services.quiz().current(tracker.sender_id))
+            current = await off_loop(lambda: services.quiz().current(sender))
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return []

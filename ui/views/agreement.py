@@ -6,7 +6,7 @@ import streamlit as st
 from bot import records
 from bot.auth import ROLE_LABELS, normalise_name
 from bot.store import StoreUnavailable
-from ui import session
+from ui import policy_tree, session
 from ui.policy_docs import agreement_for, try_index
 from ui.render import escape_md, multiline
 
@@ -27,8 +27,11 @@ def render() -> None:
     st.caption(f"From {escape_md(agreement.policy_title)} · version {escape_md(agreement.version[:12])}")
     st.subheader(escape_md(agreement.document))
     with st.container(border=True):
-        for clause in agreement.clauses:
-            st.markdown(multiline(clause.text))
+        if agreement.blocks:
+            policy_tree.render(agreement.blocks, anchored=False)  # headings, lead-ins and signature lines in place
+        else:
+            for clause in agreement.clauses:
+                st.markdown(multiline(clause.text))
     try:
         mine = [s for s in records.my_signoffs(store, user["sender_id"])
                 if s["policy"] == agreement.policy and s["document"] == agreement.document[:200]]

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
+from bot import records
+from bot.store import StoreUnavailable
+from knowledge.search import normalise_question
 from knowledge.settings import get_settings
 from ui import rasa_client, session
 from ui.render import bot_message, escape_md
@@ -20,11 +24,82 @@ def _queue(text: str, shown: str | None = None) -> None:
     st.session_state["awaiting"] = text
 
 
+def _shown_question() -> dict | None:
+    """Metadata binding a typed reply to the quiz question on screen: {"quiz_question": [attempt, number]}."""
+    for turn in reversed(st.session_state.get("history", [])):
+        if turn["role"] == "bot":
+            for msg in reversed(turn["messages"]):
+                if msg.get("kind") == "quiz_question" and msg.get("attempt_id") is not None:
+                    return {"quiz_question": [msg["attempt_id"], msg.get("number")]}
+            return None
+    return None
+
+
 def _reply(user: dict, text: str) -> list[dict]:
     try:
-        return rasa_client.send_message(get_settings().rasa_url, user["sender_id"], text)
+        return rasa_client.send_message(get_settings().rasa_url, user["chat_id"], text, metadata=_shown_question())
     except rasa_client.RasaUnavailable as exc:
         return [{"kind": "error", "text": str(exc)}]
+
+
+def _rate(user: dict, msg: dict, asked: str, key: str) -> None:
+    """Store a thumbs up/down for one answer under the signed-in person (never an id from the page)."""
+    value = st.session_state.get(key)
+    if value is None:
+        return
+    question = msg.get("question") or asked
+    store = session.store_or_none()
+    if store is None:
+        st.session_state["chat_notice"] = "The training database isn't available, so the rating wasn't saved."
+        return
+    try:
+        records.rate_answer(store, user["sender_id"], question=question,
+                            normalised=normalise_question(question), citations=msg.get("citations") or [],
+                            helpful=bool(value))
+    except StoreUnavailable as exc:
+        st.session_state["chat_notice"] = str(exc)
+        return
+    st.session_state["chat_notice"] = "Thanks — your rating was saved." if value else \
+        "Thanks — your coordinator will see that this answer didn't help."
+
+
+def _todo_card(user: dict) -> None:
+    """What to do next, shown when the chat opens: the quiz to take or continue, an agreement to sign."""
+    from ui.pages import agreement_page  # noqa: PLC0415
+    from ui.policy_docs import agreement_for, try_index  # noqa: PLC0415
+
+    store = session.store_or_none()
+    if store is None:
+        return
+    index, _ = try_index()
+    found = agreement_for(index, user.get("role")) if index is not None else None
+    agreement = None if found is None else {
+        "policy": found.policy, "document": found.document, "version": found.version,
+        "title": found.document.split(" — ")[-1]}
+    try:
+        todo = records.my_todo(store, user["sender_id"], agreement=agreement)
+    except StoreUnavailable as exc:
+        st.caption(escape_md(str(exc)))
+        return
+    with st.container(border=True, key="todo-card"):
+        if not todo:
+            st.markdown(":material/task_alt: **You're up to date** — quiz passed and agreement signed.")
+            return
+        st.markdown("**To do**")
+        for n, item in enumerate(todo):
+            left, right = st.columns([3, 1], vertical_alignment="center")
+            left.markdown(escape_md(item["text"]))
+            if item["kind"] == "quiz_continue":
+                right.button("Continue", key=f"todo-{n}", on_click=_queue, args=("/start_quiz", "Continue the quiz"),
+                             icon=":material/play_arrow:", width="stretch")
+            elif item["kind"] == "quiz_take":
+                right.button("Start", key=f"todo-{n}", on_click=_queue, args=("/start_quiz", "Quiz me"),
+                             icon=":material/quiz:", width="stretch")
+            elif item["kind"] == "agreement":
+                try:
+                    right.page_link(agreement_page(), label="Sign", icon=":material/draw:")
+                except StreamlitAPIException:
+                    pass
 
 
 def render() -> None:
@@ -38,20 +113,29 @@ def render() -> None:
         _queue(prompt)
     history = st.session_state.setdefault("history", [])
     if not history:
+        _todo_card(user)
         st.markdown("Try one of these:")
         cols = st.columns(len(SUGGESTIONS))
         for col, (label, text) in zip(cols, SUGGESTIONS):
             col.button(label, key=f"suggest-{label}", on_click=_queue, args=(text, label), width="stretch")
     awaiting = st.session_state.pop("awaiting", None)
     last_bot = max((i for i, h in enumerate(history) if h["role"] == "bot"), default=-1)
+    asked = ""
     for i, turn in enumerate(history):
         with st.chat_message("user" if turn["role"] == "user" else "assistant"):
             if turn["role"] == "user":
+                asked = turn["text"]
                 st.markdown(escape_md(turn["text"]))
             else:
                 for j, msg in enumerate(turn["messages"]):
                     active = i == last_bot and awaiting is None
                     bot_message(msg, key=f"m{i}-{j}", on_button=_queue if active else None)
+                    if msg.get("kind") == "policy_answer" and msg.get("answered"):
+                        key = f"rate-m{i}-{j}"
+                        st.feedback("thumbs", key=key, on_change=_rate, args=(user, msg, asked, key))
+    notice = st.session_state.pop("chat_notice", None)
+    if notice:
+        st.toast(escape_md(notice))
     if awaiting is not None:
         with st.chat_message("assistant"):
             with st.spinner("Looking that up…"):

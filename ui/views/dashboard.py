@@ -14,12 +14,12 @@ from bot.store import StoreUnavailable
 from knowledge.settings import get_settings
 from ui import session
 from ui.policy_docs import try_index
-from ui.render import escape_md
+from ui.render import escape_md, safe_csv, uk_datetime
 
 
 def csv_button(frame: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
-    """A CSV export of a table."""
-    st.download_button(label, frame.to_csv(index=False).encode("utf-8"), f"{name}.csv", "text/csv",
+    """A CSV export of a table (cells that look like formulas are neutralised)."""
+    st.download_button(label, safe_csv(frame), f"{name}.csv", "text/csv",
                        key=f"dl-{name}", icon=":material/download:")
 
 
@@ -69,12 +69,14 @@ def _completion(store, index) -> None:
     cols[1].metric("Signed", totals["signed"])
     cols[2].metric("Passed", totals["passed"])
     cols[3].metric("Pass rate", f"{round(totals['pass_rate'] * 100)}%" if totals["pass_rate"] is not None else "—")
-    table = view.assign(best_score=view["best_score"].map(lambda s: None if pd.isna(s) else round(s * 100)))
+    table = view.assign(best_score=view["best_score"].map(lambda s: None if pd.isna(s) else round(s * 100)),
+                        claimed_at=view["claimed_at"].map(uk_datetime))
     st.dataframe(table, hide_index=True, column_config={
         "best_score": st.column_config.NumberColumn("best score %"),
         "signed": st.column_config.CheckboxColumn("signed?"),
         "passed": st.column_config.CheckboxColumn("passed?"),
         "password_set": st.column_config.CheckboxColumn("has signed in"),
+        "claimed_at": st.column_config.TextColumn("account claimed"),
     })
     csv_button(table, "completion")
     left, right = st.columns(2)
@@ -159,6 +161,9 @@ def render() -> None:
     review_warnings(index)
     try:
         _completion(store, index)
+        from ui.views.assignments import completion as assigned_completion  # noqa: PLC0415
+
+        assigned_completion(store, index)
         _facility(store, index)
     except StoreUnavailable as exc:
         st.error(str(exc))

@@ -9,7 +9,7 @@ from bot.store import StoreUnavailable
 from ui import session
 from ui.policy_admin import ALLOWED, upload_policy
 from ui.policy_docs import try_index
-from ui.render import escape_md
+from ui.render import code_sheet_html, escape_md, uk_datetime
 from ui.views.dashboard import csv_button
 
 NEW = "__new__"
@@ -61,12 +61,24 @@ def _policies(store, user: dict) -> None:
     result = st.session_state.get("upload_result")
     if result:
         _show_upload(result)
+        if result.get("ok") and result.get("policy"):
+            _draft_button(store, user, result["policy"])
     versions = records.policy_versions(store)
     if versions:
         st.markdown("**Upload history**")
         frame = pd.DataFrame(versions)
         st.dataframe(frame, hide_index=True)
         csv_button(frame, "policy-versions")
+
+
+def _draft_button(store, user: dict, policy: str) -> None:
+    """'Draft a quiz' for the policy just uploaded: drafts wait in the Quiz editor until approved."""
+    from ui.quiz_admin import draft_into_editor  # noqa: PLC0415
+
+    if st.button("Draft a quiz from this policy", key="upload-draft-quiz", icon=":material/auto_awesome:"):
+        index, problem = try_index()
+        ok, message = draft_into_editor(store, index, policy, by=user["email"]) if index else (False, problem)
+        (st.success if ok else st.error)(escape_md(message))
 
 
 def _roster(store) -> None:
@@ -96,15 +108,40 @@ def _roster(store) -> None:
             st.dataframe(pd.DataFrame(result["errors"], columns=["line", "problem"]), hide_index=True)
     people = records.completion(store)
     if people:
-        frame = pd.DataFrame(people)[["name", "email", "role", "password_set", "last_activity"]]
+        frame = pd.DataFrame(people)[["name", "email", "role", "claimed_at", "last_activity"]]
+        frame["role"] = frame["role"].map(lambda r: auth.ROLE_LABELS.get(r, r))
+        frame["claimed_at"] = frame["claimed_at"].map(uk_datetime)
+        frame["last_activity"] = frame["last_activity"].map(uk_datetime)
+        frame.columns = ["Name", "Email", "Role", "Account claimed", "Last activity"]
         st.dataframe(frame, hide_index=True)
         csv_button(frame, "roster")
+        _codes(store)
         with st.form("reset-password"):
-            email = st.selectbox("Reset a password (they choose a new one at next sign-in)", frame["email"].tolist(),
-                                 key="reset-email")
+            email = st.selectbox("Reset a password (signs them out everywhere; they need a new one-time code)",
+                                 frame["Email"].tolist(), key="reset-email")
             if st.form_submit_button("Reset password"):
                 auth.reset_password(store, email)
-                st.toast(f"Password reset for {escape_md(email)}")
+                code = auth.issue_claim_code(store, email)
+                st.session_state["issued_codes"] = [{"name": email, "email": email, "role": "", "code": code}]
+                st.rerun()
+
+
+def _codes(store) -> None:
+    """One-time codes for first sign-in: issued on request, shown once, printable."""
+    st.markdown("**First sign-in codes**")
+    st.caption("Staff need a one-time code from you for their first sign-in, so nobody can claim a colleague's "
+               "account. Codes are shown once; issuing again replaces any earlier code.")
+    if st.button("Issue codes for everyone who hasn't signed in yet", key="issue-codes", icon=":material/key:"):
+        st.session_state["issued_codes"] = auth.issue_codes_for_unclaimed(store)
+        st.rerun()
+    issued = st.session_state.pop("issued_codes", None)
+    if issued:
+        st.warning("Print or save these now: they won't be shown again.", icon=":material/print:")
+        sheet = pd.DataFrame(issued)[["name", "email", "code"]]
+        sheet.columns = ["Name", "Email", "One-time code"]
+        st.dataframe(sheet, hide_index=True)
+        st.download_button("Printable sheet (HTML)", code_sheet_html(issued).encode("utf-8"),
+                           "first-sign-in-codes.html", "text/html", key="dl-codes", icon=":material/print:")
 
 
 def _coordinators(store) -> None:
@@ -116,6 +153,8 @@ def _coordinators(store) -> None:
             try:
                 auth.ensure_coordinator(store, email, password)
                 st.success(f"Coordinator {escape_md(email)} can now sign in.")
+            except auth.CoordinatorExists as exc:
+                st.warning(escape_md(str(exc)))
             except ValueError as exc:
                 st.error(escape_md(str(exc)))
 

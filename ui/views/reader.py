@@ -6,7 +6,7 @@ import re
 
 import streamlit as st
 
-from ui import session
+from ui import policy_tree, session
 from ui.policy_docs import clause_key, search, sections, try_index
 from ui.render import escape_md, multiline
 
@@ -73,6 +73,11 @@ def render() -> None:
         st.info(f"**Clause {escape_md(target.clause)}** — {escape_md(target.section)}", icon=":material/bookmark:")
         _scroll_to(clause_key(target.clause))
     st.header(escape_md(meta.get("title", choice)), anchor="policy-top")
+    tree = policy_tree.blocks_of(meta)
+    if tree:
+        # the document as written (headings, lead-ins, letter titles, signature lines), each unit anchored
+        policy_tree.render(tree, index.policy_clauses(choice))
+        return
     for section, clauses in sections(index, choice):
         st.subheader(escape_md(section), anchor=re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")[:60])
         for clause in clauses:

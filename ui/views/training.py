@@ -8,7 +8,7 @@ from bot import records
 from bot.store import StoreUnavailable
 from ui import session
 from ui.policy_docs import try_index
-from ui.render import escape_md, reader_link
+from ui.render import escape_md, reader_link, safe_csv
 
 
 def render() -> None:
@@ -37,7 +37,7 @@ def render() -> None:
         frame["score"] = frame["score"].map(lambda s: None if s is None or pd.isna(s) else round(s * 100))
         st.dataframe(frame[["started", "status", "answered", "correct", "questions", "score", "passed"]],
                      hide_index=True, column_config={"score": st.column_config.NumberColumn("score %")})
-        st.download_button("Download my attempts (CSV)", frame.to_csv(index=False).encode(), "my-attempts.csv",
+        st.download_button("Download my attempts (CSV)", safe_csv(frame), "my-attempts.csv",
                            "text/csv", key="dl-my-attempts")
     reread = summary["reread"]
     if reread:

@@ -1,0 +1,104 @@
+"""The app's Rasa input channel: Rasa's REST contract (`POST /webhooks/rest/webhook`) behind a bearer token,
+with size limits and a time limit before anything reaches NLU. Runs in .venv-rasa (Rasa and stdlib only).
+
+Hand-written because Rasa's own REST channel accepts any sender from anyone: here only holders of
+`<runtime dir>/channel.token` (the app and trusted tools on the server) may post, so nobody can speak as
+a colleague, and an oversized body is refused before the regex featurizer could stall the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+from typing import Any, Awaitable, Callable
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.tokens import CHANNEL_TOKEN, bearer, ensure_token, same
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 16 * 1024  # whole request; refused with 413 before it is parsed
+MAX_MESSAGE_BYTES = 4 * 1024  # the user's text; answered with a plain "too long" reply, never sent to NLU
+MAX_METADATA_BYTES = 1024
+SENDER = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+TOO_LONG = ("That message is too long for me to read. Please ask one question at a time, "
+            "in a sentence or two.")
+FAILED = "Sorry, something went wrong on my side. Nothing you entered was lost; please try again."
+TOO_SLOW = "Sorry, that took too long to work out. Nothing you entered was lost; please try again."
+
+
+def _error(status: int, message: str) -> HTTPResponse:
+    return response.json({"error": message}, status=status)
+
+
+class TokenRestInput(InputChannel):
+    """Rasa's REST webhook, accepting only posts that carry `Authorization: Bearer <channel token>`."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> "TokenRestInput":
+        credentials = credentials or {}
+        timeout = float(os.environ.get("POLICY_COACH_TURN_TIMEOUT") or credentials.get("turn_timeout") or 60)
+        return cls(ensure_token(CHANNEL_TOKEN), turn_timeout=timeout)
+
+    def __init__(self, token: str, *, turn_timeout: float = 60) -> None:
+        self.token = token
+        self.turn_timeout = turn_timeout
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The routes: `GET /` (health) and `POST /webhook`."""
+        webhook = Blueprint("token_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not same(bearer(request.headers.get("Authorization")), self.token):
+                return _error(401, "missing or wrong bearer token")
+            body = request.body or b""
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, f"request larger than {MAX_BODY_BYTES} bytes")
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return _error(400, "the body must be a JSON object with 'sender' and 'message'")
+            if not isinstance(data, dict):
+                return _error(400, "the body must be a JSON object with 'sender' and 'message'")
+            sender, text, metadata = data.get("sender"), data.get("message"), data.get("metadata")
+            if not isinstance(sender, str) or not SENDER.match(sender):
+                return _error(400, "'sender' must be the id the app was given for the signed-in person")
+            if text is None:
+                text = ""
+            if not isinstance(text, str):
+                return _error(400, "'message' must be text")
+            if metadata is not None and (not isinstance(metadata, dict)
+                                         or len(json.dumps(metadata)) > MAX_METADATA_BYTES):
+                return _error(400, "'metadata' must be a small JSON object")
+            if len(text.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
+                return response.json([{"recipient_id": sender, "text": TOO_LONG,
+                                       "custom": {"kind": "too_long", "text": TOO_LONG}}])
+            collector = CollectingOutputChannel()
+            message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+            try:
+                await asyncio.wait_for(on_new_message(message), timeout=self.turn_timeout)
+            except asyncio.TimeoutError:
+                log.warning("turn for one sender exceeded %.0f s and was cancelled", self.turn_timeout)
+                return response.json([*collector.messages, {"recipient_id": sender, "text": TOO_SLOW,
+                                                            "custom": {"kind": "error", "text": TOO_SLOW}}])
+            except Exception:  # noqa: BLE001 - the user gets a plain message; the details go to the log
+                log.exception("message handling failed")
+                return response.json([{"recipient_id": sender, "text": FAILED,
+                                       "custom": {"kind": "error", "text": FAILED}}], status=500)
+            return response.json(collector.messages)
+
+        return webhook

@@ -1,0 +1,94 @@
+"""Follow-up questions in context, and a choice between policies when a question fits two equally.
+
+"what if they're my nephew?" or "why not?" says nothing on its own; asked after "a pupil sent me a friend
+request", it is that question again with a twist. The previous question is kept by the bot (a Rasa slot) and a
+follow-up is searched as previous question + follow-up, so retrieval and the highlighted sentence both see the
+whole topic. Hand-written because it is the product's own dialogue rule; the search itself is knowledge.search.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from knowledge.search import TOPIC_GENERIC, Answer, Citation, Searcher, _stem, clean_question, tokens
+
+MAX_CONTEXT_CHARS = 300  # the remembered question is cut to its last words beyond this
+POLICY_TIE = 0.03  # two policies' best clauses within this combined score of each other are a tie
+
+_OPENERS = re.compile(r"^\s*(?:and|but|so|or|also|then|what if|what about|how about|even if|even though|why|"
+                      r"why not|how come|what else|same for|is that|does that|do they|does it|is it|are they)\b", re.I)
+# "this" is left out: "this policy" is how staff name the document in a standalone question
+_BACK = re.compile(r"\b(?:it|they|them|their|theirs|that|those|these|he|she|him|her|there)\b", re.I)
+
+
+def is_follow_up(text: str, intent: str | None = None) -> bool:
+    """Is a message elliptical, i.e. only meaningful after the previous question?
+
+    The NLU's follow_up intent decides; a message classified otherwise still counts when it is short and either
+    opens like a follow-up ("and…", "what if…", "why…") or points back ("it", "they", "that") with at most
+    three content words of its own.
+    """
+    if intent == "follow_up":
+        return True
+    words = tokens(text)
+    if len(words) > 3:
+        return False
+    return bool(_OPENERS.search(text) or _BACK.search(text))
+
+
+_EMPTY = {_stem(w) for w in "else long happen happens happened instead then true really exactly".split()}
+
+
+def has_topic(text: str) -> bool:
+    """Does a message name anything of its own ("and on instagram?") rather than only point back ("why not?")?"""
+    return any(t not in TOPIC_GENERIC and t not in _EMPTY for t in tokens(text))
+
+
+def in_context(previous: str, text: str) -> str:
+    """The question to search: the previous question (its last words if long) followed by the follow-up."""
+    previous = clean_question(previous)
+    if len(previous) > MAX_CONTEXT_CHARS:
+        previous = previous[-MAX_CONTEXT_CHARS:].split(" ", 1)[-1]
+    text = clean_question(text)
+    joiner = " " if previous.endswith(("?", ".", "!")) else "? "
+    return f"{previous}{joiner}{text}"
+
+
+@dataclass
+class Tie:
+    """A question two (or more) policies answer about equally well."""
+
+    question: str
+    policies: list[tuple[str, str]]  # (policy id, title), best first
+
+
+def policy_tie(searcher: Searcher, question: str, answer: Answer) -> Tie | None:
+    """The policies to offer when the best clauses of two policies score within POLICY_TIE of each other."""
+    if not answer.answered or len(searcher.index.policies) < 2:
+        return None
+    best: dict[str, float] = {}
+    for cite in searcher.search(question, k=10):
+        best.setdefault(cite.policy, cite.score)
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])
+    if len(ranked) < 2 or ranked[0][1] - ranked[1][1] > POLICY_TIE:
+        return None
+    tied = [p for p, s in ranked if ranked[0][1] - s <= POLICY_TIE]
+    return Tie(question, [(p, str(searcher.index.policies.get(p, {}).get("title") or p)) for p in tied])
+
+
+def ask_in_policy(searcher: Searcher, question: str, policy: str) -> Answer:
+    """Answer a question from one policy only (after the user picked it); same citations and highlights rules."""
+    from knowledge import highlight  # noqa: PLC0415 - highlight imports search; keep import order simple
+
+    if policy not in searcher.index.policies:
+        return searcher.ask(question)
+    found = [c for c in searcher.search(question, k=15) if c.policy == policy]
+    if not found:
+        return searcher.ask(question)
+    cites: list[Citation] = [found[0]]
+    for cite in found[1:searcher.config.max_citations]:
+        if found[0].score > 0 and cite.score < searcher.config.relative_cutoff * found[0].score:
+            break
+        cites.append(cite)
+    marks = highlight.highlights(searcher, question, cites)
+    return Answer(True, highlight.answer_message(question, cites, marks), cites, highlights=marks)

@@ -1,0 +1,489 @@
+"""Cut a document tree into citable units: one rule per unit, each with its heading path and a stable id.
+
+A unit is a numbered clause (with any list under it), a list item together with its lead-in, a paragraph, a
+table row or a front-matter fact. Ids are the document's own numbering where it has one ("6.3", "A1.2.1"
+inside Appendix 1), else the nearest heading's slug and an ordinal ("forbidden.3", "A3.2", "4.p1"), so editing
+one part of a policy never renumbers another.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from knowledge.document import Block, Document
+from knowledge.readers import is_caps_heading
+
+MAX_CHARS = 1500  # no unit longer than this (issue 10); long paragraphs are cut at sentence ends
+SPLIT_TARGET = 900  # the size the parts of a cut paragraph aim for
+MIN_WORDS = 4  # shorter units ("Dear", "Signed:") are merged into their neighbour
+LEAD_MAX = 300  # a lead-in ending in ':' up to this long is repeated with each item of its list
+
+_CLAUSE_NUM = re.compile(r"^\(?(\d{1,2}(?:\.\d{1,2}){1,3})\.?\)?\s+(\S.*)$", re.DOTALL)
+_TOP_NUM = re.compile(r"^(\d{1,2})\.?\s+(\S.*)$", re.DOTALL)
+_HEADING_NUM = re.compile(r"^(?:section\s+)?(\d{1,2})(?:\.0)?[.:)]?\s+(?:[-–—:]\s*)?(\S.*)$", re.IGNORECASE)
+_APPENDIX = re.compile(r"^(appendix|annex|annexe|schedule)\s+([A-Z0-9]{1,3})\b[\s.:\-–—]*(.*)$", re.IGNORECASE)
+_KEY_VALUE = re.compile(r"^([A-Za-z][\w '/()&,.-]{0,60}?)\s*:\s*(\S.*)$")
+_FILL_IN = re.compile(r"(\.{4,}|_{3,}|…{2,}|(?:\\_){3,})")
+_SENTENCE_END = (".", ":", ";", "!", "?", ")", '"', "'", "”", "’")
+# Words that name a kind of document: a front-matter line holding one is the policy's title, not the school's name.
+_DOC_WORD = re.compile(
+    r"\b(polic(y|ies)|guidance|guidelines|procedures?|code of conduct|agreement|handbook|protocol|statement|"
+    r"charter|framework|plan|rules)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Unit:
+    """A unit under construction (becomes a knowledge.parser.Clause)."""
+
+    clause: str
+    section: str
+    lines: list[str]
+    title: str
+    kind: str  # clause | item | detail
+    anchor: str = ""
+    heading_key: int = 0  # which heading it sits under, so merges never cross headings
+    first_under_heading: bool = False
+    heading_raw: str = ""
+    numbered: bool = False
+    heading_major: bool = False
+
+    @property
+    def text(self) -> str:
+        """The unit's text: its lines joined with line breaks where the document has structure."""
+        return "\n".join(line for line in self.lines if line).strip()
+
+
+@dataclass
+class _Heading:
+    level: int
+    display: str
+    raw: str
+    anchor: str
+    number: str | None = None
+    appendix: str | None = None
+    major: bool = False
+    key: int = 0
+
+
+@dataclass
+class Cut:
+    """The result of cutting a document: title, front-matter facts and the units in order."""
+
+    title: str
+    details: dict[str, str]
+    units: list[Unit] = field(default_factory=list)
+
+
+def nice_title(text: str) -> str:
+    """A heading as shown to users: capitals turned to title case (keeping abbreviations), trailing ':-' dropped."""
+    text = text.strip(" :-–—.")
+    if is_caps_heading(text):
+        small = {"of", "and", "the", "for", "on", "in", "to", "a", "an", "or", "at", "by", "with"}
+        words = []
+        for i, word in enumerate(text.split()):
+            core = word.strip("()[],;:'\"")
+            if word.startswith("(") and core.isalpha() and len(core) <= 5:
+                words.append(word)  # an abbreviation in brackets: "(EYFS)", "(DSL)"
+            elif len(core) >= 2 and core.isalpha() and not re.search(r"[AEIOUY]", core):
+                words.append(word)  # no vowels: an abbreviation such as "ICT" or "CCTV"
+            elif i and word.lower() in small:
+                words.append(word.lower())
+            else:
+                words.append("-".join(part[:1].upper() + part[1:].lower() for part in word.split("-")))
+        text = " ".join(words)
+    return text
+
+
+def slug(text: str, limit: int = 32) -> str:
+    """A slug cut at a word boundary: 'Reminders for Visitors, Volunteers…' -> 'reminders-for-visitors'."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    out = ""
+    for word in words:
+        candidate = f"{out}-{word}" if out else word
+        if len(candidate) > limit and out:
+            break
+        out = candidate
+    return out[:limit] or "part"
+
+
+def is_form_line(text: str) -> bool:
+    """A form line such as 'Signature ..... Date .....': only labels around blanks to fill in."""
+    if not _FILL_IN.search(text):
+        return False
+    segments = [s.strip(" :()") for s in _FILL_IN.split(text) if s and not _FILL_IN.fullmatch(s)]
+    return all(len(s.split()) <= 3 for s in segments)
+
+
+def _is_key_value(text: str) -> bool:
+    match = _KEY_VALUE.match(text)
+    return bool(match) and len(match.group(1).split()) <= 6 and not _FILL_IN.search(match.group(2))
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of a text (pysbd, a maintained rule-based splitter that knows 'e.g.' and 'Mr.')."""
+    import pysbd  # noqa: PLC0415 - loaded only when a long unit has to be cut or coverage is measured
+
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    out: list[str] = []
+    for line in text.split("\n"):
+        out.extend(s.strip() for s in segmenter.segment(line) if s.strip())
+    return out
+
+
+class _Cutter:
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.title = doc.title
+        self.details: dict[str, str] = dict(doc.meta)
+        self.units: list[Unit] = []
+        self.stack: list[_Heading] = []
+        self.major_level: int | None = None
+        self.counters: dict[str, int] = {}
+        self.used: set[str] = set()
+        self.heading_count = 0
+        self.started = False
+        self.open_clause: Unit | None = None  # a numbered clause still taking its list
+        self.lead: str | None = None  # a lead-in paragraph ending in ':' whose list follows
+        self.lead_unit: Unit | None = None
+        self.last_item: Unit | None = None
+        self.under_heading = 0
+
+    # -- headings ---------------------------------------------------------------------------------------------
+    def section(self) -> str:
+        return " › ".join(h.display for h in self.stack) if self.stack else ""
+
+    def anchor(self) -> str:
+        return self.stack[-1].anchor if self.stack else "general"
+
+    def appendix(self) -> str | None:
+        return next((h.appendix for h in reversed(self.stack) if h.appendix), None)
+
+    def heading(self, block: Block) -> None:
+        text = block.text.strip()
+        if not text:
+            return
+        if not self.started and not self.title and block.level <= 1 and not _APPENDIX.match(text) and not (
+                _HEADING_NUM.match(text)):
+            self.title = text
+            return
+        if not self.started and text == self.title:
+            return
+        self.started = True
+        self._close()
+        appendix = _APPENDIX.match(text)
+        numbered = _HEADING_NUM.match(text)
+        major = bool(appendix) or bool(numbered and not self.appendix())
+        level = block.level or 2
+        if major:
+            self.major_level = level if self.major_level is None else min(self.major_level, level)
+            level = self.major_level
+        elif self.major_level is not None and level <= self.major_level and any(h.major for h in self.stack):
+            level = self.major_level  # a heading such as "DEFINITIONS" between numbered sections
+        while self.stack and self.stack[-1].level >= level:
+            self.stack.pop()
+        self.heading_count += 1
+        if appendix:
+            label = appendix.group(2).upper()
+            rest = nice_title(appendix.group(3)) if appendix.group(3) else ""
+            display = f"{appendix.group(1).title()} {label}" + (f" — {rest}" if rest else "")
+            heading = _Heading(level, display, text, f"A{label}", appendix=label, major=True)
+        elif numbered and major:
+            display = f"{numbered.group(1)} {nice_title(numbered.group(2))}"
+            heading = _Heading(level, display, text, f"{numbered.group(1)}.p", number=numbered.group(1), major=True)
+        else:
+            display = nice_title(text) or text
+            anchor = slug(display)
+            inside = next((h for h in reversed(self.stack) if h.appendix), None)
+            if inside is not None:
+                anchor = inside.anchor  # an appendix's parts are numbered through the appendix: "A1.14"
+            elif any(h.anchor == anchor for h in self.stack) or self._anchor_taken(anchor):
+                parent = self.stack[-1].anchor.rstrip(".p") if self.stack else ""
+                anchor = f"{parent}.{anchor}" if parent else anchor
+            heading = _Heading(level, display, text, anchor)
+        heading.key = self.heading_count
+        self.stack.append(heading)
+        self.under_heading = 0
+        self.lead = text if text.rstrip().endswith((":", ":-", ":–")) else None
+
+    def _anchor_taken(self, anchor: str) -> bool:
+        return any(u.anchor == anchor for u in self.units)
+
+    # -- units ------------------------------------------------------------------------------------------------
+    def _close(self) -> None:
+        self.open_clause = None
+        self.last_item = None
+        self.lead_unit = None
+        if self.stack:
+            heading = self.stack[-1]
+            self.lead = heading.raw if heading.raw.rstrip().endswith((":", ":-", ":–")) else None
+        else:
+            self.lead = None
+
+    def _next_id(self, anchor: str, wanted: int | None = None) -> str:
+        sep = "" if anchor.endswith(".p") else "."
+        if wanted is not None and f"{anchor}{sep}{wanted}" not in self.used:
+            self.counters[anchor] = max(self.counters.get(anchor, 0), wanted)
+            return f"{anchor}{sep}{wanted}"
+        n = self.counters.get(anchor, 0) + 1
+        while f"{anchor}{sep}{n}" in self.used:
+            n += 1
+        self.counters[anchor] = n
+        return f"{anchor}{sep}{n}"
+
+    def _unique(self, clause_id: str) -> str:
+        if clause_id not in self.used:
+            return clause_id
+        n = 2
+        while f"{clause_id}-{n}" in self.used:
+            n += 1
+        return f"{clause_id}-{n}"
+
+    def _add(self, clause_id: str, lines: list[str], kind: str, *, numbered: bool = False, word: str = "item") -> Unit:
+        clause_id = self._unique(clause_id)
+        self.used.add(clause_id)
+        heading = self.stack[-1] if self.stack else None
+        where = heading.display if heading else (self.title or "General")
+        if numbered:
+            top = next((h.display for h in self.stack if h.major), where)
+            title = f"{clause_id} — {top}"
+        else:
+            appendix = next((h for h in self.stack if h.appendix), None)
+            if appendix is not None and heading is not appendix and not where.startswith(appendix.display):
+                where = f"{appendix.display.split(' — ')[0]} — {where}"
+            title = f"{where}, {word} {clause_id.rsplit('.', 1)[-1].lstrip('p')}"
+        unit = Unit(clause_id, self.section() or (self.title or "General"), lines, title, kind,
+                    anchor=self.anchor(), heading_key=heading.key if heading else 0,
+                    first_under_heading=self.under_heading == 0, heading_raw=heading.raw if heading else "",
+                    numbered=numbered, heading_major=heading.major if heading else False)
+        self.under_heading += 1
+        self.units.append(unit)
+        return unit
+
+    def _front_heading(self, block: Block, following: Block | None) -> bool:
+        """A capitalised line at the top ('OAKWOOD ACADEMY TRUST') followed by more front matter, not a section."""
+        text = block.text.strip()
+        if _APPENDIX.match(text) or _HEADING_NUM.match(text) or following is None:
+            return False
+        front_like = following.kind == "heading" or (
+            following.kind in ("para", "row") and len(following.text.split()) <= 14
+            and not following.text.endswith(".") and not _CLAUSE_NUM.match(following.text))
+        if not front_like:
+            return False
+        if not self.title and _DOC_WORD.search(text):
+            self.title = nice_title(text) if is_caps_heading(text) else text
+        elif text != self.title:
+            self.details.setdefault(f"line-{len(self.details) + 1}", text)
+        return True
+
+    def front(self, block: Block) -> bool:
+        """Before the policy's first heading or clause: record 'Key: value' facts and the title lines."""
+        lines = block.lines or [block.text]
+        if block.kind == "row":
+            cells = block.lines or block.text.split(" | ")
+            if len(cells) == 2 and len(cells[0].split()) <= 6:
+                self.details.setdefault(cells[0].rstrip(": "), cells[1])
+                return True
+            return False
+        if block.kind != "para":
+            return False
+        if any(not _is_key_value(line) and not is_form_line(line) and (
+                len(line.split()) > 14 or line.rstrip().endswith((".", ":"))) for line in lines):
+            return False  # a sentence: the policy's text has begun
+        for line in lines:
+            match = _KEY_VALUE.match(line)
+            if match and _is_key_value(line):
+                self.details.setdefault(match.group(1).strip(), match.group(2).strip())
+            elif is_form_line(line):
+                continue
+            elif not self.title and _DOC_WORD.search(line) and len(line.split()) <= 20:
+                self.title = nice_title(line) if is_caps_heading(line) else line
+            elif line != self.title:
+                self.details.setdefault(f"line-{len(self.details) + 1}", line)
+        return True
+
+    def block(self, block: Block, following: Block | None = None) -> None:
+        if block.kind == "heading":
+            if not self.started and not self.stack and self._front_heading(block, following):
+                return
+            self.heading(block)
+            return
+        text = block.text.strip()
+        if not text:
+            return
+        if block.kind == "para" and is_form_line(text):
+            return  # a signature or date line to fill in: shown by the reader, not a rule
+        if not self.started and not self.stack and self.front(block):
+            return
+        self.started = True
+        if block.kind == "para":
+            self.para(block, text)
+        elif block.kind == "item":
+            self.item(block, text)
+        elif block.kind == "row":
+            cells = block.lines or text.split(" | ")
+            if len(cells) == 2 and len(cells[0].split()) <= 6 and not cells[0].endswith("."):
+                text = f"{cells[0].rstrip(':')}: {cells[1]}"
+            self._close_clause_if_needed()
+            self._add(self._next_id(self.anchor()), [text], "item")
+
+    def _close_clause_if_needed(self) -> None:
+        self.open_clause = None
+        self.last_item = None
+
+    def para(self, block: Block, text: str) -> None:
+        appendix = self.appendix()
+        clause = _CLAUSE_NUM.match(text)
+        if clause:
+            number = clause.group(1)
+            clause_id = f"A{appendix}.{number}" if appendix else number
+            self.open_clause = self._add(clause_id, [text], "clause", numbered=True)
+            self.last_item, self.lead = None, None
+            return
+        top = _TOP_NUM.match(text)
+        heading = self.stack[-1] if self.stack else None
+        last_major = next((h.number for h in reversed(self.stack) if h.number), None)
+        if top and not appendix and len(text.split()) >= 4 and not top.group(2)[:1].islower() and (
+                (heading is not None and heading.number == top.group(1))
+                or (last_major is not None and int(top.group(1)) == int(last_major) + 1)):
+            # "4 Staff must …": a top-level numbered clause with no sub-numbers
+            self.open_clause = self._add(top.group(1), [text], "clause", numbered=True)
+            return
+        if self.open_clause is not None:
+            last = self.open_clause.lines[-1]
+            if not last.rstrip().endswith(_SENTENCE_END) or last.rstrip().endswith(":") or text[:1].islower():
+                self.open_clause.lines.append(text)  # the clause carries on (a page break, or its list's tail)
+                return
+            self.open_clause = None
+        lines = block.lines or [text]
+        if len(lines) > 1 and all(_is_key_value(line) for line in lines):
+            for line in lines:  # a contact list: one entry per unit
+                self._add(self._next_id(self.anchor()), [line], "item")
+            self.last_item = None
+            return
+        self.last_item = None
+        previous = self.units[-1] if self.units else None
+        if (previous is not None and previous.kind == "item" and previous.heading_key == (
+                self.stack[-1].key if self.stack else 0) and _FILL_IN.search(previous.lines[-1])
+                and not previous.lines[-1].rstrip().endswith(_SENTENCE_END)):
+            previous.lines[-1] += " " + text  # "Name: _____ a member at" / "Maple PRU, agree to…": one sentence
+            return
+        unit = self._add(self._next_id(self.anchor()), [text], "item",
+                         word="item" if _is_key_value(text) and len(text) < 200 else "paragraph")
+        if text.endswith(":") and len(text) <= LEAD_MAX:
+            self.lead, self.lead_unit = text, unit
+        else:
+            self.lead, self.lead_unit = (self.stack[-1].raw if self.stack and self.stack[-1].raw.rstrip().endswith(
+                (":", ":-")) else None), None
+
+    def item(self, block: Block, text: str) -> None:
+        label = block.label if block.label and block.label != "•" else ""
+        shown = f"{label} {text}" if label else text
+        clause = _CLAUSE_NUM.match(text)
+        appendix = self.appendix()
+        if clause and block.level == 0:  # "- 1.1 The internet provides…": a clause number written inside a bullet
+            number = clause.group(1)
+            self.open_clause = self._add(f"A{appendix}.{number}" if appendix else number, [text], "clause",
+                                         numbered=True)
+            return
+        if self.open_clause is not None:
+            marker = label if label else "-"
+            self.open_clause.lines.append(f"{marker} {text}")
+            return
+        if block.level > 0 and self.last_item is not None:
+            self.last_item.lines.append(f"{label or '-'} {text}")
+            return
+        lead = self.lead
+        if self.lead_unit is not None and self.lead_unit.lines == [lead]:
+            # the lead-in paragraph is repeated with each item, so it need not stand alone
+            self.units.remove(self.lead_unit)
+            self.used.discard(self.lead_unit.clause)
+            self.counters[self.lead_unit.anchor] = self.counters.get(self.lead_unit.anchor, 1) - 1
+            self.lead_unit = None
+        wanted = int(label.rstrip(".)")) if re.fullmatch(r"\d{1,3}[.)]", label or "") else None
+        lines = [lead, shown] if lead else [shown]
+        self.last_item = self._add(self._next_id(self.anchor(), wanted), lines, "item")
+
+
+def cut(doc: Document) -> Cut:
+    """Cut a document tree into units with heading paths, merging fragments and splitting long paragraphs."""
+    cutter = _Cutter(doc)
+    for i, block in enumerate(doc.blocks):
+        cutter.block(block, doc.blocks[i + 1] if i + 1 < len(doc.blocks) else None)
+    units = _merge_fragments(cutter.units)
+    units = _with_contact_headings(units)
+    units = _split_long(units)
+    return Cut(title=cutter.title, details=cutter.details, units=units)
+
+
+def _merge_fragments(units: list[Unit]) -> list[Unit]:
+    """Units under MIN_WORDS words ('Dear', 'Signed:') join the next unit under the same heading (else the last)."""
+    out: list[Unit] = []
+    carry: Unit | None = None
+    for unit in units:
+        if carry is not None:
+            if carry.heading_key == unit.heading_key:
+                unit.lines = carry.lines + unit.lines
+                if not unit.numbered:
+                    unit.clause, unit.title = carry.clause, carry.title  # keep the first id: "A2.2" = "Dear / It…"
+                unit.first_under_heading = unit.first_under_heading or carry.first_under_heading
+            elif out and out[-1].heading_key == carry.heading_key:
+                out[-1].lines += carry.lines
+            else:
+                out.append(carry)
+            carry = None
+        salutation = re.match(r"^(Dear|To)\b[^.]{0,40}$", unit.text) is not None
+        if (len(unit.text.split()) < MIN_WORDS or salutation) and not unit.numbered:
+            carry = unit
+            continue
+        out.append(unit)
+    if carry is not None:
+        if out and out[-1].heading_key == carry.heading_key:
+            out[-1].lines += carry.lines
+        else:
+            out.append(carry)
+    return out
+
+
+def _with_contact_headings(units: list[Unit]) -> list[Unit]:
+    """A short paragraph that is the first under a minor heading (a contact list: heading = person, paragraph =
+    number) keeps the heading in its text, so a search for the person finds the number."""
+    for unit in units:
+        if (unit.first_under_heading and not unit.numbered and unit.heading_raw and not unit.heading_major and len(unit.text.split()) < 15
+                and not unit.heading_raw.rstrip().endswith((":", ":-")) and unit.lines[0] != unit.heading_raw
+                and re.search(r"@|\b0\d{3,4}[ -]?\d{3}", unit.text)):
+            unit.lines.insert(0, nice_title(unit.heading_raw) if is_caps_heading(unit.heading_raw)
+                              else unit.heading_raw)
+    return units
+
+
+def _split_long(units: list[Unit]) -> list[Unit]:
+    """Units over MAX_CHARS are cut at sentence ends into parts of about SPLIT_TARGET characters: '8.2', '8.2-2'."""
+    out: list[Unit] = []
+    for unit in units:
+        if len(unit.text) <= MAX_CHARS:
+            out.append(unit)
+            continue
+        segments = []  # (sentence, which line of the unit it came from)
+        for index, line in enumerate(unit.lines):
+            segments += [(piece, index) for piece in (sentences(line) if len(line) > SPLIT_TARGET else [line])]
+        parts: list[list[str]] = []
+        current: list[str] = []
+        current_line, size = None, 0
+        for piece, index in segments:
+            if current and size + len(piece) > SPLIT_TARGET:
+                parts.append(current)
+                current, current_line, size = [], None, 0
+            if current and index == current_line:
+                current[-1] += " " + piece
+            else:
+                current.append(piece)
+            current_line, size = index, size + len(piece) + 1
+        if current:
+            parts.append(current)
+        for n, lines in enumerate(parts):
+            out.append(Unit(unit.clause if n == 0 else f"{unit.clause}-{n + 1}", unit.section, lines,
+                            unit.title if n == 0 else f"{unit.title} (continued)", unit.kind, anchor=unit.anchor,
+                            heading_key=unit.heading_key, numbered=unit.numbered))
+    return out

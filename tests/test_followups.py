@@ -1,0 +1,100 @@
+"""Follow-ups in context through the real Rasa server and action server over REST, and the context rules."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from knowledge.followup import has_topic, in_context, is_follow_up
+from tests.conftest import payloads, rest
+
+# Ten two-turn conversations written before looking at any answer: (first question, follow-up, clauses that
+# answer the follow-up in the context of the first question). The follow-ups are not in the NLU training data.
+CONVERSATIONS = [
+    ("A pupil sent me a friend request on Facebook, what do I do?", "what if the pupil is my niece?", {"6.3", "6.4"}),
+    ("Can I set up a Facebook page to talk to my class?", "who needs to sign that off?", {"6.6"}),
+    ("Can I edit Wikipedia pages while I'm at work?", "how come?", {"6.11"}),
+    ("Can I post photos of pupils on my personal Facebook?", "what about on tiktok?", {"6.9"}),
+    ("Who should I contact about a safeguarding concern?", "and their email address?", {"A4.4", "A4.5"}),
+    ("Can I say where I work on my Twitter profile?", "why is that?", {"6.2"}),
+    ("Should I accept friend requests from colleagues?", "what about a pupil's mum?", {"6.5"}),
+    ("When I leave this school can I message pupils on social media?", "and kids from my previous school?", {"6.7"}),
+    ("Who is responsible for this policy?", "when does it get reviewed?", {"doc.to-be-reviewed"}),
+    ("Can I take a school laptop home?", "do I have to fill anything in for that?", {"A1.14"}),
+]
+
+
+# -- the rules, no stack ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, intent, expected", [
+    ("why not?", None, True),
+    ("and on instagram?", "ask_policy", True),
+    ("when does it get reviewed?", "ask_policy", True),
+    ("who is responsible for this policy?", "ask_policy", False),  # "this policy" names the document
+    ("Can I take a school laptop home?", "ask_policy", False),
+    ("A pupil sent me a friend request on Facebook, what do I do?", "follow_up", True),  # the NLU decides
+])
+def test_is_follow_up(text, intent, expected):
+    assert is_follow_up(text, intent) is expected
+
+
+def test_has_topic_tells_pointing_back_from_naming_something():
+    assert not has_topic("why not?") and not has_topic("how come?") and not has_topic("what else?")
+    assert has_topic("and on instagram?") and has_topic("who has to approve it?")
+
+
+def test_in_context_keeps_the_question_short_and_verbatim():
+    assert in_context("Can I add a pupil?", "what if they're my nephew?") == \
+        "Can I add a pupil? what if they're my nephew?"
+    assert in_context("a pupil added me", "why not") == "a pupil added me? why not"
+    long = "word " * 200
+    assert len(in_context(long, "why?")) <= 310
+
+
+# -- live stack -------------------------------------------------------------------------------------------------
+def _answer(stack, sender: str, text: str) -> dict:
+    found = [p for p in payloads(rest(stack, sender, text)) if p.get("kind") != "text"]
+    assert found, text
+    return found[0]
+
+
+@pytest.mark.slow
+def test_ten_follow_up_conversations_are_answered_in_context(live_stack):
+    results = []
+    for first, follow, expected in CONVERSATIONS:
+        sender = f"conv-{uuid.uuid4().hex[:8]}"
+        before = _answer(live_stack, sender, first)
+        after = _answer(live_stack, sender, follow)
+        top = after.get("citations", [{}])[0].get("clause") if after.get("kind") == "policy_answer" else None
+        ok = top in expected and after.get("context") == first
+        results.append(ok)
+        print(f"{'OK ' if ok else 'MISS'} {first!r} [{(before.get('citations') or [{}])[0].get('clause')}] -> "
+              f"{follow!r} [{after.get('kind')} {top}]")
+    score = sum(results)
+    print(f"follow-up conversations answered in context: {score}/{len(results)}")
+    assert score >= 8, results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("follow", ["what if they're my nephew?", "why not?", "and on instagram?",
+                                    "who has to approve it?", "what's their phone number?"])
+def test_follow_ups_never_reach_progress_help_or_quiz(live_stack, follow):
+    sender = f"conv-{uuid.uuid4().hex[:8]}"
+    _answer(live_stack, sender, "A pupil sent me a friend request on Facebook, what do I do?")
+    reply = _answer(live_stack, sender, follow)
+    assert reply["kind"] in ("policy_answer", "out_of_scope"), reply
+    assert reply.get("context", "").startswith("A pupil sent me a friend request")
+
+
+@pytest.mark.slow
+def test_why_not_as_the_first_message_asks_for_a_full_question(live_stack, sender):
+    reply = _answer(live_stack, sender, "why not?")
+    assert reply["kind"] == "no_context"
+    assert "full question" in reply["text"] and not reply.get("citations")
+
+
+@pytest.mark.slow
+def test_nephew_follow_up_highlights_the_family_exception(live_stack, sender):
+    _answer(live_stack, sender, "Can I accept a friend request from a pupil?")
+    reply = _answer(live_stack, sender, "what if they're my nephew?")
+    assert reply["kind"] == "policy_answer" and reply["citations"][0]["clause"] in ("6.3", "6.4")
+    assert any("family members" in h["text"] for h in reply["highlights"])

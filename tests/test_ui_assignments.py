@@ -1,0 +1,89 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_ui_app are re-bound as test arguments)
+"""AppTest tests of assignments (coordinator), My policies (staff to-do and signing) and the dashboard's completion."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import assignments, records
+from knowledge.encoder import HashingEncoder
+from knowledge.index import ingest
+from tests.test_ui_app import (  # noqa: F401  (fixtures)
+    POLICY,
+    app,
+    as_coordinator,
+    as_user,
+    env,
+    hashing_index,
+    no_exceptions,
+    open_page,
+    seeded,
+    seeded_template,
+    texts,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+LONE = ROOT / "tests" / "fixtures" / "policies" / "lone-working-policy.txt"
+
+
+@pytest.fixture
+def with_lone_policy(env):
+    ingest([POLICY, LONE], Path(env["POLICY_COACH_INDEX"]), HashingEncoder())
+
+
+def test_coordinator_assigns_a_policy_to_support_staff_with_a_due_date(seeded, with_lone_policy):
+    at = open_page(as_coordinator(app(), seeded).run(), "assignments")
+    no_exceptions(at)
+    at.selectbox(key="assign-policy").set_value("lone-working-policy")
+    at = at.run()
+    at.multiselect(key="assign-roles").set_value(["support_staff"])
+    due = date.today() + timedelta(days=14)
+    at.date_input(key="assign-due").set_value(due)
+    at.checkbox(key="assign-quiz").check()
+    next(b for b in at.button if b.label == "Save assignment").click()
+    at = at.run()
+    no_exceptions(at)
+    assert "Assigned to Support staff." in texts(at)
+    table = at.dataframe[0].value
+    assert table.iloc[0].to_dict() == {"Policy": "Lone Working Policy", "Who": "Support staff",
+                                       "Due": due.strftime("%d/%m/%Y"), "Read and sign": "Yes",
+                                       "Pass the quiz": "Yes", "What to sign": "The whole policy"}
+    assert assignments.list_assignments(seeded)[0]["due"] == due
+
+
+def test_support_staff_see_their_list_sign_and_the_dashboard_shows_it(seeded, with_lone_policy):
+    assignments.set_assignment(seeded, "lone-working-policy", "support_staff", due=date.today() - timedelta(days=1),
+                               sign=True, quiz=False)
+    coordinator = open_page(as_coordinator(app(), seeded).run(), "dashboard")
+    no_exceptions(coordinator)
+    assert "Overdue (1)" in texts(coordinator)
+    assert any(b.label == "Download the overdue list (CSV)" for b in coordinator.get("download_button"))
+
+    at = open_page(as_user(app(), seeded, "bob@school.example").run(), "my-policies")
+    no_exceptions(at)
+    page = texts(at)
+    assert "Lone Working Policy" in page and "Overdue — still to do: signature" in page
+    at.checkbox(key="agree-lone-working-policy").check()
+    at.text_input(key="name-lone-working-policy").input("Wrong Name")
+    next(b for b in at.button if b.label == "Sign").click()
+    at = at.run()
+    assert any("full name" in e.value for e in at.error)
+    at.text_input(key="name-lone-working-policy").input("Bob Support")
+    next(b for b in at.button if b.label == "Sign").click()
+    at = at.run()
+    no_exceptions(at)
+    assert "Signed: Lone Working Policy." in texts(at) and "Done" in texts(at)
+    [signoff] = [s for s in records.my_signoffs(seeded, "bob@school.example") if s["policy"] == "lone-working-policy"]
+    assert signoff["signed_name"] == "Bob Support" and signoff["role"] == "support_staff"
+
+    coordinator = open_page(as_coordinator(app(), seeded).run(), "dashboard")
+    assert "Nobody is overdue." in texts(coordinator)
+
+
+def test_a_teacher_with_nothing_assigned_is_told_so(seeded, with_lone_policy):
+    assignments.set_assignment(seeded, "lone-working-policy", "support_staff", due=None, sign=True, quiz=False)
+    at = open_page(as_user(app(), seeded, "alice@school.example").run(), "my-policies")
+    no_exceptions(at)
+    assert "Nothing has been assigned to you yet." in texts(at)

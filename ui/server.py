@@ -1,0 +1,13 @@
+"""The app as served: Streamlit's ui/app.py plus the sign-in cookie route (`streamlit run ui/server.py`)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import streamlit as st  # noqa: E402
+
+from ui.cookies import routes  # noqa: E402
+
+app = st.App(str(Path(__file__).resolve().parent / "app.py"), routes=routes())
