@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="10,100,1000", help="library sizes (policies) for the timing curve; '' skips")
     parser.add_argument("--no-baseline", action="store_true", help="skip the chunk-and-embed baseline")
     parser.add_argument("--no-library", action="store_true", help="skip the one-library figures")
+    parser.add_argument("--timing-only", action="store_true", help="skip the quality figures (latency and scaling only)")
     parser.add_argument("--work", help="keep the indexes in this folder and reuse them (ingest skips unchanged ones)")
     parser.add_argument("--fit-oos", action="store_true", help="refit the out-of-scope decision on dev and print it")
     parser.add_argument("--features", default="dense,anchor,topic", help="features for --fit-oos")
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
         print("\nquality (dev = tuned on; test = never tuned on)")
-        for item in sets:
+        for item in [] if args.timing_only else sets:
             rows = item.rows()
             print(f"{item.name} [{item.split}] ({sum(not r.get('oos') for r in rows)} in scope, "
                   f"{sum(bool(r.get('oos')) for r in rows)} off-topic)")
