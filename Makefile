@@ -57,7 +57,7 @@ test: setup browser-deps index lint
 # Figures, not assertions: retrieval (ingest time, index size, latency, memory, eval sets), NLU
 # cross-validation, latency and load through a fresh stack.
 bench: setup index model
-	$(APP)/python -m knowledge.bench
+	$(APP)/python -m knowledge.bench --split all
 	$(APP)/python -m knowledge.bench_parse
 	$(APP)/python -m bot.bench
 

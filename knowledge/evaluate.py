@@ -5,6 +5,8 @@ Evaluation sets are split (data/eval/sets.yml): `dev` sets may be tuned on, `tes
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +37,20 @@ class EvalSet:
         return load_set(self.questions)
 
 
+# A test folder holds one policy in several formats (policy.docx, .pdf, .md, .txt, source.*): the set is measured on
+# one of them, Word first (what schools mostly upload), copied under the folder's name so its policy id is the slug.
+FORMAT_PREFERENCE = ("policy.docx", "policy.md", "policy.txt", "policy.pdf")
+
+
 def _policy_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in POLICY_SUFFIXES)
+    for name in FORMAT_PREFERENCE:
+        if (folder / name).is_file():
+            target = Path(tempfile.gettempdir()) / "policy-coach-eval" / f"{folder.name}{Path(name).suffix}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists() or target.read_bytes() != (folder / name).read_bytes():
+                shutil.copyfile(folder / name, target)
+            return [target]
+    return []
 
 
 def eval_sets(split: str | None = None, *, sets_file: Path = SETS_FILE) -> list[EvalSet]:

@@ -392,3 +392,21 @@ def test_force_rewrites_an_unchanged_index(capsys, index_dir):
     assert "updated social-media-policy: 0 added, 0 removed, 0 changed" in out
     assert (index_dir / "manifest.json").stat().st_mtime_ns != mtime
     assert json.loads((index_dir / "manifest.json").read_text())["files"] == built  # same content, rebuilt
+
+
+def test_eval_json_reports_every_question(capsys, index_dir, tmp_path):
+    assert run(capsys, "ingest", str(SOCIAL), "--index", str(index_dir), "--quiet")[0] == 0
+    questions = tmp_path / "set.jsonl"
+    questions.write_text(
+        json.dumps({"q": "Staff members must not have contact through any personal social medium with any pupil",
+                    "gold": ["6.3"]}) + "\n"
+        + json.dumps({"q": "???", "gold": ["6.3"]}) + "\n"  # refused: a miss at every k
+        + json.dumps({"q": "What is the capital of France?", "oos": True}) + "\n")
+    code, out, _ = run(capsys, "eval", str(questions), "--index", str(index_dir), "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["recall@5"] == pytest.approx(0.5)
+    assert [sorted(q) for q in result["questions"]] == [["q", "rank", "refused", "top"]] * 3
+    first, refused, _ = result["questions"]
+    assert first["rank"] == 1 and first["top"][0] == "social-media-policy:6.3" and first["refused"] is False
+    assert refused["rank"] is None and refused["refused"] is True
