@@ -52,10 +52,14 @@ def sidebar(driver, label: str) -> None:
 def words_on_screen(driver) -> str:
     """The page's text without Material icon ligatures (their names, e.g. 'upload_file', are drawn as icons)."""
     return driver.execute_script(
-        "const c = document.body.cloneNode(true);"
-        "c.querySelectorAll('[data-testid=\"stIconMaterial\"], .material-symbols-rounded').forEach(e => e.remove());"
-        "document.body.appendChild(c); c.style.position='absolute'; c.style.left='-99999px';"
-        "const t = c.innerText; c.remove(); return t;")
+        "const out = []; const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);"
+        "while (w.nextNode()) { const p = w.currentNode.parentElement;"
+        "  if (!p || !w.currentNode.textContent.trim()) continue;"
+        "  const style = getComputedStyle(p);"
+        "  if (style.fontFamily.includes('Material') || style.display === 'none' || style.visibility === 'hidden'"
+        "      || p.closest('script,style,noscript')) continue;"
+        "  out.push(w.currentNode.textContent.trim()); }"
+        "return out.join('\\n');")
 
 
 def leaks(text: str) -> list[str]:
