@@ -92,7 +92,7 @@ def test_coordinator_walks_every_page_with_30_staff(school, driver, live_env):
         settle(driver, 2)
         timings[link] = time.monotonic() - started
         text = words_on_screen(driver)
-        assert len(text) > 500 and leaks(text) == [], (link, leaks(text))
+        assert len(text) > 200 and leaks(text) == [], (link, leaks(text))
         assert screenshot(driver, shot, height).stat().st_size > 10_000
     print("page load + settle (s):", {k: round(v, 1) for k, v in timings.items()})
     # the dashboard's one-click compliance report downloads, opens and names the people
