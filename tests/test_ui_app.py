@@ -471,8 +471,8 @@ def test_thumbs_down_is_stored_for_the_signed_in_user_and_shown_to_the_coordinat
     no_exceptions(coord)
     assert "Answers rated unhelpful (1)" in texts(coord) and question in texts(coord)
     link = [b for b in coord.button if b.key and b.key.startswith("rated-link-")][0]
-    coord.selectbox(key="rated-pick-" + link.key[len("rated-link-"):]).set_value(("social-media-policy", "6.5"))
-    link.click().run()
+    coord.selectbox(key="rated-pick-" + link.key[len("rated-link-"):]).set_value(("social-media-policy", "6.5")).run()
+    coord.button(key=link.key).click().run()
     no_exceptions(coord)
     assert seeded.question_links()[normalise_question(question)] == [("social-media-policy", "6.5")]
 
