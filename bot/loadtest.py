@@ -298,9 +298,19 @@ async def long_conversation(url: str, turns: int, *, token: str | None = None,
     return pairs
 
 
-def _ratio(rows: list[tuple[float, float]]) -> float:
-    """Median long latency over median fresh latency (each side went first on half of the turns)."""
-    return percentile([a for a, _ in rows], 50) / (percentile([b for _, b in rows], 50) or 1.0)
+def _ratio(rows: dict[int, tuple[float, float]]) -> float:
+    """Long/fresh latency ratio over some turns, comparing like with like.
+
+    The side that asks first pays for encoding the question, and the sides take turns going first; so the long
+    conversation's turns where it went first are compared with the fresh turns where the fresh one went first,
+    likewise for second, and the two ratios of medians are combined (geometric mean)."""
+    ratios = []
+    for long_first in (True, False):
+        longs = [a for t, (a, _) in rows.items() if (t % 2 == 1) == long_first]
+        freshes = [b for t, (_, b) in rows.items() if (t % 2 == 0) == long_first]
+        if longs and freshes:
+            ratios.append(percentile(longs, 50) / (percentile(freshes, 50) or 1.0))
+    return (ratios[0] * ratios[-1]) ** 0.5 if ratios else 0.0
 
 
 def _report_growth(pairs: dict[int, tuple[float, float]], rec: Recorder) -> None:
@@ -308,18 +318,18 @@ def _report_growth(pairs: dict[int, tuple[float, float]], rec: Recorder) -> None
     turns = max(pairs)
     errors = sum(rec.errors.values())
     print(f"  {turns} turns of one conversation, each paired with a fresh one; errors: {errors} {dict(rec.errors) or ''}")
-    print(f"  {'turns':<12}{'long ms':>9}{'fresh ms':>10}{'ratio':>8}   (median long / median fresh over the window)")
+    print(f"  {'turns':<12}{'long ms':>9}{'fresh ms':>10}{'ratio':>8}   (medians; ratio compares turns asked in the same order)")
     size = max(1, min(30, turns // 10))
     windows = sorted({(1, size), (max(1, turns // 3 - size // 2), turns // 3 + size // 2), (turns - size + 1, turns)})
     for first, last in windows:
-        rows = [pairs[t] for t in range(first, last + 1) if t in pairs]
+        rows = {t: pairs[t] for t in range(first, last + 1) if t in pairs}
         ratio = _ratio(rows)
-        print(f"  {first:>4}-{last:<7}{percentile([a for a, _ in rows], 50):>9.0f}"
-              f"{percentile([b for _, b in rows], 50):>10.0f}{ratio:>8.2f}")
+        print(f"  {first:>4}-{last:<7}{percentile([a for a, _ in rows.values()], 50):>9.0f}"
+              f"{percentile([b for _, b in rows.values()], 50):>10.0f}{ratio:>8.2f}")
     print("  single turns: " + ", ".join(f"turn {t}: {pairs[t][0]:.0f} ms (fresh {pairs[t][1]:.0f} ms)"
                                         for t in sorted({1, min(100, turns), turns})))
-    first_ratio = _ratio([pairs[t] for t in range(1, size + 1)])
-    last_ratio = _ratio([pairs[t] for t in range(turns - size + 1, turns + 1)])
+    first_ratio = _ratio({t: pairs[t] for t in range(1, size + 1)})
+    last_ratio = _ratio({t: pairs[t] for t in range(turns - size + 1, turns + 1)})
     print(f"  growth ratio at turn {turns} (long/fresh, median of the last {size} turns): {last_ratio:.2f}"
           f"  (first {size} turns: {first_ratio:.2f}); load average {os.getloadavg()[0]:.1f}")
 
