@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,26 @@ def test_cli_ingest_rejects_corrupt_policies_and_keeps_the_index(tmp_path, live_
     err = capsys.readouterr().err.strip()
     assert err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert (index / "manifest.json").read_bytes() == before
+
+
+# -- running as root is warned about (make run and the launcher) ----------------------------------------------------
+
+
+def test_make_run_and_the_launcher_warn_when_run_as_root():
+    import os
+    import subprocess
+
+    from bot.stack import root_warning
+
+    root = Path(__file__).resolve().parent.parent
+    make = subprocess.run(["make", "-s", "check-user"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert make.returncode == 0
+    as_root = os.geteuid() == 0
+    assert ("WARNING: make run is running as root" in make.stderr) == as_root
+    assert ("docs/systemd/README.md" in (root_warning() or "")) == as_root
+    assert (root / "docs" / "systemd" / "README.md").read_text().count("policycoach") >= 3
+    if as_root:
+        # the same target run as an unprivileged user (nobody exists on every Debian system) prints nothing
+        quiet = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "make", "-s", "-C",
+                                str(root), "check-user"], capture_output=True, text=True, timeout=60)
+        assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
