@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 POLICIES := $(wildcard data/policies/*)
 
-.PHONY: run test setup index model bench lint browser-deps adapter
+.PHONY: run test setup index model bench lint browser-deps adapter check-user
 
 setup: .venv/.stamp .venv-rasa/.stamp
 
@@ -35,7 +35,11 @@ index: .venv/.stamp
 model: .venv/.stamp .venv-rasa/.stamp
 	$(APP)/python -m bot.stack train
 
-run: setup index model
+# Root can read every secret and rewrite the code it runs: a school server runs this as a service user (docs/systemd).
+check-user:
+	@if [ "$$(id -u)" = 0 ]; then echo "WARNING: make run is running as root. On a school server run Policy Coach as an unprivileged user (see docs/systemd/README.md)." >&2; fi
+
+run: check-user setup index model
 	$(APP)/python -m bot.stack run
 
 browser-deps:

@@ -61,8 +61,15 @@ def quiz_question(question: Question, *, resumed: bool = False, note: str | None
     return text, payload, buttons
 
 
-def quiz_feedback(outcome: Outcome, citations: list[dict]) -> tuple[str, dict]:
-    """Right or wrong, the feedback for the chosen option, and the verbatim clauses the scenario tests."""
+SAVED_WITHOUT_CLAUSES = ("Your answer was saved. The policy clauses for this question can't be shown right now; "
+                         "your coordinator has been told.")
+
+
+def quiz_feedback(outcome: Outcome, citations: list[dict] | None) -> tuple[str, dict]:
+    """Right or wrong, the feedback for the chosen option, and the verbatim clauses the scenario tests.
+
+    `citations` None means the index is unavailable: the answer is stored, so the reply says so instead of quoting.
+    """
     question = outcome.question
     correct_option = question.scenario.correct_option
     letters = {o.id: "ABCDEFGH"[i] for i, o in enumerate(question.options)}
@@ -73,7 +80,10 @@ def quiz_feedback(outcome: Outcome, citations: list[dict]) -> tuple[str, dict]:
         head = "Correct!" if outcome.correct else (
             f"Not quite — the best answer is {letters[correct_option.id]}) {correct_option.text}")
         feedback = outcome.option.feedback
-    text = f"{head}\n{feedback}\n\n" + "\n\n".join(_quote(c) for c in citations)
+    unavailable = citations is None
+    citations = citations or []
+    text = f"{head}\n{feedback}\n\n" + ("\n\n".join(_quote(c) for c in citations) if not unavailable
+                                       else SAVED_WITHOUT_CLAUSES)
     payload = {
         "kind": "quiz_feedback",
         "scenario_id": question.scenario.id,
@@ -87,13 +97,16 @@ def quiz_feedback(outcome: Outcome, citations: list[dict]) -> tuple[str, dict]:
         "feedback": feedback,
         "headline": head,
         "citations": citations,
+        "saved": True,
+        "clauses_unavailable": unavailable,
         "finished": outcome.finished,
     }
     return text, payload
 
 
-def quiz_result(summary: dict, reread: list[dict]) -> tuple[str, dict]:
+def quiz_result(summary: dict, reread: list[dict] | None) -> tuple[str, dict]:
     """Score, pass or fail against the pass mark, clauses to re-read, and an offer to retake."""
+    reread = reread or []
     pct = round(summary["score"] * 100)
     mark = round(summary["pass_mark"] * 100)
     if summary["status"] == "stopped":

@@ -308,8 +308,19 @@ def first_coordinator() -> dict[str, str]:
     return values
 
 
+def root_warning() -> str | None:
+    """A warning when the launcher runs as root (a school server should use the service user in docs/systemd)."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return ("WARNING: running as root. On a school server run Policy Coach as an unprivileged user "
+                "(docs/systemd/README.md): root can read every secret and change the code it runs.")
+    return None
+
+
 def run(args) -> int:
     """Start everything and wait for Ctrl-C."""
+    warning = root_warning()
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     stack = Stack(rasa_port=args.rasa_port, action_port=args.action_port, ui_port=args.ui_port,
                   env=first_coordinator())
     started = time.monotonic()

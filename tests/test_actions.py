@@ -145,3 +145,37 @@ def test_removed_or_unknown_sender_is_told_to_sign_in_and_nothing_is_stored(env)
     assert kinds(messages) == ["signed_out"]  # the email itself is not an id the app issues
     with get_store(os.environ["DATABASE_URL"]).session() as session:
         assert session.scalar(select(func.count()).select_from(Attempt)) == 0
+
+
+def test_quiz_feedback_says_the_answer_was_saved_when_the_index_is_damaged(env, monkeypatch, tmp_path, real_index,
+                                                                          caplog):
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(real_index, index)
+    monkeypatch.setenv("POLICY_COACH_INDEX", str(index))
+    sender = f"fx-{uuid.uuid4().hex[:8]}"
+    run(ActionStartQuiz(), tracker("policy_question", sender))
+    question = services.quiz().current(key(sender))
+    right = "ABCD"[[o.correct for o in question.options].index(True)]
+    # the index on disk is damaged after the quiz started (a file no longer matches its checksum)
+    data = bytearray((index / "vectors.npy").read_bytes())
+    data[-3] ^= 0xFF
+    (index / "vectors.npy").write_bytes(bytes(data))
+    stamp = (index / "manifest.json").stat().st_mtime + 5
+    os.utime(index / "manifest.json", (stamp, stamp))
+    tr = tracker("quiz_answer", sender, latest_message={"text": right, "intent": {"name": "quiz_answer"},
+                                                         "entities": []})
+    dispatcher = CollectingDispatcher()
+    with caplog.at_level("WARNING"):
+        result = asyncio.run(ValidateQuizForm().validate_quiz_answer(right, dispatcher, tr, DOMAIN))
+    assert result == {"quiz_answer": None}
+    [message] = dispatcher.messages
+    feedback = message["custom"]
+    assert feedback["kind"] == "quiz_feedback" and feedback["correct"] is True
+    assert feedback["clauses_unavailable"] is True and feedback["citations"] == []
+    assert "Your answer was saved" in message["text"]
+    assert "checksum" not in message["text"] and "vectors" not in message["text"]  # details go to the log only
+    assert "does not match its checksum" in caplog.text
+    # the answer really is stored: the quiz moved on, and the attempt holds it
+    assert services.quiz().current(key(sender)).position == 1

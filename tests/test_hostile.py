@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,55 @@ def test_cli_ingest_rejects_corrupt_policies_and_keeps_the_index(tmp_path, live_
     err = capsys.readouterr().err.strip()
     assert err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert (index / "manifest.json").read_bytes() == before
+
+
+# -- running as root is warned about (make run and the launcher) ----------------------------------------------------
+
+
+def test_make_run_and_the_launcher_warn_when_run_as_root():
+    import os
+    import subprocess
+
+    from bot.stack import root_warning
+
+    root = Path(__file__).resolve().parent.parent
+    make = subprocess.run(["make", "-s", "check-user"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert make.returncode == 0
+    as_root = os.geteuid() == 0
+    assert ("WARNING: make run is running as root" in make.stderr) == as_root
+    assert ("docs/systemd/README.md" in (root_warning() or "")) == as_root
+    assert (root / "docs" / "systemd" / "README.md").read_text().count("policycoach") >= 3
+    if as_root:
+        # the same target run as an unprivileged user (nobody exists on every Debian system) prints nothing
+        quiet = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "make", "-s", "-C",
+                                str(root), "check-user"], capture_output=True, text=True, timeout=60)
+        assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
+
+
+# -- quiz feedback when the index is unavailable (real Rasa + action server) ---------------------------------------
+
+
+def test_quiz_answer_is_saved_and_said_so_while_the_index_is_unavailable(live_stack, live_env):
+    from tests.test_channel import _records
+
+    index = Path(live_env["POLICY_COACH_INDEX"])
+    sender = enrol(live_env["DATABASE_URL"])
+    question = next(p for p in payloads(rest(live_stack, sender, "quiz me")) if p["kind"] == "quiz_question")
+    shown = {"quiz_question": [question["attempt_id"], question["number"]]}
+    aside = index.with_name(index.name + ".aside")
+    index.rename(aside)  # the index goes missing mid-quiz (a rebuild gone wrong)
+    try:
+        replies = rest(live_stack, sender, "a", metadata=shown)
+    finally:
+        aside.rename(index)
+    feedback = next(p for p in payloads(replies) if p["kind"] == "quiz_feedback")
+    assert feedback["clauses_unavailable"] is True and feedback["citations"] == []
+    assert "Your answer was saved" in feedback["text"]
+    assert not any(p["kind"] == "error" for p in payloads(replies))
+    text = " ".join(r.get("text", "") for r in replies)
+    assert "index" not in text.lower() and str(index) not in text  # staff see no details
+    assert _records(live_env["DATABASE_URL"], f"{sender}@example.org")[0] == 1
+    # with the index back, the next answer quotes its clauses again
+    shown = {"quiz_question": [question["attempt_id"], question["number"] + 1]}
+    again = next(p for p in payloads(rest(live_stack, sender, "b", metadata=shown)) if p["kind"] == "quiz_feedback")
+    assert again["citations"] and again["clauses_unavailable"] is False

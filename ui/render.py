@@ -89,6 +89,9 @@ def _quiz_feedback(msg: dict, key: str) -> None:
     if msg.get("chosen") and not msg.get("correct"):
         st.caption(f"You chose {escape_md(msg['chosen']['letter'] + ') ' + msg['chosen']['text'])}")
     st.markdown(multiline(msg.get("feedback", "")))
+    if msg.get("clauses_unavailable"):
+        st.info("Your answer was saved. The policy clauses for this question can't be shown right now.",
+                icon=":material/save:")
     for i, cite in enumerate(msg.get("citations", [])):
         citation(cite, key=f"{key}-c{i}")
 

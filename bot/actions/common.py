@@ -74,3 +74,13 @@ def citations_for(policy: str, clause_ids: list[str]) -> list[dict]:
             out.append({"policy": policy, "policy_title": title, "clause": clause.clause,
                         "section": clause.section, "title": clause.title, "text": clause.text})
     return out
+
+
+def citations_or_none(policy: str, clause_ids: list[str]) -> list[dict] | None:
+    """citations_for, or None when the index is unavailable: the answer is already stored, so the caller says
+    "your answer was saved" instead of failing; the details go to the log, never to staff."""
+    try:
+        return citations_for(policy, clause_ids)
+    except Exception:  # noqa: BLE001 - a damaged or missing index must not turn a stored answer into an error
+        log.warning("quiz clauses unavailable for %s %s", policy, clause_ids, exc_info=True)
+        return None

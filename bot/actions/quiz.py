@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
-from bot.actions.common import citations_for, member, off_loop, send, send_error
+from bot.actions.common import citations_or_none, member, off_loop, send, send_error
 from knowledge.followup import in_context, is_follow_up
 
 DONE = "done"
@@ -118,7 +118,7 @@ class ValidateQuizForm(FormValidationAction):
             return {"quiz_answer": None}
         if outcome.status == "answered":
             question = outcome.question
-            cites = await off_loop(citations_for, question.policy, list(question.scenario.clauses))
+            cites = await off_loop(citations_or_none, question.policy, list(question.scenario.clauses))
             send(dispatcher, messages.quiz_feedback(outcome, cites))
             return {"quiz_answer": DONE if outcome.finished else None}
         if outcome.status == "no_quiz":
@@ -169,7 +169,7 @@ class ActionQuizResult(Action):
             summary = await off_loop(lambda: services.quiz().last_result(sender))
             if summary is None:
                 return [SlotSet("quiz_answer", None)]
-            reread = await off_loop(citations_for, summary["policy"], summary["reread"])
+            reread = await off_loop(citations_or_none, summary["policy"], summary["reread"])
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return [SlotSet("quiz_answer", None)]
@@ -195,7 +195,7 @@ class ActionStopQuiz(Action):
         if summary is None:
             send(dispatcher, messages.notice("quiz_stale", "There's no quiz in progress to stop."))
         else:
-            reread = await off_loop(citations_for, summary["policy"], summary["reread"])
+            reread = await off_loop(citations_or_none, summary["policy"], summary["reread"])
             send(dispatcher, messages.quiz_result(summary, reread))
         return [SlotSet("quiz_answer", None), SlotSet("requested_slot", None)]
 
@@ -218,7 +218,7 @@ class ActionSkipQuestion(Action):
         if outcome.status == "no_quiz":
             send(dispatcher, messages.notice("quiz_stale", "There's no quiz in progress. Say 'quiz me' to start one."))
             return [SlotSet("quiz_answer", NO_QUIZ)] if tracker.active_loop.get("name") else []
-        cites = await off_loop(citations_for, outcome.question.policy,
+        cites = await off_loop(citations_or_none, outcome.question.policy,
                                list(outcome.question.scenario.clauses))
         send(dispatcher, messages.quiz_feedback(outcome, cites))
         return [SlotSet("quiz_answer", DONE if outcome.finished else None)]
