@@ -80,7 +80,7 @@ def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | N
 
             encoder = load_encoder(settings.model)
         report = reindex(final, settings, encoder)
-    except Exception as exc:  # noqa: BLE001 - put the old files back whatever went wrong
+    except Exception as exc:  # put the old files back whatever went wrong
         log.exception("policy upload failed")
         final.unlink(missing_ok=True)
         for old, kept in moved:
