@@ -1,6 +1,7 @@
 """Headless Chromium against the live stack: sign in through the page, ask, see 6.3, quiz, dashboard; screenshots."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -14,7 +15,8 @@ from knowledge.parser import parse_file
 from ui.demo import DEMO_PASSWORD, seed_demo
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to var/screenshots (git-ignored); POLICY_COACH_SCREENSHOTS=docs/screenshots refreshes the docs.
+SHOTS = ROOT / os.environ.get("POLICY_COACH_SCREENSHOTS", "var/screenshots")
 QUESTION = "A pupil sent me a friend request on Facebook, what do I do?"
 pytestmark = pytest.mark.slow
 
@@ -97,6 +99,7 @@ def settle(driver, seconds: float = 1.5) -> None:
 
 
 def screenshot(driver, name: str, height: int = 1000) -> Path:
+    """Save a screenshot into SHOTS (var/screenshots unless POLICY_COACH_SCREENSHOTS says otherwise)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     driver.set_window_size(1400, height)
     time.sleep(0.8)
