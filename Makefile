@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 POLICIES := $(wildcard data/policies/*)
 
-.PHONY: run test setup index model bench lint browser-deps adapter check-user
+.PHONY: run test test-fast setup index model bench lint browser-deps adapter check-user
 
 setup: .venv/.stamp .venv-rasa/.stamp
 
@@ -52,7 +52,12 @@ lint: .venv/.stamp
 	$(APP)/ruff check knowledge bot ui tests
 	$(APP)/lint-imports
 
-# CI order: lint -> pytest -> rasa data validate -> rasa train -> rasa test (stories), then the stack tests.
+# Fast tier: no real model, no Rasa, no Postgres/Redis, no browser (SQLite and the hashing encoder); a test
+# that loads the model or starts a stack without @pytest.mark.slow fails (tests/conftest.py).
+test-fast: .venv/.stamp
+	$(APP)/python -m pytest -q -m "not slow"
+
+# Both tiers. CI order: lint -> pytest -> rasa data validate -> rasa train -> rasa test (stories), then the stack tests.
 test: setup browser-deps index lint
 	$(RASA) data validate --domain bot/domain.yml --data data/rasa --config config.yml --fail-on-warnings
 	$(APP)/python -m bot.stack train

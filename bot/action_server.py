@@ -26,7 +26,7 @@ def build_app(actions_module: str) -> Sanic:
     token = ensure_token(ACTION_TOKEN, get_settings().var_dir)
 
     @app.on_request
-    async def require_token(request):  # noqa: ANN001, ANN202
+    async def require_token(request):
         if request.path == "/health":
             return None
         supplied = request.args.get("token") or bearer(request.headers.get("Authorization"))

@@ -232,7 +232,7 @@ def _decode_roster(data: bytes) -> str | None:
 MAX_ROSTER_LINE = 2000
 
 
-def _records(reader, errors: list[tuple[int, str]]):  # noqa: ANN001, ANN202
+def _records(reader, errors: list[tuple[int, str]]):
     """The reader's records; a malformed one ends the file with a line-numbered problem, not a traceback."""
     while True:
         try:

@@ -104,7 +104,7 @@ class TokenRestInput(InputChannel):
                 log.warning("turn for one sender exceeded %.0f s and was cancelled", self.turn_timeout)
                 return response.json([*collector.messages, {"recipient_id": sender, "text": TOO_SLOW,
                                                             "custom": {"kind": "error", "text": TOO_SLOW}}])
-            except Exception:  # noqa: BLE001 - the user gets a plain message; the details go to the log
+            except Exception:  # the user gets a plain message; the details go to the log
                 log.exception("message handling failed")
                 return response.json([*collector.messages, {"recipient_id": sender, "text": FAILED,
                                                             "custom": {"kind": "error", "text": FAILED}}])

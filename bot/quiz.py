@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -86,7 +86,6 @@ class Outcome:
     option: Option | None = None
     correct: bool = False
     finished: bool = False
-    detail: dict = field(default_factory=dict)
 
 
 class QuizEngine:
@@ -167,8 +166,7 @@ class QuizEngine:
         finished = active.position >= active.n_questions
         if finished:
             self._finish(active, "completed")
-        return Outcome("answered", question, option, correct, finished,
-                       {"answered": len(active.answers), "correct_so_far": sum(a.correct for a in active.answers)})
+        return Outcome("answered", question, option, correct, finished)
 
     # -- operations ---------------------------------------------------------
     def start(self, sender_id: str, policy: str | None = None, *, seed: int | None = None,

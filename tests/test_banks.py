@@ -150,8 +150,8 @@ def test_a_scenario_whose_clause_left_the_policy_is_flagged_not_served(store, qu
 
 
 def test_each_attempt_and_answer_keeps_the_bank_version_it_was_given_against(store, quizzes, texts):
-    from bot.bank import choice_token  # noqa: PLC0415
-    from bot.store import Answer  # noqa: PLC0415
+    from bot.bank import choice_token
+    from bot.store import Answer
 
     banks.seed_from_files(store, quizzes)
     text = banks.export_yaml(store, "social-media-policy")
@@ -192,7 +192,7 @@ def test_quiz_me_on_a_named_policy_starts_that_quiz_and_the_default_is_the_large
 
 @pytest.mark.slow
 def test_versions_and_conflicts_on_postgres(request, texts):
-    import uuid  # noqa: PLC0415
+    import uuid
 
     store = Store(request.getfixturevalue("postgres_url"))  # skipped without TEST_POSTGRES_URL
     policy = f"pg-test-{uuid.uuid4().hex[:8]}"  # the database is shared between runs

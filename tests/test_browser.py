@@ -15,7 +15,8 @@ from knowledge.parser import parse_file
 from ui.demo import DEMO_PASSWORD, seed_demo
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to var/screenshots (git-ignored); POLICY_COACH_SCREENSHOTS=docs/screenshots refreshes the docs.
+SHOTS = ROOT / os.environ.get("POLICY_COACH_SCREENSHOTS", "var/screenshots")
 QUESTION = "A pupil sent me a friend request on Facebook, what do I do?"
 pytestmark = pytest.mark.slow
 
@@ -98,6 +99,7 @@ def settle(driver, seconds: float = 1.5) -> None:
 
 
 def screenshot(driver, name: str, height: int = 1000) -> Path:
+    """Save a screenshot into SHOTS (var/screenshots unless POLICY_COACH_SCREENSHOTS says otherwise)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     driver.set_window_size(1400, height)
     time.sleep(0.8)

@@ -186,8 +186,8 @@ def test_result_screen_and_my_training_list_the_same_clauses_to_reread(store, cl
     assert result["reread"] == [r["clause"] for r in mine if r["policy"] == result["policy"]]
     # A clause whose latest answer was right is not listed even if an earlier answer on it was wrong.
     with store.session() as session:
-        from bot.quiz import answer_rows  # noqa: PLC0415
-        from bot.store import Staff  # noqa: PLC0415
+        from bot.quiz import answer_rows
+        from bot.store import Staff
 
         staff = session.query(Staff).filter_by(sender_id="yan@school.example").one()
         rows = answer_rows(session, staff.id)
@@ -232,7 +232,7 @@ def test_todo_for_a_newcomer_then_mid_quiz_then_up_to_date(seeded, clauses):
     assert [t["kind"] for t in todo] == ["quiz_take", "agreement"]
     assert todo[1]["text"] == "Sign the Acceptable Use Agreement."
     engine = quiz_engine(seeded, clauses, QUIZZES)
-    from ui.demo import choice_token  # noqa: PLC0415
+    from ui.demo import choice_token
 
     question, _ = engine.start(sender, seed=1)
     for _ in range(3):

@@ -102,3 +102,16 @@ def test_the_rasa_server_gets_its_runtime_dir_and_time_guard_in_its_credentials_
     channel = yaml.safe_load(path.read_text())["bot.channel.TokenRestInput"]
     assert channel == {"runtime_dir": str(tmp_path / "var"), "turn_timeout": 7.0}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_every_command_line_tool_is_a_registered_script_listed_in_the_readme():
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    targets = {target.split(":")[0] for target in scripts.values()}
+    tools = {f"{p.parent.name}.{p.stem}" for d in ("knowledge", "bot") for p in (ROOT / d).glob("*.py")
+             if 'if __name__ == "__main__"' in p.read_text()}
+    assert tools - targets == {"bot.rasa_server", "bot.balancer"}  # .venv-rasa only; started by the stack
+    readme = (ROOT / "README.md").read_text()
+    for name, target in scripts.items():
+        assert f"| `{name}` | `{target.split(':')[0]}` |" in readme

@@ -49,7 +49,7 @@ def test_client_sends_the_bearer_token_and_maps_refusals_to_clear_messages(tmp_p
     seen = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.append((self.headers.get("Authorization"), body))
             status = 200 if body["message"] == "ok" else int(body["message"])

@@ -6,14 +6,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from bot.auth import ROLE_LABELS  # noqa: E402
-from bot.store import StoreUnavailable  # noqa: E402
-from knowledge.settings import SettingsError  # noqa: E402
-from ui import session  # noqa: E402
-from ui.pages import pages_for  # noqa: E402
-from ui.render import escape_md  # noqa: E402
+from bot.auth import ROLE_LABELS
+from bot.store import StoreUnavailable
+from knowledge.settings import SettingsError
+from ui import session
+from ui.pages import pages_for
+from ui.render import escape_md
 
 
 def _sso_sign_in(store) -> None:

@@ -88,7 +88,7 @@ def clear_cookie_script() -> str:
     return f"<script>fetch({json.dumps(ROUTE)}, {{method: 'DELETE', credentials: 'same-origin'}});</script>"
 
 
-async def session_endpoint(request):  # noqa: ANN001, ANN201 - a Starlette endpoint
+async def session_endpoint(request):
     """POST a ticket: set the HTTP-only cookie. DELETE: clear it."""
     from starlette.responses import Response  # noqa: PLC0415
 

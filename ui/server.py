@@ -6,8 +6,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from ui.cookies import routes  # noqa: E402
+from ui.cookies import routes
 
 app = st.App(str(Path(__file__).resolve().parent / "app.py"), routes=routes())
