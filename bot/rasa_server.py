@@ -77,7 +77,7 @@ def _event_classes_by_name() -> None:
     original = Event.resolve_by_type
     found: dict = {}
 
-    def resolve_by_type(type_name, default=None):  # noqa: ANN001, ANN202
+    def resolve_by_type(type_name, default=None):
         cls = found.get(type_name)
         if cls is None:
             cls = original(type_name, default)  # unknown names behave as before (default, None or ValueError)
@@ -102,19 +102,19 @@ def _keep_action_connections() -> None:
     new_session = EndpointConfig.session
 
     class _Kept:
-        def __init__(self, session):  # noqa: ANN001
+        def __init__(self, session):
             self.session = session
 
-        async def __aenter__(self):  # noqa: ANN204
+        async def __aenter__(self):
             return self.session
 
-        async def __aexit__(self, *exc) -> bool:  # noqa: ANN002
+        async def __aexit__(self, *exc) -> bool:
             return False
 
-    def session(self):  # noqa: ANN001, ANN202
+    def session(self):
         loop = asyncio.get_running_loop()
         kept = getattr(self, "_kept_session", None)
-        if kept is None or kept.closed or kept._loop is not loop:  # noqa: SLF001 - one per event loop
+        if kept is None or kept.closed or kept._loop is not loop:
             kept = self._kept_session = new_session(self)
         return _Kept(kept)
 
@@ -132,18 +132,18 @@ def _stored_event_count_without_a_query() -> None:
 
     retrieve, additional = SQLTrackerStore._retrieve, SQLTrackerStore._additional_events
 
-    async def _retrieve(self, sender_id, fetch_events_from_all_sessions):  # noqa: ANN001, ANN202
+    async def _retrieve(self, sender_id, fetch_events_from_all_sessions):
         tracker = await retrieve(self, sender_id, fetch_events_from_all_sessions)
         if tracker is not None and not fetch_events_from_all_sessions:
-            tracker._stored_events = len(tracker.events)  # noqa: SLF001
+            tracker._stored_events = len(tracker.events)
         return tracker
 
-    def _additional_events(self, session, tracker):  # noqa: ANN001, ANN202
+    def _additional_events(self, session, tracker):
         stored = getattr(tracker, "_stored_events", None)
         if stored is None:
             return additional(self, session, tracker)
         new = list(itertools.islice(tracker.events, stored, len(tracker.events)))
-        tracker._stored_events = len(tracker.events)  # noqa: SLF001 - saved now
+        tracker._stored_events = len(tracker.events)
         return iter(new)
 
     SQLTrackerStore._retrieve = _retrieve
@@ -166,13 +166,13 @@ def _bounded_sessions(limit: int) -> None:
 
     expired_by_time = MessageProcessor._has_session_expired
 
-    def has_session_expired(self, tracker) -> bool:  # noqa: ANN001
+    def has_session_expired(self, tracker) -> bool:
         if expired_by_time(self, tracker):
             return True
         return (self.domain.session_config.are_sessions_enabled() and len(tracker.events) >= limit
                 and not tracker.active_loop_name and tracker.get_last_event_for(UserUttered) is not None)
 
-    def carried_slots(tracker) -> list:  # noqa: ANN001
+    def carried_slots(tracker) -> list:
         # Rasa copies every SlotSet of the old session; only each slot's last value matters, and copying all
         # of them would make each new session start longer than the last.
         latest = {}

@@ -91,7 +91,7 @@ def _title_words(title: str, titles) -> set[str]:
     for other in titles:
         if other != title:
             others |= set(tokens(other))
-    return {t for t in tokens(title) if t not in others and t not in TOPIC_GENERIC}
+    return {t for t in tokens(title) if t not in others and t not in topic_generic()}
 
 
 def _is_detail(searcher: Searcher, cite: Citation) -> bool:

@@ -100,7 +100,7 @@ def test_coordinator_walks_every_page_with_30_staff(school, driver, live_env):
     wait_for(driver, lambda d: button(d, "Download the report (PDF)"), 90, "the report button").click()
     pdf = wait_for(driver, lambda d: next((p for p in downloads.glob("*.pdf")), None), 60, "the PDF download")
     time.sleep(1)
-    import pdfplumber  # noqa: PLC0415
+    import pdfplumber
 
     with pdfplumber.open(pdf) as doc:
         text = "\n".join(page.extract_text() for page in doc.pages)

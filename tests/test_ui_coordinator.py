@@ -76,7 +76,7 @@ def busy(env, seeded):
     assignments.set_assignment(seeded, "social-media-policy", "support_staff", due=date.today() + timedelta(days=3),
                                sign=True, quiz=True, section=None, by="coord@school.example")
     with seeded.session() as session:
-        from bot.store import Assignment  # noqa: PLC0415
+        from bot.store import Assignment
         session.query(Assignment).update({"due": date.today() - timedelta(days=2)})
     records.mark_not_covered(seeded, normalise_question("What time does the canteen open?"),
                              by="coord@school.example", contact="The office (office@school.example)")
@@ -178,17 +178,17 @@ def test_dashboard_filters_apply_to_every_chart_and_table(env, seeded):
 
 
 def test_compliance_report_pdf_opens_and_names_the_right_people(env, seeded):
-    import io  # noqa: PLC0415
+    import io
 
-    import pdfplumber  # noqa: PLC0415
+    import pdfplumber
 
-    from bot.report import compliance, compliance_pdf  # noqa: PLC0415
+    from bot.report import compliance, compliance_pdf
 
     index = load(Path(env["POLICY_COACH_INDEX"]))
     assignments.set_assignment(seeded, "social-media-policy", "support_staff", due=date.today() + timedelta(days=1),
                                sign=True, quiz=True, section=None, by="coord@school.example")
     with seeded.session() as session:
-        from bot.store import Assignment  # noqa: PLC0415
+        from bot.store import Assignment
         session.query(Assignment).update({"due": date.today() - timedelta(days=5)})
     data = compliance(seeded, index, "social-media-policy")
     by_name = {r["name"]: r for r in data["rows"]}

@@ -132,7 +132,7 @@ def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | N
 
             encoder = load_encoder(settings.model)
         report = reindex(final, settings, encoder, on_progress=report_progress)
-    except Exception:  # noqa: BLE001 - put the old files back whatever went wrong
+    except Exception:
         log.exception("policy upload failed")
         final.unlink(missing_ok=True)
         for old, kept, ours in moved:
