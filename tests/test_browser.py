@@ -182,9 +182,11 @@ def test_quiz_with_buttons(ui, driver):
 
 def test_coordinator_dashboard(ui, driver, live_env):
     wait_for(driver, lambda d: button(d, "Sign out"), 30, "the sign out button").click()
-    wait_for(driver, lambda d: d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]"), 60,
-             "the coordinator tab").click()
-    field(driver, "Coordinator email").send_keys(live_env["COORDINATOR_EMAIL"])
+    # find and click in one step, retried: a Streamlit rerun can replace the tab between finding and clicking
+    wait_for(driver, lambda d: d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]").click()
+             or True, 60, "the coordinator tab")
+    wait_for(driver, lambda d: field(d, "Coordinator email"), 30, "the coordinator email box").send_keys(
+        live_env["COORDINATOR_EMAIL"])
     wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
                                     if e.is_displayed()), 10, "the password box").send_keys(
         live_env["COORDINATOR_PASSWORD"])
