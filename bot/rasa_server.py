@@ -14,8 +14,9 @@ import itertools
 import os
 import sys
 
-# Events in one session before the next user message starts a new one (0 = unbounded, Rasa's behaviour).
-SESSION_EVENTS = int(os.environ.get("POLICY_COACH_SESSION_EVENTS", "60"))
+# Events in one session before the next user message starts a new one (0 = unbounded, Rasa's behaviour);
+# POLICY_COACH_SESSION_EVENTS overrides it.
+SESSION_EVENTS = 60
 
 
 def _cache_action_response_validator() -> None:
@@ -192,8 +193,9 @@ def main() -> None:
     _event_classes_by_name()
     _keep_action_connections()
     _stored_event_count_without_a_query()
-    if SESSION_EVENTS > 0:
-        _bounded_sessions(SESSION_EVENTS)
+    limit = int(os.environ.get("POLICY_COACH_SESSION_EVENTS") or SESSION_EVENTS)
+    if limit > 0:
+        _bounded_sessions(limit)
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]
