@@ -182,10 +182,16 @@ def test_quiz_with_buttons(ui, driver):
 
 def test_coordinator_dashboard(ui, driver, live_env):
     wait_for(driver, lambda d: button(d, "Sign out"), 30, "the sign out button").click()
-    # find and click in one step, retried: a Streamlit rerun can replace the tab between finding and clicking
-    wait_for(driver, lambda d: d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]").click()
-             or True, 60, "the coordinator tab")
-    wait_for(driver, lambda d: field(d, "Coordinator email"), 30, "the coordinator email box").send_keys(
+
+    def coordinator_form(d):
+        # (re)click the tab until its form shows: a Streamlit rerun after sign-out can switch back to "Staff"
+        try:
+            return field(d, "Coordinator email")
+        except StopIteration:
+            d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]").click()
+            return None
+
+    wait_for(driver, coordinator_form, 60, "the coordinator sign-in form").send_keys(
         live_env["COORDINATOR_EMAIL"])
     wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
                                     if e.is_displayed()), 10, "the password box").send_keys(
