@@ -200,9 +200,17 @@ def test_quiz_with_buttons(ui, driver):
 
 def test_coordinator_dashboard(ui, driver, live_env):
     wait_for(driver, lambda d: button(d, "Sign out"), 30, "the sign out button").click()
-    wait_for(driver, lambda d: d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]"), 60,
-             "the coordinator tab").click()
-    field(driver, "Coordinator email").send_keys(live_env["COORDINATOR_EMAIL"])
+
+    def coordinator_form(d):
+        # (re)click the tab until its form shows: a Streamlit rerun after sign-out can switch back to "Staff"
+        try:
+            return field(d, "Coordinator email")
+        except StopIteration:
+            d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]").click()
+            return None
+
+    wait_for(driver, coordinator_form, 60, "the coordinator sign-in form").send_keys(
+        live_env["COORDINATOR_EMAIL"])
     wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
                                     if e.is_displayed()), 10, "the password box").send_keys(
         live_env["COORDINATOR_PASSWORD"])
