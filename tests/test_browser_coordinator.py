@@ -77,7 +77,8 @@ def test_coordinator_walks_every_page_with_30_staff(school, driver, live_env):
     driver.get(url)
     wait_for(driver, lambda d: d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]"), 90,
              "the coordinator tab").click()
-    field(driver, "Coordinator email").send_keys(live_env["COORDINATOR_EMAIL"])
+    wait_for(driver, lambda d: field(d, "Coordinator email"), 30, "the coordinator form").send_keys(
+        live_env["COORDINATOR_EMAIL"])
     wait_for(driver, lambda d: next(e for e in d.find_elements(By.CSS_SELECTOR, 'input[type="password"]')
                                     if e.is_displayed()), 10, "the password box").send_keys(
         live_env["COORDINATOR_PASSWORD"])
@@ -128,8 +129,7 @@ def test_next_refusal_names_the_coordinators_contact(school, driver):
 
     url, (name, email) = school
     button(driver, "Sign out").click()
-    wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 90, "the sign-in form")
-    field(driver, "Your name (as on the staff list)").send_keys(name)
+    wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 90, "the sign-in form").send_keys(name)
     field(driver, "School email").send_keys(email)
     field(driver, "Password").send_keys(DEMO_PASSWORD)
     button(driver, "Sign in").click()
