@@ -143,6 +143,8 @@ def test_next_refusal_names_the_coordinators_contact(school, driver):
     field(driver, "School email").send_keys(email)
     field(driver, "Password").send_keys(DEMO_PASSWORD)
     button(driver, "Sign in").click()
+    wait_for(driver, lambda d: button(d, "Sign out"), 90, "the staff member signed in")
+    sidebar(driver, "Ask & practise")  # sign-in kept the coordinator page's URL; staff see a notice there
     box = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]'), 90,
                    "the chat input")
     time.sleep(31)  # the action server re-reads coordinator decisions at most every 30 s
