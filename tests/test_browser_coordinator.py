@@ -62,6 +62,20 @@ def words_on_screen(driver) -> str:
         "return out.join('\\n');")
 
 
+# The element matching a selector (and text) inside the one question box that mentions a phrase: walk up from each
+# match to the first ancestor with the phrase; it must hold only that one match.
+MINE = """
+const [selector, phrase, label] = arguments;
+const all = [...document.querySelectorAll(selector)].filter(e => !label || e.innerText.includes(label));
+for (const e of all) {
+  let n = e;
+  while (n && !(n.innerText || '').includes(phrase)) n = n.parentElement;
+  if (n && all.filter(x => n.contains(x)).length === 1) return e;
+}
+return null;
+"""
+
+
 def leaks(text: str) -> list[str]:
     return [m.group(0) for p in INTERNAL for m in p.finditer(text)]
 
@@ -77,7 +91,8 @@ def test_coordinator_walks_every_page_with_30_staff(school, driver, live_env):
     driver.get(url)
     wait_for(driver, lambda d: d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]"), 90,
              "the coordinator tab").click()
-    field(driver, "Coordinator email").send_keys(live_env["COORDINATOR_EMAIL"])
+    wait_for(driver, lambda d: field(d, "Coordinator email"), 30, "the coordinator form").send_keys(
+        live_env["COORDINATOR_EMAIL"])
     wait_for(driver, lambda d: next(e for e in d.find_elements(By.CSS_SELECTOR, 'input[type="password"]')
                                     if e.is_displayed()), 10, "the password box").send_keys(
         live_env["COORDINATOR_PASSWORD"])
@@ -108,17 +123,13 @@ def test_coordinator_walks_every_page_with_30_staff(school, driver, live_env):
     assert "Support staff" in text and "Governor / management committee" in text
     # "not covered" with a contact, on the unanswered questions page
     sidebar(driver, "Unanswered questions")
-    box = wait_for(driver, lambda d: min((c for c in d.find_elements(
-        By.CSS_SELECTOR, '[data-testid="stVerticalBlockBorderWrapper"]') if "maternity pay" in c.text),
-        key=lambda c: len(c.text)), 60, "the maternity pay question")
-    contact = next(e for e in box.find_elements(By.TAG_NAME, "input") if "Who should staff ask" in
-                   (e.get_attribute("aria-label") or ""))
+    contact = wait_for(driver, lambda d: d.execute_script(MINE, "input[aria-label*='Who should staff ask']",
+                                                           "maternity pay"), 60, "the maternity pay question")
     contact.send_keys(CONTACT)
     contact.send_keys(Keys.ENTER)
     settle(driver, 1)
-    box = min((c for c in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stVerticalBlockBorderWrapper"]')
-               if "maternity pay" in c.text), key=lambda c: len(c.text))
-    next(b for b in box.find_elements(By.TAG_NAME, "button") if "Mark as not covered" in b.text).click()
+    wait_for(driver, lambda d: d.execute_script(MINE, "button", "maternity pay", "Mark as not covered"), 30,
+             "its Mark as not covered button").click()
     wait_for(driver, lambda d: f"told to ask {CONTACT}" in body(d), 60, "the not-covered notice")
 
 
@@ -128,11 +139,12 @@ def test_next_refusal_names_the_coordinators_contact(school, driver):
 
     url, (name, email) = school
     button(driver, "Sign out").click()
-    wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 90, "the sign-in form")
-    field(driver, "Your name (as on the staff list)").send_keys(name)
+    wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 90, "the sign-in form").send_keys(name)
     field(driver, "School email").send_keys(email)
     field(driver, "Password").send_keys(DEMO_PASSWORD)
     button(driver, "Sign in").click()
+    wait_for(driver, lambda d: button(d, "Sign out"), 90, "the staff member signed in")
+    sidebar(driver, "Ask & practise")  # sign-in kept the coordinator page's URL; staff see a notice there
     box = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]'), 90,
                    "the chat input")
     time.sleep(31)  # the action server re-reads coordinator decisions at most every 30 s

@@ -46,8 +46,8 @@ def on_screen(at) -> list[str]:
         value = frame.value
         if isinstance(value, pd.DataFrame):
             parts += [str(c) for c in value.columns]
-            # an empty numeric cell is drawn blank (not "None"), so missing values are not text on screen
-            parts += [str(v) for v in value.to_numpy().ravel() if not pd.isna(v)]
+            # st.dataframe draws a missing value as "None", so every cell counts (str(NaN) is "nan": caught too)
+            parts += [str(v) for v in value.to_numpy().ravel()]
     for kind in ("selectbox", "multiselect", "radio"):
         for widget in getattr(at, kind):
             parts.append(str(widget.label))

@@ -52,7 +52,7 @@ def percent_bars(frame: pd.DataFrame, label: str, value: str, *, title: str, too
     not mistaken for a gap."""
     data = frame.assign(_shown=frame[value].clip(lower=1.5), _text=frame[value].map(lambda v: f"{v:.0f}%"))
     scale = alt.Scale(domain=[0, 100])
-    category = alt.Y(f"{label}:N", sort=None, title=None) if horizontal else \
+    category = alt.Y(f"{label}:N", sort=None, title=None, axis=alt.Axis(labelLimit=230)) if horizontal else \
         alt.X(f"{label}:N", sort=None, title=None, axis=alt.Axis(labelAngle=0, labelLimit=160))
     amount = alt.X("_shown:Q", scale=scale, title=title) if horizontal else alt.Y("_shown:Q", scale=scale, title=title)
     base = alt.Chart(data, **({"height": height} if height else {})).encode(category, amount)
@@ -93,7 +93,6 @@ def _completion(store, index) -> None:
     table = completion_table(view)
     st.dataframe(table, hide_index=True, column_config={
         "Name": st.column_config.TextColumn("Name", pinned=True),
-        "Best score %": st.column_config.NumberColumn("Best score %", format="%d%%"),
         "Signed current version": st.column_config.CheckboxColumn("Signed current version"),
         "Passed": st.column_config.CheckboxColumn("Passed"),
     })
@@ -113,7 +112,7 @@ def completion_table(view: pd.DataFrame) -> pd.DataFrame:
         "Name": view["name"], "Role": view["role"].map(lambda r: ROLE_LABELS.get(r, r)),
         "Signed current version": view["signed"], "Signed on": view["signed_at"].map(lambda v: uk_when(v, time=False)),
         "Quiz attempts": view["attempts"],
-        "Best score %": view["best_score"].map(lambda s: None if pd.isna(s) else round(s * 100)),
+        "Best score": view["best_score"].map(lambda s: "—" if pd.isna(s) else f"{round(s * 100)}%"),
         "Passed": view["passed"], "Last activity": view["last_activity"].map(uk_when),
         "Account claimed": view["claimed_at"].map(lambda v: uk_when(v, time=False)), "Email": view["email"],
     })
@@ -128,7 +127,7 @@ def _pass_rate(view: pd.DataFrame) -> None:
     by_role = pd.DataFrame({"Role": by_role["role"].map(lambda r: ROLE_LABELS.get(r, r)), "People": by_role["people"],
                             "Passed": by_role["passed"].astype(int),
                             "Pass rate %": (by_role["passed"] / by_role["people"] * 100).round()})
-    st.altair_chart(percent_bars(by_role, "Role", "Pass rate %", title="pass rate %", height=260,
+    st.altair_chart(percent_bars(by_role, "Role", "Pass rate %", title="pass rate %", horizontal=True,
                                  tooltip=["Role", "People", "Passed", "Pass rate %"]), width="stretch")
     csv_button(by_role, "pass-rate-by-role")
 
