@@ -1,6 +1,8 @@
 """End to end through the real Rasa server and action server over the REST channel."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import re
 
 import pytest
@@ -103,7 +105,7 @@ def test_quiz_with_buttons_right_wrong_invalid_interrupt_resume_finish_progress(
 
 def _sessions(live_env, sender) -> tuple[int, int]:
     """(sessions started, events in the latest session) for one sender, read from Rasa's real tracker store."""
-    engine = create_engine(f"sqlite:///{live_env['RASA_TRACKER_DB']}")
+    engine = create_engine(f"sqlite:///{Path(live_env['POLICY_COACH_VAR']) / 'rasa_tracker.db'}")
     try:
         with engine.connect() as db:
             rows = db.exec_driver_sql("SELECT type_name FROM events WHERE sender_id = ? ORDER BY id", (sender,)).all()

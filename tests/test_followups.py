@@ -1,12 +1,11 @@
 """Follow-ups in context through the real Rasa server and action server over REST, and the context rules."""
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
 from knowledge.followup import has_topic, in_context, is_follow_up
-from tests.conftest import payloads, rest
+from tests.conftest import enrol, payloads, rest
 
 # Ten two-turn conversations written before looking at any answer: (first question, follow-up, clauses that
 # answer the follow-up in the context of the first question). The follow-ups are not in the NLU training data.
@@ -58,10 +57,10 @@ def _answer(stack, sender: str, text: str) -> dict:
 
 
 @pytest.mark.slow
-def test_ten_follow_up_conversations_are_answered_in_context(live_stack):
+def test_ten_follow_up_conversations_are_answered_in_context(live_stack, live_env):
     results = []
     for first, follow, expected in CONVERSATIONS:
-        sender = f"conv-{uuid.uuid4().hex[:8]}"
+        sender = enrol(live_env["DATABASE_URL"])  # an enrolled chat id, as sign-in issues
         before = _answer(live_stack, sender, first)
         after = _answer(live_stack, sender, follow)
         top = after.get("citations", [{}])[0].get("clause") if after.get("kind") == "policy_answer" else None
@@ -77,8 +76,8 @@ def test_ten_follow_up_conversations_are_answered_in_context(live_stack):
 @pytest.mark.slow
 @pytest.mark.parametrize("follow", ["what if they're my nephew?", "why not?", "and on instagram?",
                                     "who has to approve it?", "what's their phone number?"])
-def test_follow_ups_never_reach_progress_help_or_quiz(live_stack, follow):
-    sender = f"conv-{uuid.uuid4().hex[:8]}"
+def test_follow_ups_never_reach_progress_help_or_quiz(live_stack, live_env, follow):
+    sender = enrol(live_env["DATABASE_URL"])  # an enrolled chat id, as sign-in issues
     _answer(live_stack, sender, "A pupil sent me a friend request on Facebook, what do I do?")
     reply = _answer(live_stack, sender, follow)
     assert reply["kind"] in ("policy_answer", "out_of_scope"), reply

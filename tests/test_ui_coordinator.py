@@ -15,6 +15,7 @@ from knowledge.encoder import HashingEncoder
 from knowledge.index import ingest, load
 from knowledge.search import normalise_question
 from tests.test_ui_app import (  # noqa: F401  (fixtures)
+    upload_and_wait,
     POLICY,
     app,
     as_coordinator,
@@ -113,7 +114,7 @@ def test_upload_shows_old_and_new_wording_side_by_side_and_keeps_it_in_history(e
     changed = POLICY.read_text(encoding="utf-8").replace("6.3 Staff members must not", "6.3 Staff members must never")
     at.file_uploader(key="policy-file").upload("anything.md", changed.encode(), "text/markdown")
     at.selectbox(key="policy-target").set_value("social-media-policy")
-    at.button[0].click().run()
+    at, _ = upload_and_wait(at)
     no_exceptions(at)
     page = texts(at)
     old = next(c.text for c in load(Path(env["POLICY_COACH_INDEX"])).clauses if c.clause == "6.3")

@@ -15,6 +15,7 @@ from knowledge.encoder import HashingEncoder
 from knowledge.index import ingest
 from knowledge.parser import parse_file
 from tests.test_ui_app import (  # noqa: F401  (fixtures)
+    upload_and_wait,
     POLICY,
     app,
     as_coordinator,
@@ -200,8 +201,7 @@ def test_staff_cannot_open_the_quiz_editor(store, seeded, quizzes):
 def test_upload_a_new_policy_then_draft_its_quiz_from_the_upload_page(store, quizzes):
     at = open_page(as_coordinator(app(), store).run(), "manage")
     at.file_uploader(key="policy-file").upload("lone-working-policy.txt", LONE.read_bytes(), "text/plain")
-    next(b for b in at.button if b.label == "Upload and re-index").click()
-    at = at.run()
+    at, _ = upload_and_wait(at)
     no_exceptions(at)
     at.button(key="upload-draft-quiz").click()
     at = at.run()
