@@ -75,7 +75,8 @@ _OWNER_KEY = re.compile(r"responsib|owner|lead|author", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _PHONE = re.compile(r"\b0\d{3,4}[ -]?\d{3}[ -]?\d{3,4}\b")
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
+    """Lower-case words only, single-spaced: how unit and block texts are compared."""
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
@@ -87,7 +88,7 @@ def coverage(document: Document, clauses: list[Clause]) -> float:
     path and text: 1.0 means nothing the document says was lost when cutting it into units."""
     from knowledge.units import is_form_line  # noqa: PLC0415
 
-    haystacks = [_squash(f"{c.section} {c.title} {c.text}") for c in clauses]
+    haystacks = [squash(f"{c.section} {c.title} {c.text}") for c in clauses]
     wanted = []
     blocks = [b for b in document.blocks if b.kind != "heading"]
     if len(blocks) > COVERAGE_SAMPLE:
@@ -100,7 +101,7 @@ def coverage(document: Document, clauses: list[Clause]) -> float:
             continue
         for line in block.lines or [block.text]:
             if not is_form_line(line):
-                wanted += [s for s in sentences(line) if len(_squash(s).split()) >= 2]
+                wanted += [s for s in sentences(line) if len(squash(s).split()) >= 2]
     if not wanted:
         return 1.0
     # Hand-written (no library does this): a sentence is looked for only in the units holding the rarest of its inner
@@ -113,7 +114,7 @@ def coverage(document: Document, clauses: list[Clause]) -> float:
     joined = "\n".join(haystacks)
     known: dict[str, bool] = {}
     for sentence in wanted:
-        key = _squash(sentence)
+        key = squash(sentence)
         if key in known:
             continue
         inner = set(key.split()[1:-1])
@@ -122,7 +123,7 @@ def coverage(document: Document, clauses: list[Clause]) -> float:
             known[key] = any(key in haystacks[row] for row in rows)
         else:
             known[key] = key in joined  # two words: no newline in a squashed text, so it matches within one unit
-    return sum(known[_squash(s)] for s in wanted) / len(wanted)
+    return sum(known[squash(s)] for s in wanted) / len(wanted)
 
 
 def parse_document(document: Document, policy_id: str, *, path: str = "", checksum: str = "",

@@ -23,7 +23,7 @@ LEAD_MAX = 300  # a lead-in ending in ':' up to this long is repeated with each 
 _CLAUSE_NUM = re.compile(r"^\(?(\d{1,2}(?:\.\d{1,2}){1,3})\.?\)?\s+(\S.*)$", re.DOTALL)
 _TOP_NUM = re.compile(r"^(\d{1,2})\.?\s+(\S.*)$", re.DOTALL)
 _HEADING_NUM = re.compile(r"^(?:section\s+)?(\d{1,2})(?:\.0)?[.:)]?\s+(?:[-–—:]\s*)?(\S.*)$", re.IGNORECASE)
-_APPENDIX = re.compile(r"^(appendix|annex|annexe|schedule)\s+([A-Z0-9]{1,3})\b[\s.:\-–—]*(.*)$", re.IGNORECASE)
+APPENDIX = re.compile(r"^(appendix|annex|annexe|schedule)\s+([A-Z0-9]{1,3})\b[\s.:\-–—]*(.*)$", re.IGNORECASE)
 _KEY_VALUE = re.compile(r"^([A-Za-z][\w '/()&,.-]{0,60}?)\s*:\s*(\S.*)$")
 _FILL_IN = re.compile(r"(\.{4,}|_{3,}|…{2,}|(?:\\_){3,})")
 _SENTENCE_END = (".", ":", ";", "!", "?", ")", '"', "'", "”", "’")
@@ -167,7 +167,7 @@ class _Cutter:
         text = block.text.strip()
         if not text:
             return
-        if not self.started and not self.title and block.level <= 1 and not _APPENDIX.match(text) and not (
+        if not self.started and not self.title and block.level <= 1 and not APPENDIX.match(text) and not (
                 _HEADING_NUM.match(text)):
             self.title = text
             return
@@ -175,7 +175,7 @@ class _Cutter:
             return
         self.started = True
         self._close()
-        appendix = _APPENDIX.match(text)
+        appendix = APPENDIX.match(text)
         numbered = _HEADING_NUM.match(text)
         major = bool(appendix) or bool(numbered and not self.appendix())
         level = block.level or 2
@@ -268,7 +268,7 @@ class _Cutter:
     def _front_heading(self, block: Block, following: Block | None) -> bool:
         """A capitalised line at the top ('OAKWOOD ACADEMY TRUST') followed by more front matter, not a section."""
         text = block.text.strip()
-        if _APPENDIX.match(text) or _HEADING_NUM.match(text) or following is None:
+        if APPENDIX.match(text) or _HEADING_NUM.match(text) or following is None:
             return False
         front_like = following.kind == "heading" or (
             following.kind in ("para", "row") and len(following.text.split()) <= 14

@@ -15,6 +15,7 @@ import pytest
 
 from knowledge.parser import parse_file
 from knowledge.units import MAX_CHARS
+from tests.test_parser import pdf_file
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "policies"
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,16 +168,7 @@ def _scanned_pdf() -> bytes:
     pixels = bytes([200]) * 16
     objects.append(b"<< /Type /XObject /Subtype /Image /Width 4 /Height 4 /ColorSpace /DeviceGray "
                    b"/BitsPerComponent 8 /Length %d >>\nstream\n%s\nendstream" % (len(pixels), pixels))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 def test_bad_files_get_one_clear_line(tmp_path):

@@ -2,17 +2,15 @@
 citable unit's anchor on the block where it starts. The reader and the sign-off page both draw from this."""
 from __future__ import annotations
 
-import re
 
 import streamlit as st
 
 from knowledge.document import Block
-from knowledge.parser import Clause
-from knowledge.units import is_form_line, nice_title
+from knowledge.parser import Clause, squash
+from knowledge.units import APPENDIX, is_form_line, nice_title
 from ui.policy_docs import clause_key
 from ui.render import escape_md
 
-_APPENDIX = re.compile(r"^(appendix|annex|annexe|schedule)\s+[A-Z0-9]{1,3}\b", re.IGNORECASE)
 
 
 def blocks_of(meta: dict) -> list[Block]:
@@ -26,21 +24,17 @@ def blocks_of(meta: dict) -> list[Block]:
     return out
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
-
-
 def anchors(blocks: list[Block], clauses: list[Clause]) -> dict[int, str]:
     """Block index -> id of the unit that starts at that block (units and blocks are both in document order)."""
     content = [c for c in sorted(clauses, key=lambda c: c.order) if c.kind != "detail"]
-    texts = [_squash(c.text) for c in content]
+    texts = [squash(c.text) for c in content]
     out: dict[int, str] = {}
     used: set[str] = set()
     pointer = 0
     for i, block in enumerate(blocks):
         if block.kind == "heading" or not block.text.strip():
             continue
-        needle = _squash(block.text)[:200]
+        needle = squash(block.text)[:200]
         for j in range(pointer, min(pointer + 8, len(content))):
             if needle and needle in texts[j]:
                 if content[j].clause not in used:
@@ -64,7 +58,7 @@ def subtree(blocks: list[Block], start: int) -> list[Block]:
 
 def appendices(blocks: list[Block]) -> list[tuple[int, str]]:
     """(block index, heading text) of each appendix, annex or schedule heading."""
-    return [(i, b.text) for i, b in enumerate(blocks) if b.kind == "heading" and _APPENDIX.match(b.text)]
+    return [(i, b.text) for i, b in enumerate(blocks) if b.kind == "heading" and APPENDIX.match(b.text)]
 
 
 def render(blocks: list[Block], clauses: list[Clause] | None = None, *, anchored: bool = True) -> None:
