@@ -33,14 +33,14 @@ index: .venv/.stamp
 	$(APP)/policy-coach ingest --uploads $(POLICIES)
 
 model: .venv/.stamp .venv-rasa/.stamp
-	$(APP)/python -m bot.stack train
+	$(APP)/python -m bot.ops.stack train
 
 # Root can read every secret and rewrite the code it runs: a school server runs this as a service user (docs/systemd).
 check-user:
 	@if [ "$$(id -u)" = 0 ]; then echo "WARNING: make run is running as root. On a school server run Policy Coach as an unprivileged user (see docs/systemd/README.md)." >&2; fi
 
 run: check-user setup index model
-	$(APP)/python -m bot.stack run
+	$(APP)/python -m bot.ops.stack run
 
 browser-deps:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
@@ -60,7 +60,7 @@ test-fast: .venv/.stamp
 # Both tiers. CI order: lint -> pytest -> rasa data validate -> rasa train -> rasa test (stories), then the stack tests.
 test: setup browser-deps index lint
 	$(RASA) data validate --domain bot/domain.yml --data data/rasa --config config.yml --fail-on-warnings
-	$(APP)/python -m bot.stack train
+	$(APP)/python -m bot.ops.stack train
 	$(APP)/python -m pytest -q
 
 # Figures, not assertions: retrieval (ingest time, index size, latency, memory, eval sets), NLU
@@ -68,7 +68,7 @@ test: setup browser-deps index lint
 bench: setup index model
 	$(APP)/python -m knowledge.bench --split all
 	$(APP)/python -m knowledge.bench_parse
-	$(APP)/python -m bot.bench
+	$(APP)/python -m bot.perf.bench
 
 # Retrain the small LoRA adapter in data/retrieval/adapter.npz from the retrieval data (fixed seeds; ~5-7 min CPU).
 adapter: .venv/.stamp

@@ -47,7 +47,7 @@ class TokenRestInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> "TokenRestInput":
-        # bot/stack.py writes both from knowledge.settings into the credentials file it gives Rasa:
+        # bot/ops/stack.py writes both from knowledge.settings into the credentials file it gives Rasa:
         # this process (.venv-rasa) reads nothing from the environment.
         credentials = credentials or {}
         timeout = float(credentials.get("turn_timeout") or 60)

@@ -1,7 +1,7 @@
 """Bot messages: plain text for any channel plus the machine-readable `custom` payload the UI renders."""
 from __future__ import annotations
 
-from bot.quiz import Outcome, Question
+from bot.training.quiz import Outcome, Question
 
 SECTION_NAMES = {"doc": "Document details"}
 

@@ -5,9 +5,9 @@ import logging
 import threading
 import time
 
-from bot import records
-from bot.quiz import QuizEngine
-from bot.store import Store, StoreUnavailable, get_store
+from bot.training import reports
+from bot.training.quiz import QuizEngine
+from bot.training.store import Store, StoreUnavailable, get_store
 from knowledge import highlight
 from knowledge.followup import Tie, ask_in_policy, policy_tie
 from knowledge.search import Searcher, normalise_question
@@ -33,7 +33,7 @@ def searcher() -> Searcher:
     if time.monotonic() - _links_checked > 30:
         try:
             found.set_links(store().question_links())
-            found.set_topic_contacts(records.topic_contacts(store()))
+            found.set_topic_contacts(reports.topic_contacts(store()))
         except StoreUnavailable:
             log.warning("question links not refreshed: database unavailable")
         _links_checked = time.monotonic()

@@ -1,4 +1,4 @@
-"""The `policy-coach` command line: ingest, ask, eval, clauses, quiz draft."""
+"""The knowledge half of the `policy-coach` command line: ingest, ask, eval, clauses (bot/cli.py adds quiz draft)."""
 from __future__ import annotations
 
 import argparse
@@ -197,31 +197,8 @@ def cmd_clauses(args) -> int:
     return 0
 
 
-def cmd_quiz_draft(args) -> int:
-    from knowledge.index import IndexError_, load  # noqa: PLC0415
-
-    # bot.draft owns the bank format and checks drafts with bot.bank's loader; imported here so knowledge/
-    # never imports bot/ at import time.
-    from bot.bank import QuizBankError  # noqa: PLC0415
-    from bot.draft import NoRulesError, write_draft  # noqa: PLC0415
-
-    try:
-        index = load(Path(args.index or get_settings().index_dir))
-        bank = write_draft(index, args.policy, Path(args.out))
-    except (IndexError_, NoRulesError, QuizBankError, OSError) as exc:
-        print(f"policy-coach quiz draft: {exc}", file=sys.stderr)
-        return 1
-    except KeyError as exc:
-        print(f"policy-coach quiz draft: {exc.args[0]}", file=sys.stderr)
-        return 1
-    sections = {s["section"] for s in bank["scenarios"]}
-    print(f"drafted {len(bank['scenarios'])} scenarios over {len(sections)} sections of {args.policy} -> {args.out} "
-          f"(status: draft; approve them before they are used)")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the policy-coach console script."""
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """The parser for the knowledge commands; bot.cli adds the training commands (quiz draft) to it."""
     parser = argparse.ArgumentParser(prog="policy-coach", description="Offline policy-training assistant")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -253,18 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="one JSON array of {policy, clause, section, title, text}")
     p.set_defaults(func=cmd_clauses)
 
-    p = sub.add_parser("quiz", help="scenario quizzes")
-    quiz = p.add_subparsers(dest="quiz_command", required=True)
-    p = quiz.add_parser("draft", help="draft a scenario bank from a policy's rule sentences (for review)")
-    p.add_argument("policy", metavar="POLICY_ID", help="the policy id that `policy-coach clauses` shows")
-    p.add_argument("--index")
-    p.add_argument("--out", required=True, metavar="FILE.yml")
-    p.set_defaults(func=cmd_quiz_draft)
+    return parser, sub
 
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse the arguments, check the settings, run the chosen command."""
     args = parser.parse_args(argv)
     exit_on_bad_settings()
     return args.func(args)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: list[str] | None = None) -> int:
+    """The knowledge commands alone (ingest, ask, eval, clauses); `policy-coach` is bot.cli:main."""
+    return run(build_parser()[0], argv)

@@ -2,7 +2,7 @@
 
 Other modules call `get_settings()` (the current environment) or `settings_from(env)` (an environment a
 launcher is about to give a child process). Processes in .venv-rasa (pydantic 1, no pydantic-settings)
-read nothing from the environment: bot/stack.py writes what they need into their generated config files.
+read nothing from the environment: bot/ops/stack.py writes what they need into their generated config files.
 """
 from __future__ import annotations
 

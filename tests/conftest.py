@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
 
 
-from bot.stack import free_port  # noqa: E402 - re-exported for the tests
+from bot.ops.stack import free_port  # noqa: E402 - re-exported for the tests
 
 # Two tiers. `slow` (integration): the real model, Rasa, Postgres, Redis or a browser; everything else is
 # the fast tier (`make test-fast`: pytest -m "not slow", SQLite and the hashing encoder only).
@@ -40,7 +40,7 @@ def pytest_runtest_protocol(item, nextitem):
         yield
         return
     from knowledge.encoder import Encoder
-    from bot.stack import Stack
+    from bot.ops.stack import Stack
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Encoder, "__init__", _refuse("loads the real sentence-transformers model", item.nodeid))
@@ -71,7 +71,7 @@ def live_env(tmp_path_factory, real_index) -> dict[str, str]:
         "POLICY_COACH_VAR": str(base / "var"),
         "DATABASE_URL": f"sqlite:///{base / 'coach.db'}",
         "POLICY_COACH_INDEX": str(real_index),
-        # Rasa starts a new session after this many events (bot/rasa_server.py); kept small so the live tests
+        # Rasa starts a new session after this many events (bot/ops/rasa_server.py); kept small so the live tests
         # cross session boundaries often (tests/test_conversation.py checks nothing is lost across them).
         "POLICY_COACH_SESSION_EVENTS": str(SESSION_EVENTS),
         "COORDINATOR_EMAIL": "coordinator@example.org",
@@ -82,7 +82,7 @@ def live_env(tmp_path_factory, real_index) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def live_stack(live_env):
     """The real Rasa server and action server on free ports (trained model required: `make model`)."""
-    from bot.stack import MODEL, Stack
+    from bot.ops.stack import MODEL, Stack
 
     if not MODEL.exists():
         pytest.fail("No trained Rasa model: run `make model` (make test does this) first")
@@ -130,7 +130,7 @@ def rest(stack, sender: str, text: str, metadata: dict | None = None) -> list[di
 def enrol(database_url: str, *, chat_id: str | None = None, email: str | None = None,
           name: str = "Test Person", role: str = "teacher") -> str:
     """Put a person on the roster with an issued chat id (as sign-in does); return the chat id."""
-    from bot.store import Staff, get_store
+    from bot.training.store import Staff, get_store
 
     chat_id = chat_id or f"test-{uuid.uuid4().hex[:10]}"
     email = email or f"{chat_id}@example.org"

@@ -18,7 +18,7 @@ from bot import services
 from bot.actions.policy import ActionAnswerPolicy
 from bot.actions.progress import ActionShowProgress
 from bot.actions.quiz import ActionQuizResult, ActionStartQuiz, ActionStopQuiz, ValidateQuizForm
-from bot.store import StoreUnavailable
+from bot.training.store import StoreUnavailable
 from tests.conftest import enrol
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trackers"
@@ -130,7 +130,7 @@ def test_stop_then_result_and_progress(env):
 
 
 def test_removed_or_unknown_sender_is_told_to_sign_in_and_nothing_is_stored(env):
-    from bot.store import Attempt, Staff, get_store
+    from bot.training.store import Attempt, Staff, get_store
     from sqlalchemy import func, select
 
     sender = f"fx-{uuid.uuid4().hex[:8]}"

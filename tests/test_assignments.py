@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import assignments, auth, banks
-from bot.draft import draft_bank
-from bot.quiz import QuizEngine
-from bot.store import Store
+from bot.training import assignments
+from bot.training import accounts
+from bot.training import banks
+from bot.training.draft import draft_bank
+from bot.training.quiz import QuizEngine
+from bot.training.store import Store
 from knowledge.encoder import HashingEncoder
 from knowledge.index import ingest, load
 from knowledge.parser import parse_file
@@ -32,14 +34,14 @@ def index_dir(tmp_path) -> Path:
 @pytest.fixture
 def store(sqlite_url) -> Store:
     store = Store(sqlite_url)
-    auth.import_roster(store, ROSTER)
+    accounts.import_roster(store, ROSTER)
     return store
 
 
 def user(store: Store, email: str) -> dict:
     from sqlalchemy import select
 
-    from bot.store import Staff, _staff_dict
+    from bot.training.store import Staff, _staff_dict
 
     with store.session() as session:
         return _staff_dict(session.scalar(select(Staff).where(Staff.sender_id == email)))
@@ -113,14 +115,14 @@ def test_an_assignment_needs_something_to_do(store):
 
 
 def test_a_refresher_covers_only_the_clauses_changed_since_the_person_signed(store, index_dir, tmp_path):
-    from bot import records
+    from bot.training import reports
 
     index = load(index_dir)
     assignments.set_assignment(store, "lone-working-policy", "support_staff", due=None, sign=True, quiz=True)
     assert assignments.changed_since_signed(store, "sam@school.example", "lone-working-policy") is None
     assignments.sign(store, index, user(store, "sam@school.example"), "lone-working-policy", "Sam Support",
                      agreed=True)
-    records.record_policy_version(store, policy="lone-working-policy", checksum="v2", title="Lone Working Policy",
+    reports.record_policy_version(store, policy="lone-working-policy", checksum="v2", title="Lone Working Policy",
                                   changes={"added": [], "removed": [], "changed": ["2.2"]}, uploaded_by="c@x")
     changed = assignments.changed_since_signed(store, "sam@school.example", "lone-working-policy")
     assert changed == {"2.2"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.bank import (
+from bot.training.bank import (
     ROLES,
     Option,
     QuizBankError,

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import banks
-from bot.bank import QuizBankError, draw, load_bank
-from bot.draft import draft_bank
-from bot.quiz import QuizEngine
-from bot.store import Attempt, Store
+from bot.training import banks
+from bot.training.bank import QuizBankError, draw, load_bank
+from bot.training.draft import draft_bank
+from bot.training.quiz import QuizEngine
+from bot.training.store import Attempt, Store
 from knowledge.parser import parse_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,8 +150,8 @@ def test_a_scenario_whose_clause_left_the_policy_is_flagged_not_served(store, qu
 
 
 def test_each_attempt_and_answer_keeps_the_bank_version_it_was_given_against(store, quizzes, texts):
-    from bot.bank import choice_token
-    from bot.store import Answer
+    from bot.training.bank import choice_token
+    from bot.training.store import Answer
 
     banks.seed_from_files(store, quizzes)
     text = banks.export_yaml(store, "social-media-policy")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import auth
-from bot.store import Store
+from bot.training import accounts
+from bot.training.store import Store
 from knowledge.parser import parse_file
 from ui.demo import DEMO_PASSWORD, seed_demo
 
@@ -27,9 +27,9 @@ def ui(live_stack, live_env):
     store = Store(live_env["DATABASE_URL"])
     seed_demo(store, parse_file(ROOT / "data" / "policies" / "social-media-policy.md").clauses,
               ROOT / "data" / "quizzes")
-    auth.import_roster(store, "name,email,role\nSam Browser,sam.browser@school.example,teacher\n")
-    auth.claim_account(store, "Sam Browser", "sam.browser@school.example",
-                       auth.issue_claim_code(store, "sam.browser@school.example"), DEMO_PASSWORD)
+    accounts.import_roster(store, "name,email,role\nSam Browser,sam.browser@school.example,teacher\n")
+    accounts.claim_account(store, "Sam Browser", "sam.browser@school.example",
+                       accounts.issue_claim_code(store, "sam.browser@school.example"), DEMO_PASSWORD)
     live_stack.start_ui()
     yield f"http://127.0.0.1:{live_stack.ui_port}"
     live_stack.stop("ui")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import auth
-from bot.store import Store
+from bot.training import accounts
+from bot.training.store import Store
 from knowledge.parser import parse_file
 from tests.test_browser import body, button, driver, field, screenshot, settle, wait_for  # noqa: F401
 from ui.demo import DEMO_PASSWORD, seed_school
@@ -36,7 +36,7 @@ def school(live_stack, live_env):
     emails = seed_school(store, parse_file(ROOT / "data" / "policies" / "social-media-policy.md").clauses,
                          ROOT / "data" / "quizzes")
     staff = ("Ben Clarke", emails[1])  # a Teaching Assistant
-    auth.claim_account(store, staff[0], staff[1], auth.issue_claim_code(store, staff[1]), DEMO_PASSWORD)
+    accounts.claim_account(store, staff[0], staff[1], accounts.issue_claim_code(store, staff[1]), DEMO_PASSWORD)
     live_stack.start_ui()
     yield f"http://127.0.0.1:{live_stack.ui_port}", staff
     live_stack.stop("ui")

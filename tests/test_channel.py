@@ -11,8 +11,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from bot import auth
-from bot.store import Answer, Attempt, QuestionLog, Staff, get_store
+from bot.training import accounts
+from bot.training.store import Answer, Attempt, QuestionLog, Staff, get_store
 from tests.conftest import enrol, payloads, post, rest
 
 pytestmark = pytest.mark.slow
@@ -69,8 +69,8 @@ def test_cross_origin_text_plain_post_is_refused(live_stack, live_env):
 def test_impersonation_by_email_gets_nothing_and_stores_nothing(live_stack, live_env):
     store = get_store(live_env["DATABASE_URL"])
     email = f"alice-{uuid.uuid4().hex[:6]}@school.example"
-    auth.import_roster(store, f"name,email,role\nAlice Example,{email},teacher\n")
-    alice = auth.sign_in_sso(store, email).user
+    accounts.import_roster(store, f"name,email,role\nAlice Example,{email},teacher\n")
+    alice = accounts.sign_in_sso(store, email).user
     question = next(p for p in payloads(rest(live_stack, alice["chat_id"], "quiz me")) if p["kind"] == "quiz_question")
     rest(live_stack, alice["chat_id"], question["options"][0]["payload"])
     assert _records(live_env["DATABASE_URL"], email)[0] == 1
@@ -92,13 +92,13 @@ def test_removed_or_reset_accounts_stop_at_once(live_stack, live_env):
     store = get_store(live_env["DATABASE_URL"])
     tag = uuid.uuid4().hex[:6]
     bob, cara = f"bob-{tag}@school.example", f"cara-{tag}@school.example"
-    auth.import_roster(store, f"name,email,role\nBob B,{bob},teacher\nCara C,{cara},teacher\n")
-    bob_id = auth.sign_in_sso(store, bob).user["chat_id"]
-    cara_id = auth.sign_in_sso(store, cara).user["chat_id"]
+    accounts.import_roster(store, f"name,email,role\nBob B,{bob},teacher\nCara C,{cara},teacher\n")
+    bob_id = accounts.sign_in_sso(store, bob).user["chat_id"]
+    cara_id = accounts.sign_in_sso(store, cara).user["chat_id"]
     assert _kinds(rest(live_stack, bob_id, "show my progress")) == ["progress"]
     assert _kinds(rest(live_stack, cara_id, "show my progress")) == ["progress"]
 
-    auth.reset_password(store, bob)  # the coordinator resets Bob: his open session's id stops now
+    accounts.reset_password(store, bob)  # the coordinator resets Bob: his open session's id stops now
     assert _kinds(rest(live_stack, bob_id, "show my progress")) == ["signed_out"]
     assert _kinds(rest(live_stack, bob_id, "quiz me"))[0] == "signed_out"
     assert _records(live_env["DATABASE_URL"], bob)[0] == 0

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from bot.store import Answer, Attempt, Staff, normalise_url
+from bot.training.store import Answer, Attempt, Staff, normalise_url
 from tests.conftest import SESSION_EVENTS, payloads, post, rest
 
 pytestmark = pytest.mark.slow
@@ -176,7 +176,7 @@ def test_bad_input_gets_a_clear_reply_and_server_keeps_serving(live_stack, sende
 
 
 def test_questions_are_logged_per_user(live_stack, live_env, sender):
-    from bot.store import QuestionLog
+    from bot.training.store import QuestionLog
 
     rest(live_stack, sender, "How much maternity pay do I get?")
     engine = create_engine(normalise_url(live_env["DATABASE_URL"]))

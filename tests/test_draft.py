@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.bank import draw, load_bank, longest_correct_share
-from bot.draft import NoRulesError, draft_bank, find_rules
-from knowledge import cli
+from bot.training.bank import draw, load_bank, longest_correct_share
+from bot.training.draft import NoRulesError, draft_bank, find_rules
+from bot import cli
 from knowledge.parser import parse_file
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -76,7 +76,7 @@ def test_sql_like_text_changes_nothing(live_stack, live_env):
     from sqlalchemy import create_engine, func, select
     from sqlalchemy.orm import Session
 
-    from bot.store import Answer, Staff, normalise_url
+    from bot.training.store import Answer, Staff, normalise_url
 
     engine = create_engine(normalise_url(live_env["DATABASE_URL"]))
     with Session(engine) as session:
@@ -151,7 +151,7 @@ def test_make_run_and_the_launcher_warn_when_run_as_root():
     import os
     import subprocess
 
-    from bot.stack import root_warning
+    from bot.ops.stack import root_warning
 
     root = Path(__file__).resolve().parent.parent
     make = subprocess.run(["make", "-s", "check-user"], cwd=root, capture_output=True, text=True, timeout=60)

@@ -249,7 +249,7 @@ def test_index_copy_is_loadable(tmp_path, capsys, index_dir):
 
 @pytest.fixture
 def upload_env(tmp_path, monkeypatch, index_dir):
-    from bot.store import Store
+    from bot.training.store import Store
 
     monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path / "var"))
     monkeypatch.setenv("POLICY_COACH_INDEX", str(index_dir))

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
-from bot.bank import choice_token, load_bank
-from bot.quiz import QuizEngine
-from bot.store import Answer, Attempt, Store, StoreUnavailable, normalise_url
+from bot.training.bank import choice_token, load_bank
+from bot.training.quiz import QuizEngine
+from bot.training.store import Answer, Attempt, Store, StoreUnavailable, normalise_url
 from knowledge.parser import parse_file
 
 ROOT = Path(__file__).resolve().parent.parent

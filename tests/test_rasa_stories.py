@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from bot.stack import MODEL, RASA_BIN, ROOT, rasa_env
+from bot.ops.stack import MODEL, RASA_BIN, ROOT, rasa_env
 
 pytestmark = pytest.mark.slow
 

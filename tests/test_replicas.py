@@ -22,7 +22,7 @@ def replicas(tmp_path_factory, real_index):
         if os.environ.get("CI"):
             pytest.fail("CI must provide TEST_POSTGRES_URL, TEST_POSTGRES_TRACKER_URL and TEST_REDIS_URL")
         pytest.skip("needs Postgres and Redis (set TEST_POSTGRES_URL, TEST_POSTGRES_TRACKER_URL, TEST_REDIS_URL)")
-    from bot.stack import Stack
+    from bot.ops.stack import Stack
 
     base = tmp_path_factory.mktemp("replicas")
     env = {"DATABASE_URL": app_url, "RASA_TRACKER_URL": tracker_url, "REDIS_URL": redis_url,

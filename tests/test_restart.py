@@ -9,7 +9,7 @@ import requests
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from bot.store import Answer, Attempt, Staff, normalise_url
+from bot.training.store import Answer, Attempt, Staff, normalise_url
 from tests.conftest import enrol, free_port, payloads, rest
 
 pytestmark = pytest.mark.slow
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def own_stack(tmp_path, real_index):
-    from bot.stack import Stack
+    from bot.ops.stack import Stack
 
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'coach.db'}",
            "POLICY_COACH_INDEX": str(real_index), "POLICY_COACH_VAR": str(tmp_path / "var")}
@@ -79,7 +79,7 @@ def test_launcher_restarts_a_crashed_service_with_back_off_and_keeps_the_others(
     import sys
     import time
 
-    from bot.stack import Stack
+    from bot.ops.stack import Stack
 
     stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(), log_dir=tmp_path / "logs",
                   env={"POLICY_COACH_VAR": str(tmp_path / "var")})
@@ -102,7 +102,7 @@ def test_launcher_restarts_a_crashed_service_with_back_off_and_keeps_the_others(
 def test_endpoints_honour_a_sqlite_tracker_url_and_keep_everything_in_the_runtime_dir(tmp_path):
     import stat
 
-    from bot.stack import write_endpoints
+    from bot.ops.stack import write_endpoints
 
     path = write_endpoints(tmp_path / "var" / "endpoints-rasa.yml", 5055, action_token="secret-token",
                            tracker_url=f"sqlite:///{tmp_path / 'elsewhere' / 'tracker.db'}")

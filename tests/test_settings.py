@@ -16,7 +16,7 @@ from knowledge.settings import ENV_NAMES, SettingsError, get_settings, settings_
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ROOT / "knowledge" / "settings.py"
 ENV_READ = re.compile(r"\benviron\b|getenv")
-# Building a child process's environment from this one's is not reading a setting (bot/stack.py).
+# Building a child process's environment from this one's is not reading a setting (bot/ops/stack.py).
 CHILD_ENV = re.compile(r"dict\(os\.environ\)|\{\*\*os\.environ, \*\*self\.env\}")
 
 
@@ -63,7 +63,7 @@ def test_other_bad_values_are_refused_by_name(monkeypatch, name, value):
 
 def test_the_cli_refuses_a_bad_setting_at_start_up_without_a_traceback(tmp_path):
     env = {**os.environ, "QUIZ_LENGTH": "ten", "POLICY_COACH_VAR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "knowledge.cli", "clauses", "--json"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "clauses", "--json"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
@@ -95,7 +95,7 @@ def test_settings_for_a_child_environment_ignore_this_process(monkeypatch, tmp_p
 
 
 def test_the_rasa_server_gets_its_runtime_dir_and_time_guard_in_its_credentials_file(tmp_path):
-    from bot.stack import write_credentials
+    from bot.ops.stack import write_credentials
 
     path = write_credentials(tmp_path / "var" / "credentials-rasa.yml", runtime_dir=tmp_path / "var",
                              turn_timeout=7)
@@ -109,9 +109,9 @@ def test_every_command_line_tool_is_a_registered_script_listed_in_the_readme():
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     targets = {target.split(":")[0] for target in scripts.values()}
-    tools = {f"{p.parent.name}.{p.stem}" for d in ("knowledge", "bot") for p in (ROOT / d).glob("*.py")
-             if 'if __name__ == "__main__"' in p.read_text()}
-    assert tools - targets == {"bot.rasa_server", "bot.balancer"}  # .venv-rasa only; started by the stack
+    tools = {".".join(p.relative_to(ROOT).with_suffix("").parts) for d in ("knowledge", "bot")
+             for p in (ROOT / d).rglob("*.py") if 'if __name__ == "__main__"' in p.read_text()}
+    assert tools - targets == {"bot.ops.rasa_server", "bot.ops.balancer"}  # .venv-rasa only; started by the stack
     readme = (ROOT / "README.md").read_text()
     for name, target in scripts.items():
         assert f"| `{name}` | `{target.split(':')[0]}` |" in readme

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import records
-from bot.store import Store
+from bot.training import reports
+from bot.training.store import Store
 from knowledge.encoder import load_encoder
 from knowledge.index import ingest, load
 from knowledge.search import Lexicon, Searcher, normalise_question
@@ -35,9 +35,9 @@ def test_not_covered_contact_is_named_in_the_next_refusal_on_that_topic(searcher
     assert not before.answered and "K. Formby" in before.message and "HR" not in before.message
     store.log_question("amy@school.example", "How much maternity pay will I get?",
                        normalise_question("How much maternity pay will I get?"), before.to_dict())
-    records.mark_not_covered(store, normalise_question("How much maternity pay will I get?"),
+    reports.mark_not_covered(store, normalise_question("How much maternity pay will I get?"),
                              by="coord@school.example", contact=HR)
-    searcher.set_topic_contacts(records.topic_contacts(store))
+    searcher.set_topic_contacts(reports.topic_contacts(store))
     try:
         for question in ("How much maternity pay will I get?", "What maternity leave am I entitled to?",
                          "Do I get paid maternity leave?"):

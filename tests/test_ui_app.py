@@ -8,8 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from bot import auth, messages, records
-from bot.store import Store
+from bot import messages
+from bot.training import accounts
+from bot.training import reports
+from bot.training.store import Store
 from knowledge.encoder import HashingEncoder
 from knowledge import highlight
 from knowledge.index import ingest, load
@@ -94,15 +96,15 @@ def open_page(at: AppTest, url_path: str) -> AppTest:
 def as_user(at: AppTest, store: Store, email: str) -> AppTest:
     """Sign a roster member in with the demo password through the real auth code."""
     name = {"alice": "Alice Teacher", "bob": "Bob Support", "gwen": "Gwen Governor"}[email.split("@")[0]]
-    result = auth.sign_in_staff(store, name, email, DEMO_PASSWORD)
+    result = accounts.sign_in_staff(store, name, email, DEMO_PASSWORD)
     assert result.status == "ok", result.message
     at.session_state["user"] = result.user
     return at
 
 
 def as_coordinator(at: AppTest, store: Store) -> AppTest:
-    auth.bootstrap_coordinator(store, {"COORDINATOR_EMAIL": COORD[0], "COORDINATOR_PASSWORD": COORD[1]})
-    at.session_state["user"] = auth.sign_in_coordinator(store, *COORD).user
+    accounts.bootstrap_coordinator(store, {"COORDINATOR_EMAIL": COORD[0], "COORDINATOR_PASSWORD": COORD[1]})
+    at.session_state["user"] = accounts.sign_in_coordinator(store, *COORD).user
     return at
 
 
@@ -155,7 +157,7 @@ def _button(at: AppTest, label: str):
 
 
 def test_staff_first_use_needs_the_code_then_password_sign_in(env, store):
-    auth.import_roster(store, "name,email,role\nAlice Teacher,alice@school.example,teacher\n")
+    accounts.import_roster(store, "name,email,role\nAlice Teacher,alice@school.example,teacher\n")
     at = app().run()
     # name and email alone (what a colleague could know) sign nobody in
     at.text_input(key="signin-name").input("Alice Teacher")
@@ -163,7 +165,7 @@ def test_staff_first_use_needs_the_code_then_password_sign_in(env, store):
     _button(at, "Sign in").click().run()
     no_exceptions(at)
     assert "user" not in at.session_state
-    code = auth.issue_claim_code(store, "alice@school.example")
+    code = accounts.issue_claim_code(store, "alice@school.example")
     at.text_input(key="claim-name").input("Alice Teacher")
     at.text_input(key="claim-email").input("ALICE@school.example")
     at.text_input(key="claim-code").input(code)
@@ -195,7 +197,7 @@ def test_wrong_password_refused_with_clear_message(env, seeded):
     at.button[0].click().run()
     no_exceptions(at)
     assert "user" not in at.session_state
-    assert [e.value for e in at.error] == [escape_md(auth.FAILED)]  # the same message for every failure
+    assert [e.value for e in at.error] == [escape_md(accounts.FAILED)]  # the same message for every failure
     assert at.title[0].value == "Policy Coach"
 
 
@@ -204,7 +206,7 @@ def test_coordinator_signs_in_from_env_bootstrap(env):
     at.text_input(key="coord-email").input(COORD[0])
     at.text_input(key="coord-password").input("wrong password!")
     _button(at, "Sign in as coordinator").click().run()
-    assert [e.value for e in at.error] == [escape_md(auth.FAILED)]
+    assert [e.value for e in at.error] == [escape_md(accounts.FAILED)]
     at.text_input(key="coord-password").input(COORD[1])
     _button(at, "Sign in as coordinator").click().run()
     no_exceptions(at)
@@ -251,14 +253,14 @@ def test_deep_link_survives_sign_in(env, seeded):
 def test_session_ends_on_password_reset_roster_removal_and_idle(env, seeded, monkeypatch):
     at = as_user(app(), seeded, "alice@school.example").run()
     assert at.title[0].value == "Ask & practise"
-    auth.reset_password(seeded, "alice@school.example")
+    accounts.reset_password(seeded, "alice@school.example")
     at.run()
     no_exceptions(at)
     assert "user" not in at.session_state and at.title[0].value == "Policy Coach"
     assert any("account was changed" in e.value.replace("\\", "") for e in at.error)
 
     at = as_user(app(), seeded, "bob@school.example").run()
-    auth.import_roster(seeded, "name,email,role\nGwen Governor,gwen@school.example,governor\n", replace=True)
+    accounts.import_roster(seeded, "name,email,role\nGwen Governor,gwen@school.example,governor\n", replace=True)
     at.run()
     assert "user" not in at.session_state
 
@@ -290,14 +292,14 @@ def test_csv_exports_neutralise_formula_cells(env, seeded):
 
     from ui.render import safe_csv
 
-    auth.import_roster(seeded, 'name,email,role\n"=HYPERLINK(""http://evil.example"",""x"")",eve@school.example,'
+    accounts.import_roster(seeded, 'name,email,role\n"=HYPERLINK(""http://evil.example"",""x"")",eve@school.example,'
                                'teacher\n')
     seeded.log_question("alice@school.example", "+cmd|' /C calc'!A0", "cmd", {"answered": False,
                                                                              "reason": "out_of_scope"})
-    frame = pd.DataFrame(records.completion(seeded))
+    frame = pd.DataFrame(reports.completion(seeded))
     data = safe_csv(frame).decode()
     assert "'=HYPERLINK" in data and "\n=HYPERLINK" not in data and ",=HYPERLINK" not in data
-    unanswered = pd.DataFrame(records.unanswered_questions(seeded))
+    unanswered = pd.DataFrame(reports.unanswered_questions(seeded))
     assert "'+cmd" in safe_csv(unanswered).decode()
     for cell in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
         out = safe_csv(pd.DataFrame({"c": [cell]})).decode().splitlines()[1]
@@ -319,7 +321,7 @@ def test_staff_cannot_open_coordinator_pages(env, seeded):
 def test_coordinator_pages_refuse_a_forged_session(env, seeded):
     """Even a session that claims to be a coordinator is checked against the database."""
     at = AppTest.from_string("from ui.views import dashboard\ndashboard.render()\n", default_timeout=30)
-    at.session_state["user"] = {**auth.sign_in_staff(seeded, "Alice Teacher", "alice@school.example",
+    at.session_state["user"] = {**accounts.sign_in_staff(seeded, "Alice Teacher", "alice@school.example",
                                                      DEMO_PASSWORD).user, "is_coordinator": True}
     at.run()
     no_exceptions(at)
@@ -332,9 +334,9 @@ def test_my_training_shows_only_my_records(env, seeded):
     no_exceptions(at)
     page = texts(at)
     assert at.title[0].value == "My training"
-    mine = records.my_attempts(seeded, "alice@school.example")
+    mine = reports.my_attempts(seeded, "alice@school.example")
     assert len(at.dataframe[0].value) == len(mine) == 2
-    bob_ids = {a["attempt"] for a in records.my_attempts(seeded, "bob@school.example")}
+    bob_ids = {a["attempt"] for a in reports.my_attempts(seeded, "bob@school.example")}
     assert not bob_ids & set(at.dataframe[0].value.index)
     assert "Bob" not in page and "bob@school.example" not in page
     assert at.download_button
@@ -465,7 +467,7 @@ def test_thumbs_down_is_stored_for_the_signed_in_user_and_shown_to_the_coordinat
     at.chat_input[0].set_value(question).run()
     at.feedback(key="rate-m1-0").set_value(0).run()  # 👎
     no_exceptions(at)
-    [row] = records.poorly_rated(seeded)
+    [row] = reports.poorly_rated(seeded)
     assert row["question"] == question and row["count"] == 1 and row["cited"] == "6.3"
     coord = open_page(as_coordinator(app(), seeded).run(), "questions")
     no_exceptions(coord)
@@ -480,7 +482,7 @@ def test_thumbs_down_is_stored_for_the_signed_in_user_and_shown_to_the_coordinat
 def test_todo_card_after_sign_in_offers_the_quiz_and_the_agreement(env, seeded, rasa):
     at = as_user(app(), seeded, "gwen@school.example").run()
     no_exceptions(at)
-    best = round(records.my_summary(seeded, "gwen@school.example")["best_score"] * 100)
+    best = round(reports.my_summary(seeded, "gwen@school.example")["best_score"] * 100)
     page = texts(at).replace("\\", "")
     assert f"Retake the scenario quiz: your best so far is {best}%." in page
     assert "Sign the Governing Body Document." in page  # a governor signs the governors' agreement
@@ -516,7 +518,7 @@ def test_quiz_buttons_send_payloads_and_show_feedback_and_result(env, seeded, ra
     page = texts(at)
     assert "Pass mark" in page and "Score" in page
     assert at.button(key=[b.key for b in at.button if b.key and b.key.endswith("-retake")][0])
-    attempts = records.my_attempts(seeded, "bob@school.example")
+    attempts = reports.my_attempts(seeded, "bob@school.example")
     assert attempts[0]["status"] == "completed" and attempts[0]["answered"] == 2
 
 
@@ -543,7 +545,7 @@ def test_sign_off_records_name_role_date_and_version(env, seeded):
     at.button[0].click().run()
     no_exceptions(at)
     assert any("You signed this agreement" in s.value for s in at.success)
-    [signed] = records.my_signoffs(seeded, "alice@school.example")
+    [signed] = reports.my_signoffs(seeded, "alice@school.example")
     checksum = load(Path(env["POLICY_COACH_INDEX"])).policies["social-media-policy"]["checksum"]
     assert signed["policy_version"] == checksum and signed["role"] == "teacher"
     assert signed["document"].startswith("Appendix 1") and signed["signed_at"]
@@ -603,7 +605,7 @@ def test_questions_link_and_not_covered(env, seeded):
     links = seeded.question_links()
     assert list(links.values()) == [[("social-media-policy", "6.3")]]
     [b for b in at.button if b.key and b.key.startswith("nc-")][0].click().run()
-    decided = [r for r in records.unanswered_questions(seeded, include_decided=True) if r["status"] != "open"]
+    decided = [r for r in reports.unanswered_questions(seeded, include_decided=True) if r["status"] != "open"]
     assert {r["status"] for r in decided} == {"linked", "not_covered"}
 
 
@@ -620,7 +622,7 @@ def test_upload_new_policy_version_shows_changes(env, seeded):
     page = texts(at)
     assert "New version of" in page
     assert "Clauses added" in page and "8.4" in page
-    [version] = records.policy_versions(seeded)
+    [version] = reports.policy_versions(seeded)
     assert version["policy"] == "social-media-policy" and "8.4" in version["added"]
     # the shipped file is untouched; the new version lives in the runtime dir, the old one in its archive
     policies = Path(env["POLICY_COACH_POLICIES"])
@@ -648,7 +650,7 @@ def test_bad_policy_file_leaves_index_untouched(env, seeded):
     assert [p.name for p in Path(env["POLICY_COACH_POLICIES"]).iterdir()] == ["social-media-policy.md"]
     assert not (Path(env["POLICY_COACH_VAR"]) / "policies").exists() or \
         not list((Path(env["POLICY_COACH_VAR"]) / "policies").iterdir())
-    assert records.policy_versions(seeded) == []
+    assert reports.policy_versions(seeded) == []
 
 
 def test_roster_upload_reports_bad_rows(env, seeded):
@@ -672,13 +674,13 @@ def test_database_down_shows_clear_message(monkeypatch, env):
 
 
 def test_database_failure_during_sign_in_is_a_plain_message(env, seeded, monkeypatch):
-    from bot.store import StoreUnavailable
+    from bot.training.store import StoreUnavailable
 
     def down(*_args, **_kwargs):
         raise StoreUnavailable("The training records database is not available right now.")
 
     at = app().run()
-    monkeypatch.setattr(auth, "sign_in_staff", down)
+    monkeypatch.setattr(accounts, "sign_in_staff", down)
     at.text_input(key="signin-name").input("Alice Teacher")
     at.text_input(key="signin-email").input("alice@school.example")
     at.text_input(key="signin-password").input(DEMO_PASSWORD)
@@ -692,7 +694,7 @@ def test_user_text_with_urls_and_markup_is_shown_literally_on_coordinator_pages_
     import re
 
     hostile = "see www.evil-site.example/x or https://evil-site.example/a ![i](https://evil-site.example/p.png)"
-    auth.import_roster(seeded, 'name,email,role\n"Mal [x](https://evil-site.example) www.evil-site.example",'
+    accounts.import_roster(seeded, 'name,email,role\n"Mal [x](https://evil-site.example) www.evil-site.example",'
                                'mal@school.example,teacher\n')
     seeded.log_question("alice@school.example", hostile, "see evil", {"answered": False, "reason": "out_of_scope"})
     at = open_page(as_coordinator(app(), seeded).run(), "questions")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import assignments, records
+from bot.training import assignments
+from bot.training import reports
 from knowledge.encoder import HashingEncoder
 from knowledge.index import ingest
 from tests.test_ui_app import (  # noqa: F401  (fixtures)
@@ -75,7 +76,7 @@ def test_support_staff_see_their_list_sign_and_the_dashboard_shows_it(seeded, wi
     at = at.run()
     no_exceptions(at)
     assert "Signed: Lone Working Policy." in texts(at) and "Done" in texts(at)
-    [signoff] = [s for s in records.my_signoffs(seeded, "bob@school.example") if s["policy"] == "lone-working-policy"]
+    [signoff] = [s for s in reports.my_signoffs(seeded, "bob@school.example") if s["policy"] == "lone-working-policy"]
     assert signoff["signed_name"] == "Bob Support" and signoff["role"] == "support_staff"
 
     coordinator = open_page(as_coordinator(app(), seeded).run(), "dashboard")

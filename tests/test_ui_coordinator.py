@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot import assignments, records
+from bot.training import assignments
+from bot.training import reports
 from knowledge.encoder import HashingEncoder
 from knowledge.index import ingest, load
 from knowledge.search import normalise_question
@@ -77,16 +78,16 @@ def busy(env, seeded):
     assignments.set_assignment(seeded, "social-media-policy", "support_staff", due=date.today() + timedelta(days=3),
                                sign=True, quiz=True, section=None, by="coord@school.example")
     with seeded.session() as session:
-        from bot.store import Assignment
+        from bot.training.store import Assignment
         session.query(Assignment).update({"due": date.today() - timedelta(days=2)})
-    records.mark_not_covered(seeded, normalise_question("What time does the canteen open?"),
+    reports.mark_not_covered(seeded, normalise_question("What time does the canteen open?"),
                              by="coord@school.example", contact="The office (office@school.example)")
-    records.link_question(seeded, normalise_question("Who sets the car park rules?"), "social-media-policy",
+    reports.link_question(seeded, normalise_question("Who sets the car park rules?"), "social-media-policy",
                           "doc.person-responsible-for-policy", by="coord@school.example")
     seeded.log_question("alice@school.example", "Can I text a parent?", "can i text a parent", {
         "answered": True, "citations": [{"policy": "social-media-policy", "clause": "doc.person-responsible-for-policy",
                                          "score": 0.2}]})
-    records.rate_answer(seeded, "bob@school.example", question="Can I post photos?", normalised="can i post photos",
+    reports.rate_answer(seeded, "bob@school.example", question="Can I post photos?", normalised="can i post photos",
                         citations=[{"policy": "social-media-policy", "clause": "doc.approved"}], helpful=False)
     return seeded
 
@@ -103,7 +104,7 @@ def test_no_internal_names_on_any_coordinator_page(env, busy, page):
 
 def test_the_scan_catches_internal_names(env, seeded):
     """The scan is not blind: the raw completion rows it replaced would fail it."""
-    rows = records.completion(seeded)
+    rows = reports.completion(seeded)
     raw = [str(c) for c in rows[0]] + [str(v) for v in rows[0].values()]
     hits = {what for text in raw for what, pattern in INTERNAL.items() if pattern.search(text)}
     assert {"a `_`-joined name", "an ISO timestamp", "None"} <= hits
@@ -120,7 +121,7 @@ def test_upload_shows_old_and_new_wording_side_by_side_and_keeps_it_in_history(e
     old = next(c.text for c in load(Path(env["POLICY_COACH_INDEX"])).clauses if c.clause == "6.3")
     assert "Changed: 6.3" in page and "Old wording" in page and "New wording" in page
     assert "must never" in page and old.replace("must never", "must not")[:60] in page
-    [version] = records.policy_versions(seeded)
+    [version] = reports.policy_versions(seeded)
     assert version["wording"][0]["clause"] == "6.3" and "must not" in version["wording"][0]["old"]
     assert offenders(at) == {}
 
@@ -137,7 +138,7 @@ def test_questions_start_with_no_clause_chosen_and_not_covered_stores_the_contac
     at.button(key=f"nc-{k}").click().run()
     no_exceptions(at)
     assert "told to ask HR (Mrs Patel, hr@school.example)" in texts(at)
-    [(question, contact)] = records.topic_contacts(seeded)
+    [(question, contact)] = reports.topic_contacts(seeded)
     assert contact == "HR (Mrs Patel, hr@school.example)" and "dog" in question
     decided = [d.value for d in at.dataframe if "Staff are told to ask" in d.value.columns][0]
     assert "HR (Mrs Patel, hr@school.example)" in set(decided["Staff are told to ask"])
@@ -159,7 +160,7 @@ def test_roster_job_titles_editable_and_messages_cleared_by_the_next_action(env,
     assert not [d for d in at.dataframe if "Problem" in d.value.columns]  # the import's message is gone
     assert not any("1 added" in s.value for s in at.success)
     at.button(key="FormSubmitter:roster-upload-Import roster").click().run()
-    roles = {r["email"]: r["role"] for r in records.completion(seeded)}
+    roles = {r["email"]: r["role"] for r in reports.completion(seeded)}
     assert roles["dee@school.example"] == "support_staff" and roles["tia@school.example"] == "support_staff"
     assert "now counts as" not in texts(at)
 
@@ -173,7 +174,7 @@ def test_dashboard_filters_apply_to_every_chart_and_table(env, seeded):
     completion = at.dataframe[0].value
     assert list(completion["Name"]) == ["Gwen Governor"]
     clause_table = [d.value for d in at.dataframe if "Facility %" in d.value.columns and "Clause" in d.value.columns][0]
-    gwen = records.clause_facility(seeded, {"gwen@school.example"})
+    gwen = reports.clause_facility(seeded, {"gwen@school.example"})
     assert clause_table["Answers"].sum() == sum(c["answered"] for c in gwen)
     assert [len(d.value) for d in at.dataframe] != every
 
@@ -183,18 +184,18 @@ def test_compliance_report_pdf_opens_and_names_the_right_people(env, seeded):
 
     import pdfplumber
 
-    from bot.report import compliance, compliance_pdf
+    from bot.training.compliance_pdf import compliance, compliance_pdf
 
     index = load(Path(env["POLICY_COACH_INDEX"]))
     assignments.set_assignment(seeded, "social-media-policy", "support_staff", due=date.today() + timedelta(days=1),
                                sign=True, quiz=True, section=None, by="coord@school.example")
     with seeded.session() as session:
-        from bot.store import Assignment
+        from bot.training.store import Assignment
         session.query(Assignment).update({"due": date.today() - timedelta(days=5)})
     data = compliance(seeded, index, "social-media-policy")
     by_name = {r["name"]: r for r in data["rows"]}
-    passed = {r["email"] for r in records.completion(seeded) if r["passed"]}
-    assert {n for n, r in by_name.items() if r["passed"]} == {r["name"] for r in records.completion(seeded)
+    passed = {r["email"] for r in reports.completion(seeded) if r["passed"]}
+    assert {n for n, r in by_name.items() if r["passed"]} == {r["name"] for r in reports.completion(seeded)
                                                               if r["email"] in passed}
     # Bob (support staff) passed the quiz but never signed, and the due date has passed
     assert by_name["Bob Support"]["passed"] and not by_name["Bob Support"]["signed"]

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bot import auth, records
-from bot.store import Store
+from bot.training import accounts
+from bot.training import reports
+from bot.training.store import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "ui" / "app.py")
 pytestmark = pytest.mark.slow
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.slow
 def live_user(live_stack, live_env, monkeypatch) -> dict:
     monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{live_stack.rasa_port}")
     store = Store(live_env["DATABASE_URL"])
-    auth.import_roster(store, "name,email,role\nLiam Live,liam.live@school.example,teacher\n")
-    result = auth.sign_in_sso(store, "liam.live@school.example")
+    accounts.import_roster(store, "name,email,role\nLiam Live,liam.live@school.example,teacher\n")
+    result = accounts.sign_in_sso(store, "liam.live@school.example")
     assert result.status == "ok"
     return result.user
 
@@ -47,5 +48,5 @@ def test_live_quiz_button_is_marked_and_stored(live_user, live_env):
     assert not at.exception, [e.value for e in at.exception]
     assert at.success or at.error  # the feedback headline: correct or not
     assert "Question 2 of" in "\n".join(m.value for m in at.markdown)
-    attempts = records.my_attempts(Store(live_env["DATABASE_URL"]), live_user["sender_id"])
+    attempts = reports.my_attempts(Store(live_env["DATABASE_URL"]), live_user["sender_id"])
     assert attempts and attempts[0]["answered"] == 1

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import banks
-from bot.bank import load_bank
-from bot.store import Store
+from bot.training import banks
+from bot.training.bank import load_bank
+from bot.training.store import Store
 from knowledge.encoder import HashingEncoder
 from knowledge.index import ingest
 from knowledge.parser import parse_file

@@ -8,8 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st
 
-from bot.auth import ROLE_LABELS
-from bot.store import StoreUnavailable
+from bot.training.roles import ROLE_LABELS
+from bot.training.store import StoreUnavailable
 from knowledge.settings import SettingsError
 from ui import session
 from ui.pages import pages_for
@@ -18,7 +18,7 @@ from ui.render import escape_md
 
 def _sso_sign_in(store) -> None:
     """Match a single-sign-on user to the roster once per session."""
-    from bot.auth import sign_in_sso  # noqa: PLC0415
+    from bot.training.accounts import sign_in_sso  # noqa: PLC0415
 
     email = session.sso_email()
     if not email or session.current_user() or st.session_state.get("sso_refused") == email:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from bot import auth
-from bot.bank import choice_token
-from bot.quiz import QuizEngine
-from bot.store import Store
+from bot.training import accounts
+from bot.training.bank import choice_token
+from bot.training.quiz import QuizEngine
+from bot.training.store import Store
 from knowledge.parser import Clause
 from knowledge.search import normalise_question
 
@@ -52,12 +52,12 @@ def take_quiz(engine: QuizEngine, sender: str, accuracy: float, *, seed: int = 0
 
 def seed_demo(store: Store, clauses: list[Clause], quizzes_dir: Path, *, passwords: bool = True) -> dict:
     """A roster of five, two or three quizzes each at different accuracies, and a few unanswered questions."""
-    report = auth.import_roster(store, ROSTER)
+    report = accounts.import_roster(store, ROSTER)
     emails = [line.split(",")[1] for line in ROSTER.strip().splitlines()[1:]]
     if passwords:
         for line in ROSTER.strip().splitlines()[1:]:
             name, email, _ = line.split(",")
-            auth.claim_account(store, name, email, auth.issue_claim_code(store, email), DEMO_PASSWORD)
+            accounts.claim_account(store, name, email, accounts.issue_claim_code(store, email), DEMO_PASSWORD)
     engine = quiz_engine(store, clauses, quizzes_dir)
     accuracies = {"alice": [0.6, 0.95], "bob": [0.5, 0.7], "gwen": [0.9], "carl": [0.3]}
     for n, email in enumerate(emails):
@@ -91,7 +91,7 @@ def school_roster(n: int = 30) -> str:
 def seed_school(store: Store, clauses: list[Clause], quizzes_dir: Path, *, n: int = 30, quizzes: int = 12) -> list[str]:
     """A roster of n staff with real job titles, quiz attempts by the first `quizzes` of them at mixed accuracy, and
     unanswered questions (screenshots and browser tests). Returns the emails."""
-    report = auth.import_roster(store, school_roster(n))
+    report = accounts.import_roster(store, school_roster(n))
     assert not report.errors, report.errors
     emails = [line.split(",")[1] for line in school_roster(n).strip().splitlines()[1:]]
     engine = quiz_engine(store, clauses, quizzes_dir)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bot import records
-from bot.store import Store
+from bot.training import reports
+from bot.training.store import Store
 from bot.tokens import secure_dir
 from knowledge.index import IndexError_, load
 from knowledge.parser import parse_file, policy_id_for
@@ -147,7 +147,7 @@ def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | N
     changes = report.changes.get(policy, {"added": [], "removed": [], "changed": []})
     status = "updated" if policy in report.updated else "added"
     wording = wording_diff(before, {c.clause: c for c in parsed.clauses}, changes) if status == "updated" else []
-    records.record_policy_version(store, policy=policy, checksum=parsed.checksum, title=parsed.title,
+    reports.record_policy_version(store, policy=policy, checksum=parsed.checksum, title=parsed.title,
                                   changes={**changes, "wording": wording}, uploaded_by=uploaded_by)
     verb = "New version of" if status == "updated" else "Added"
     return UploadResult(True, f"{verb} '{parsed.title}': {len(parsed.clauses)} clauses indexed.", policy,

@@ -1,10 +1,10 @@
 """The quiz editor's operations over the index and the versioned banks (no Streamlit here, so tests call them)."""
 from __future__ import annotations
 
-from bot import banks
-from bot.bank import QuizBankError, parse_bank
-from bot.draft import NoRulesError, draft_bank, policy_title
-from bot.store import Store
+from bot.training import banks
+from bot.training.bank import QuizBankError, parse_bank
+from bot.training.draft import NoRulesError, draft_bank, policy_title
+from bot.training.store import Store
 from knowledge.settings import get_settings
 
 ROLE_LABELS = {"all": "Everyone", "teacher": "Teachers", "support_staff": "Support staff",

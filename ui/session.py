@@ -7,7 +7,7 @@ import time
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.store import Store, StoreUnavailable, get_store
+from bot.training.store import Store, StoreUnavailable, get_store
 from knowledge.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def cookie_scripts() -> None:
 
 def restore_or_check(store: Store) -> None:
     """Sign in from a genuine, unexpired cookie after a reload; end a session that was reset, removed or idle."""
-    from bot import auth  # noqa: PLC0415
+    from bot.training import accounts  # noqa: PLC0415
     from ui import cookies  # noqa: PLC0415
 
     user = current_user()
@@ -73,7 +73,7 @@ def restore_or_check(store: Store) -> None:
         except Exception:  # noqa: BLE001 - no cookies outside a browser (AppTest)
             found = None
         if found:
-            resumed = auth.resume_session(store, *found)
+            resumed = accounts.resume_session(store, *found)
             if resumed:
                 sign_in(resumed, remember=False)
         return
@@ -81,7 +81,7 @@ def restore_or_check(store: Store) -> None:
     if now - st.session_state.get("last_seen", now) > cookies.idle_seconds():
         sign_out("You were signed out after a period of inactivity. Please sign in again.")
         return
-    if not user.get("sso") and not auth.session_valid(store, user["sender_id"], user.get("generation", 0)):
+    if not user.get("sso") and not accounts.session_valid(store, user["sender_id"], user.get("generation", 0)):
         sign_out("Your sign-in has ended because your account was changed. Please sign in again.")
         return
     st.session_state["last_seen"] = now
@@ -116,7 +116,7 @@ def _secret(name: str) -> str:
 
 def bootstrap(store: Store) -> None:
     """Create the first coordinator from COORDINATOR_EMAIL / COORDINATOR_PASSWORD (env, then st.secrets), once."""
-    from bot.auth import bootstrap_coordinator  # noqa: PLC0415
+    from bot.training.accounts import bootstrap_coordinator  # noqa: PLC0415
 
     secrets = {k: _secret(k) for k in ("COORDINATOR_EMAIL", "COORDINATOR_PASSWORD")}
     settings = get_settings()
@@ -174,7 +174,7 @@ def require_user() -> dict:
 
 def require_coordinator(store: Store) -> dict:
     """The signed-in coordinator (re-checked in the database); stops the page for anyone else."""
-    from bot.auth import is_coordinator  # noqa: PLC0415
+    from bot.training.accounts import is_coordinator  # noqa: PLC0415
 
     user = current_user()
     if not user:

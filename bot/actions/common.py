@@ -8,7 +8,7 @@ from typing import Any, Callable
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
-from bot.store import StoreUnavailable
+from bot.training.store import StoreUnavailable
 from knowledge.index import IndexError_
 
 log = logging.getLogger(__name__)

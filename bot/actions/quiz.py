@@ -40,7 +40,7 @@ class ActionStartQuiz(Action):
             named = engine.policy_named(said)
             clauses = None
             if named and "refresher" in said.lower():  # just the clauses changed since this person signed
-                from bot.assignments import changed_since_signed  # noqa: PLC0415
+                from bot.training.assignments import changed_since_signed  # noqa: PLC0415
 
                 clauses = await off_loop(changed_since_signed, services.store(), sender, named) or None
             question, resumed = await off_loop(lambda: engine.start(sender, named, clauses=clauses))

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bot import records
-from bot.auth import ROLE_LABELS, normalise_name
-from bot.store import StoreUnavailable
+from bot.training import reports
+from bot.training.accounts import normalise_name
+from bot.training.roles import ROLE_LABELS
+from bot.training.store import StoreUnavailable
 from ui import policy_tree, session
 from ui.policy_docs import agreement_for, try_index
 from ui.render import escape_md, multiline
@@ -33,7 +34,7 @@ def render() -> None:
             for clause in agreement.clauses:
                 st.markdown(multiline(clause.text))
     try:
-        mine = [s for s in records.my_signoffs(store, user["sender_id"])
+        mine = [s for s in reports.my_signoffs(store, user["sender_id"])
                 if s["policy"] == agreement.policy and s["document"] == agreement.document[:200]]
     except StoreUnavailable as exc:
         st.error(str(exc))
@@ -57,7 +58,7 @@ def render() -> None:
                 st.error("Type your full name exactly as it appears above.")
             else:
                 try:
-                    records.record_signoff(store, user["sender_id"], policy=agreement.policy,
+                    reports.record_signoff(store, user["sender_id"], policy=agreement.policy,
                                            document=agreement.document, policy_version=agreement.version,
                                            signed_name=typed, role=user.get("role"))
                 except StoreUnavailable as exc:

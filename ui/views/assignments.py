@@ -6,9 +6,9 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from bot import assignments
-from bot.auth import ROLE_LABELS
-from bot.store import StoreUnavailable
+from bot.training import assignments
+from bot.training.roles import ROLE_LABELS
+from bot.training.store import StoreUnavailable
 from ui import session
 from ui.policy_docs import sections, try_index
 from ui.render import escape_md

@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from bot import records
-from bot.store import StoreUnavailable
+from bot.training import reports
+from bot.training.store import StoreUnavailable
 from knowledge.search import normalise_question
 from knowledge.settings import get_settings
 from ui import rasa_client, session
@@ -53,7 +53,7 @@ def _rate(user: dict, msg: dict, asked: str, key: str) -> None:
         st.session_state["chat_notice"] = "The training database isn't available, so the rating wasn't saved."
         return
     try:
-        records.rate_answer(store, user["sender_id"], question=question,
+        reports.rate_answer(store, user["sender_id"], question=question,
                             normalised=normalise_question(question), citations=msg.get("citations") or [],
                             helpful=bool(value))
     except StoreUnavailable as exc:
@@ -77,7 +77,7 @@ def _todo_card(user: dict) -> None:
         "policy": found.policy, "document": found.document, "version": found.version,
         "title": found.document.split(" — ")[-1]}
     try:
-        todo = records.my_todo(store, user["sender_id"], agreement=agreement)
+        todo = reports.my_todo(store, user["sender_id"], agreement=agreement)
     except StoreUnavailable as exc:
         st.caption(escape_md(str(exc)))
         return

@@ -7,10 +7,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from bot import records
-from bot.auth import ROLE_LABELS
-from bot.bank import QuizBankError, load_bank
-from bot.store import StoreUnavailable
+from bot.training import reports
+from bot.training.roles import ROLE_LABELS
+from bot.training.bank import QuizBankError, load_bank
+from bot.training.store import StoreUnavailable
 from knowledge.settings import get_settings
 from ui import session
 from ui.policy_docs import try_index
@@ -37,7 +37,7 @@ def scenario_prompts() -> dict[str, str]:
 
 def review_warnings(index) -> None:
     """Warn about policies past their review date."""
-    for item in records.review_warnings(index.policies if index else {}):
+    for item in reports.review_warnings(index.policies if index else {}):
         st.warning(f"**{escape_md(item['title'])}** was due for review in {escape_md(item['review_date'])} "
                    f"({item['days_overdue']} days ago). Upload the reviewed version under **Policies & roster**.",
                    icon=":material/event_busy:")
@@ -65,7 +65,7 @@ def percent_bars(frame: pd.DataFrame, label: str, value: str, *, title: str, too
 
 def _completion(store, index) -> None:
     versions = {p: m.get("checksum", "") for p, m in index.policies.items()} if index else None
-    rows = records.completion(store, versions)
+    rows = reports.completion(store, versions)
     st.subheader("Completion")
     if not rows:
         st.info("Nobody is on the roster yet. Upload the staff roster under **Policies & roster**.")
@@ -84,7 +84,7 @@ def _completion(store, index) -> None:
     elif show == "Not started":
         view = view[view["attempts"] == 0]
     st.caption("The roles and the *Show* filter apply to every table and chart on this page.")
-    totals = records.summary(view.to_dict("records"))
+    totals = reports.summary(view.to_dict("records"))
     cols = st.columns(4)
     cols[0].metric("People", totals["people"])
     cols[1].metric("Signed", totals["signed"])
@@ -134,11 +134,11 @@ def _pass_rate(view: pd.DataFrame) -> None:
 
 def _scores(store, emails: set[str]) -> None:
     st.subheader("Score distribution")
-    rows = records.scores(store, emails)
+    rows = reports.scores(store, emails)
     if not rows:
         st.caption("No completed quizzes by the people shown.")
         return
-    bands = pd.DataFrame(records.score_bands(rows)).rename(columns={"band": "Score", "attempts": "Completed quizzes"})
+    bands = pd.DataFrame(reports.score_bands(rows)).rename(columns={"band": "Score", "attempts": "Completed quizzes"})
     st.altair_chart(alt.Chart(bands, height=260).mark_bar().encode(
         x=alt.X("Score:N", sort=None, title="score", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("Completed quizzes:Q", axis=alt.Axis(tickMinStep=1)),
@@ -156,21 +156,21 @@ def _policy_title(index, policy: str) -> str:
 def _facility(store, index, emails: set[str]) -> None:
     st.subheader("Which rules are misunderstood")
     st.caption("Facility = share of answers that were right. Low facility means staff misread that rule. "
-               f"A clause is only called *most missed* once it has {records.MIN_ANSWERS} answers.")
-    clauses = records.clause_facility(store, emails)
+               f"A clause is only called *most missed* once it has {reports.MIN_ANSWERS} answers.")
+    clauses = reports.clause_facility(store, emails)
     if not clauses:
         st.caption("No quiz answers by the people shown yet.")
         return
     label = {(c["policy"], c["clause"]): clause_label(index.find(c["policy"], c["clause"]) if index else None,
                                                       c["clause"]) for c in clauses}
-    worst = records.most_missed(clauses)
+    worst = reports.most_missed(clauses)
     if worst:
         st.error(f"Most missed clause: **{escape_md(label[(worst['policy'], worst['clause'])])}** "
                  f"({escape_md(_policy_title(index, worst['policy']))}): {worst['wrong']} wrong of "
                  f"{worst['answered']} answers (facility {round(worst['facility'] * 100)}%).",
                  icon=":material/priority_high:")
     else:
-        st.caption(f"No clause has {records.MIN_ANSWERS} or more answers with mistakes yet, so none is named most "
+        st.caption(f"No clause has {reports.MIN_ANSWERS} or more answers with mistakes yet, so none is named most "
                    "missed.")
     clause_frame = pd.DataFrame({
         "Clause": [label[(c["policy"], c["clause"])] for c in clauses],
@@ -188,7 +188,7 @@ def _facility(store, index, emails: set[str]) -> None:
         csv_button(clause_frame, "clause-facility")
     with tab_scenario:
         prompts = scenario_prompts()
-        scenarios = records.scenario_facility(store, emails)
+        scenarios = reports.scenario_facility(store, emails)
         scenario_frame = pd.DataFrame({
             "Scenario": [short(prompts.get(s["scenario"]) or "(a scenario no longer in the quiz)", 80)
                          for s in scenarios],
@@ -209,7 +209,7 @@ def _report(store, index) -> None:
         left, right = st.columns([3, 2], vertical_alignment="bottom")
         policy = left.selectbox("Compliance report for governors and inspectors", list(index.policies),
                                 format_func=lambda p: index.policies[p].get("title") or p, key="report-policy")
-        from bot.report import compliance, compliance_pdf  # noqa: PLC0415
+        from bot.training.compliance_pdf import compliance, compliance_pdf  # noqa: PLC0415
 
         # built only when clicked (deferred data): a 30-person report takes ~2.5 s on a busy 2-core machine
         right.download_button("Download the report (PDF)", lambda: compliance_pdf(compliance(store, index, policy)),

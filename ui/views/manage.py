@@ -4,8 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bot import auth, records
-from bot.store import StoreUnavailable
+from bot.training import accounts
+from bot.training import reports
+from bot.training.store import StoreUnavailable
 from ui import session
 from ui import ingest_jobs
 from ui.policy_admin import ALLOWED
@@ -56,7 +57,7 @@ def _policies(store, user: dict) -> None:
     policies = index.policies if index else {}
     if problem:
         st.warning(escape_md(problem))
-    versions = records.policy_versions(store)
+    versions = reports.policy_versions(store)
     if policies:
         latest = {}
         for v in versions:  # newest first
@@ -154,7 +155,7 @@ def _roster(store, user: dict) -> None:
                 notice("roster_result", {"ok": 0, "added": [], "updated": [], "removed": [],
                                          "errors": [(0, "Choose a CSV file first.")]})
             else:
-                report = auth.import_roster(store, upload.getvalue(), replace=replace)
+                report = accounts.import_roster(store, upload.getvalue(), replace=replace)
                 notice("roster_result", {"ok": report.ok, "added": report.added, "updated": report.updated,
                                          "removed": report.removed, "errors": report.errors})
             st.rerun()
@@ -171,10 +172,10 @@ def _roster(store, user: dict) -> None:
             errors["Line"] = errors["Line"].map(lambda n: str(n) if n else "—")
             st.dataframe(errors, hide_index=True, column_config={
                 "Problem": st.column_config.TextColumn("Person and problem", width="large")})
-    people = records.completion(store)
+    people = reports.completion(store)
     if people:
         frame = pd.DataFrame(people)[["name", "email", "role", "claimed_at", "last_activity"]]
-        frame["role"] = frame["role"].map(lambda r: auth.ROLE_LABELS.get(r, r))
+        frame["role"] = frame["role"].map(lambda r: accounts.ROLE_LABELS.get(r, r))
         frame["claimed_at"] = frame["claimed_at"].map(lambda v: uk_when(v, time=False))
         frame["last_activity"] = frame["last_activity"].map(uk_when)
         frame.columns = ["Name", "Email", "Role", "Account claimed", "Last activity"]
@@ -185,8 +186,8 @@ def _roster(store, user: dict) -> None:
             email = st.selectbox("Reset a password (signs them out everywhere; they need a new one-time code)",
                                  frame["Email"].tolist(), key="reset-email")
             if st.form_submit_button("Reset password"):
-                auth.reset_password(store, email)
-                code = auth.issue_claim_code(store, email)
+                accounts.reset_password(store, email)
+                code = accounts.issue_claim_code(store, email)
                 notice("issued_codes", [{"name": email, "email": email, "role": "", "code": code}])
                 st.rerun()
 
@@ -194,20 +195,20 @@ def _roster(store, user: dict) -> None:
 def _job_titles(store, user: dict) -> None:
     """The job titles the roster understands and the role each counts as; the coordinator adds or changes them."""
     with st.expander("Job titles and roles", icon=":material/badge:"):
-        titles = auth.job_titles(store)
-        table = pd.DataFrame([{"Job title": t, "Counts as": auth.ROLE_LABELS.get(r, r)}
+        titles = accounts.job_titles(store)
+        table = pd.DataFrame([{"Job title": t, "Counts as": accounts.ROLE_LABELS.get(r, r)}
                               for t, r in sorted(titles.items())])
         st.dataframe(table, hide_index=True, height=240)
         with st.form("job-title"):
             left, right = st.columns([3, 2])
             title = left.text_input("Job title as written on your roster", key="job-title-text",
                                     placeholder="e.g. Dinner supervisor")
-            role = right.selectbox("Counts as", list(auth.ROLE_LABELS), format_func=auth.ROLE_LABELS.get,
+            role = right.selectbox("Counts as", list(accounts.ROLE_LABELS), format_func=accounts.ROLE_LABELS.get,
                                    key="job-title-role")
             if st.form_submit_button("Save job title", icon=":material/save:"):
                 try:
-                    key = auth.set_job_title(store, title, role, by=user["email"])
-                    notice("titles_notice", ("ok", f"'{key}' now counts as {auth.ROLE_LABELS[role]}. Import the "
+                    key = accounts.set_job_title(store, title, role, by=user["email"])
+                    notice("titles_notice", ("ok", f"'{key}' now counts as {accounts.ROLE_LABELS[role]}. Import the "
                                                    "roster again to add the people who were skipped."))
                 except ValueError as exc:
                     notice("titles_notice", ("error", str(exc)))
@@ -223,7 +224,7 @@ def _codes(store) -> None:
     st.caption("Staff need a one-time code from you for their first sign-in, so nobody can claim a colleague's "
                "account. Codes are shown once; issuing again replaces any earlier code.")
     if st.button("Issue codes for everyone who hasn't signed in yet", key="issue-codes", icon=":material/key:"):
-        notice("issued_codes", auth.issue_codes_for_unclaimed(store))
+        notice("issued_codes", accounts.issue_codes_for_unclaimed(store))
         st.rerun()
     issued = st.session_state.pop("issued_codes", None)
     if issued:
@@ -242,9 +243,9 @@ def _coordinators(store) -> None:
         password = st.text_input("Temporary password", type="password", key="new-coord-password")
         if st.form_submit_button("Add coordinator"):
             try:
-                auth.ensure_coordinator(store, email, password)
+                accounts.ensure_coordinator(store, email, password)
                 st.success(f"Coordinator {escape_md(email)} can now sign in.")
-            except auth.CoordinatorExists as exc:
+            except accounts.CoordinatorExists as exc:
                 st.warning(escape_md(str(exc)))
             except ValueError as exc:
                 st.error(escape_md(str(exc)))

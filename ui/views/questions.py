@@ -7,8 +7,8 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from bot import records
-from bot.store import StoreUnavailable
+from bot.training import reports
+from bot.training.store import StoreUnavailable
 from ui import session
 from ui.policy_docs import try_index
 from ui.render import clause_label, escape_md, uk_when
@@ -69,7 +69,7 @@ def _decide_row(store, user: dict, row: dict, options: list[tuple[str, str]], in
                               format_func=lambda o: _option_label(index, o), key=f"{prefix}pick-{k}")
         if st.button("Link to this clause", key=f"{prefix}link-{k}", icon=":material/link:", disabled=choice is None):
             for normalised in variants:
-                records.link_question(store, normalised, choice[0], choice[1], by=user["email"])
+                reports.link_question(store, normalised, choice[0], choice[1], by=user["email"])
             st.session_state["questions_notice"] = (f"Linked to {clause_label(index.find(*choice), choice[1])}: "
                                                     "the bot will answer it from that clause.")
             st.rerun()
@@ -78,7 +78,7 @@ def _decide_row(store, user: dict, row: dict, options: list[tuple[str, str]], in
                                 key=f"{prefix}contact-{k}", max_chars=300)
         if st.button("Mark as not covered", key=f"{prefix}nc-{k}", icon=":material/block:"):
             for normalised in variants:
-                records.mark_not_covered(store, normalised, by=user["email"], contact=contact)
+                reports.mark_not_covered(store, normalised, by=user["email"], contact=contact)
             st.session_state["questions_notice"] = (
                 f"Marked as not covered. Staff asking about this will be told to ask {contact.strip()}."
                 if contact.strip() else "Marked as not covered by the policy.")
@@ -123,9 +123,9 @@ def render() -> None:
         st.success(escape_md(notice))
     index, _ = try_index()
     try:
-        rows = records.unanswered_questions(store, include_decided=True)
-        rated = records.poorly_rated(store)
-        weak = records.low_confidence_answers(store)
+        rows = reports.unanswered_questions(store, include_decided=True)
+        rated = reports.poorly_rated(store)
+        weak = reports.low_confidence_answers(store)
     except StoreUnavailable as exc:
         st.error(str(exc))
         return
@@ -158,5 +158,5 @@ def render() -> None:
                                   format_func=lambda n: decided[n]["question"])
             if st.form_submit_button("Reopen"):
                 for normalised in decided[target].get("variants") or [decided[target]["normalised"]]:
-                    records.reopen_question(store, normalised)
+                    reports.reopen_question(store, normalised)
                 st.rerun()

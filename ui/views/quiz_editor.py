@@ -6,9 +6,9 @@ import copy
 import pandas as pd
 import streamlit as st
 
-from bot import banks
-from bot.bank import QuizBankError, parse_bank
-from bot.store import StoreUnavailable
+from bot.training import banks
+from bot.training.bank import QuizBankError, parse_bank
+from bot.training.store import StoreUnavailable
 from knowledge.settings import get_settings
 from ui import session
 from ui.policy_docs import try_index

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bot import auth
+from bot.training import accounts
 from ui import session
 from ui.render import escape_md
 
 
-def _finish(result: auth.SignIn) -> None:
+def _finish(result: accounts.SignIn) -> None:
     if result.status == "ok":
         session.sign_in(result.user)
         st.rerun()
@@ -17,7 +17,7 @@ def _finish(result: auth.SignIn) -> None:
 
 def _first_sign_in(store) -> None:
     st.caption("First time here? Your coordinator gives you a one-time code. Enter it with your name and school "
-               f"email, and choose a password (at least {auth.MIN_PASSWORD_LENGTH} characters and hard to guess: a "
+               f"email, and choose a password (at least {accounts.MIN_PASSWORD_LENGTH} characters and hard to guess: a "
                "few unrelated words work well). It is stored only as a secure hash.")
     with st.form("first-sign-in"):
         name = st.text_input("Your name (as on the staff list)", key="claim-name")
@@ -26,7 +26,7 @@ def _first_sign_in(store) -> None:
         password = st.text_input("Choose a password", type="password", key="new-password")
         confirm = st.text_input("Type it again", type="password", key="confirm-password")
         if st.form_submit_button("Set password and sign in", type="primary"):
-            _finish(auth.claim_account(store, name, email, code, password, confirm))
+            _finish(accounts.claim_account(store, name, email, code, password, confirm))
             st.rerun()
 
 
@@ -59,7 +59,7 @@ def render() -> None:
             password = st.text_input("Password", type="password", key="signin-password",
                                      help="First time here? Use the 'First sign-in' tab with your one-time code.")
             if st.form_submit_button("Sign in", type="primary"):
-                _finish(auth.sign_in_staff(store, name, email, password))
+                _finish(accounts.sign_in_staff(store, name, email, password))
                 st.rerun()
     with first_tab:
         _first_sign_in(store)
@@ -68,5 +68,5 @@ def render() -> None:
             email = st.text_input("Coordinator email", key="coord-email")
             password = st.text_input("Password", type="password", key="coord-password")
             if st.form_submit_button("Sign in as coordinator"):
-                _finish(auth.sign_in_coordinator(store, email, password))
+                _finish(accounts.sign_in_coordinator(store, email, password))
                 st.rerun()

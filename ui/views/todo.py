@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bot import assignments
-from bot.auth import ROLE_LABELS
-from bot.store import StoreUnavailable
+from bot.training import assignments
+from bot.training.roles import ROLE_LABELS
+from bot.training.store import StoreUnavailable
 from ui import session
 from ui.policy_docs import try_index
 from ui.render import escape_md, multiline

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bot import records
-from bot.store import StoreUnavailable
+from bot.training import reports
+from bot.training.store import StoreUnavailable
 from ui import session
 from ui.policy_docs import try_index
 from ui.render import escape_md, reader_link, safe_csv
@@ -17,9 +17,9 @@ def render() -> None:
     store = session.require_store()
     st.title("My training")
     try:
-        summary = records.my_summary(store, user["sender_id"])
-        attempts = records.my_attempts(store, user["sender_id"])
-        signoffs = records.my_signoffs(store, user["sender_id"])
+        summary = reports.my_summary(store, user["sender_id"])
+        attempts = reports.my_attempts(store, user["sender_id"])
+        signoffs = reports.my_signoffs(store, user["sender_id"])
     except StoreUnavailable as exc:
         st.error(str(exc))
         return

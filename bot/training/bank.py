@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-ROLES = ("teacher", "support_staff", "governor", "contractor", "volunteer")
+from bot.training.roles import ROLES
+
 STATUSES = ("approved", "draft", "retired")  # only approved scenarios are ever served
 FLAGGED = "flagged"  # set by the loader, never stored: a cited clause is gone from the policy
 

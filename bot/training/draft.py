@@ -1,6 +1,6 @@
 """Draft a scenario bank for any policy from its rule sentences, offline, with templates only.
 
-Lives in bot/ because its output is the bank format that bot.bank owns and checks; knowledge/cli.py imports it
+Lives in bot/ because its output is the bank format that bot.training.bank owns and checks; knowledge/cli.py imports it
 only inside the `quiz draft` handler, so knowledge/ has no import-time dependency on bot/.
 
 Hand-written on purpose: there is no maintained library that turns policy rules into multiple-choice
@@ -366,7 +366,7 @@ def policy_title(index, policy: str) -> str:
 
 def write_draft(index, policy: str, out: Path) -> dict:
     """Draft a bank for one indexed policy, check it with the bank loader, and write it as YAML to `out`."""
-    from bot.bank import load_bank  # noqa: PLC0415
+    from bot.training.bank import load_bank  # noqa: PLC0415
 
     clauses = index.policy_clauses(policy)
     if not clauses:

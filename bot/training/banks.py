@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy import func, select
 
-from bot.bank import STATUSES, Bank, QuizBankError, parse_bank
-from bot.store import QuizBankVersion, Store
+from bot.training.bank import STATUSES, Bank, QuizBankError, parse_bank
+from bot.training.store import QuizBankVersion, Store
 
 
 class EditConflict(QuizBankError):

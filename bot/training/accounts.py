@@ -16,8 +16,8 @@ import bcrypt
 from sqlalchemy import select, update
 from zxcvbn import zxcvbn
 
-from bot.bank import ROLES
-from bot.store import JobTitle, Staff, Store, utcnow
+from bot.training.roles import ROLE_LABELS, ROLES
+from bot.training.store import JobTitle, Staff, Store, utcnow
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything longer, so refuse it rather than silently truncate
@@ -25,13 +25,6 @@ MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale: 3 = "safely unguessable" against o
 MAX_FAILURES = 5  # wrong passwords in a row before a lock-out
 LOCKOUT_SECONDS = 300
 COORDINATOR_PREFIX = "coordinator:"
-ROLE_LABELS = {
-    "teacher": "Teacher",
-    "support_staff": "Support staff",
-    "governor": "Governor / management committee",
-    "contractor": "Contractor",
-    "volunteer": "Volunteer",
-}
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 

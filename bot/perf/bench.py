@@ -9,8 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bot import loadtest
-from bot.stack import RASA_BIN, ROOT, Stack, free_port, rasa_env
+from bot.perf import loadtest
+from bot.ops.stack import RASA_BIN, ROOT, Stack, free_port, rasa_env
 from knowledge.settings import get_settings
 
 PARTS = ["nlu", "latency", "long", "saturation", "morning", "replicas"]
@@ -34,7 +34,7 @@ def nlu_cross_validation(folds: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the dialogue benchmarks."""
 
-    parser = argparse.ArgumentParser(prog="python -m bot.bench")
+    parser = argparse.ArgumentParser(prog="python -m bot.perf.bench")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--morning-users", type=int, default=200)
     parser.add_argument("--morning-seconds", type=float, default=150)

@@ -12,9 +12,9 @@ from datetime import date
 
 from sqlalchemy import select
 
-from bot import records
-from bot.auth import normalise_name
-from bot.store import Assignment, Attempt, PolicyVersion, SignOff, Staff, Store, utcnow
+from bot.training import reports
+from bot.training.accounts import normalise_name
+from bot.training.store import Assignment, Attempt, PolicyVersion, SignOff, Staff, Store, utcnow
 
 EVERYONE = "all"
 
@@ -122,7 +122,7 @@ def sign(store: Store, index, user: dict, policy: str, typed_name: str, *, agree
     text = signed_text(index, policy, section)
     if text is None:
         raise ValueError("That policy is not available to sign.")
-    return records.record_signoff(store, user["sender_id"], policy=policy, document=text.document,
+    return reports.record_signoff(store, user["sender_id"], policy=policy, document=text.document,
                                   policy_version=text.version, signed_name=typed_name, role=user.get("role"))
 
 

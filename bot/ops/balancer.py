@@ -2,7 +2,7 @@
 all already in the app environment).
 
 For production use nginx or the school's own load balancer (docs/scaling.md). This one lets
-`python -m bot.stack run --replicas 2` and the tests run the multi-replica layout on one machine.
+`python -m bot.ops.stack run --replicas 2` and the tests run the multi-replica layout on one machine.
 """
 from __future__ import annotations
 
@@ -58,10 +58,10 @@ def make_app(backends: list[str]) -> Starlette:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m bot.balancer --port 5005 http://127.0.0.1:5006 http://127.0.0.1:5007`."""
+    """`python -m bot.ops.balancer --port 5005 http://127.0.0.1:5006 http://127.0.0.1:5007`."""
     import uvicorn  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="python -m bot.balancer")
+    parser = argparse.ArgumentParser(prog="python -m bot.ops.balancer")
     parser.add_argument("--port", type=int, default=5005)
     parser.add_argument("backends", nargs="+")
     args = parser.parse_args(argv)

@@ -195,7 +195,7 @@ def _take_session_events(argv: list[str]) -> tuple[int, list[str]]:
 
 
 def main() -> None:
-    """`python -m bot.rasa_server run ...` behaves like `rasa run ...`."""
+    """`python -m bot.ops.rasa_server run ...` behaves like `rasa run ...`."""
     session_events, args = _take_session_events(sys.argv[1:])
     _cache_action_response_validator()
     _sqlite_tracker_in_wal_mode()

@@ -1,6 +1,6 @@
 """Start and stop the whole stack: Rasa server (5005), action server (5055), Streamlit (8501).
 
-Used by `make run` (python -m bot.stack run) and by the end-to-end tests.
+Used by `make run` (python -m bot.ops.stack run) and by the end-to-end tests.
 """
 from __future__ import annotations
 
@@ -218,7 +218,7 @@ class Stack:
         credentials = write_credentials(self.var_dir / f"credentials-{name}.yml", runtime_dir=self.var_dir,
                                         turn_timeout=settings.turn_timeout)
         # No --enable-api: Rasa's HTTP API (trackers, DELETE/PUT /model) stays off; only the token channel.
-        proc = self._spawn(name, [str(RASA_PY), "-m", "bot.rasa_server", "run", "--model", str(MODEL), "--port", str(port),
+        proc = self._spawn(name, [str(RASA_PY), "-m", "bot.ops.rasa_server", "run", "--model", str(MODEL), "--port", str(port),
                                   "--endpoints", str(endpoints), "--credentials", str(credentials),
                                   "-i", "127.0.0.1", "--session-events", str(settings.session_events)], env)
         wait_for(f"http://127.0.0.1:{port}/webhooks/rest/", 240, proc, f"Rasa server ({name})")
@@ -228,7 +228,7 @@ class Stack:
         ports = [free_port() for _ in range(count)]
         for i, port in enumerate(ports):
             self.start_rasa(port=port, name=f"rasa-{i + 1}")
-        proc = self._spawn("balancer", [str(APP_PY), "-m", "bot.balancer", "--port", str(self.rasa_port),
+        proc = self._spawn("balancer", [str(APP_PY), "-m", "bot.ops.balancer", "--port", str(self.rasa_port),
                                         *[f"http://127.0.0.1:{p}" for p in ports]], self.child_env())
         wait_for(f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/", 60, proc, "balancer")
         return ports
@@ -360,7 +360,7 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line for the stack: `run` or `train`."""
-    parser = argparse.ArgumentParser(prog="python -m bot.stack")
+    parser = argparse.ArgumentParser(prog="python -m bot.ops.stack")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run")
     p.add_argument("--rasa-port", type=int, default=5005)

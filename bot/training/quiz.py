@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
-from bot.bank import Bank, Option, Scenario, choice_token, draw, load_bank, match_option, parse_token
-from bot.store import Answer, Attempt, Staff, Store, utcnow
+from bot.training.bank import Bank, Option, Scenario, choice_token, draw, load_bank, match_option, parse_token
+from bot.training.store import Answer, Attempt, Staff, Store, utcnow
 
 
 def clauses_to_reread(answers) -> list[dict]:

@@ -2,10 +2,10 @@
 
 Bounded and self-stopping; talks to 127.0.0.1 only. Prints figures, asserts nothing.
 
-  python -m bot.loadtest latency      # sequential warm latency of questions and quiz turns
-  python -m bot.loadtest long --n 300 # one 300-turn conversation paired with fresh ones: growth ratio
-  python -m bot.loadtest saturation   # closed loop, no think time: max turns/s
-  python -m bot.loadtest morning      # 200 staff, a message every 5-15 s, >= 2 minutes
+  python -m bot.perf.loadtest latency      # sequential warm latency of questions and quiz turns
+  python -m bot.perf.loadtest long --n 300 # one 300-turn conversation paired with fresh ones: growth ratio
+  python -m bot.perf.loadtest saturation   # closed loop, no think time: max turns/s
+  python -m bot.perf.loadtest morning      # 200 staff, a message every 5-15 s, >= 2 minutes
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import httpx
 
 from knowledge.settings import exit_on_bad_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "data" / "eval" / "social-media.jsonl"
 MAX_REQUESTS = 200_000
 
@@ -195,8 +195,8 @@ def enrol_virtual_staff(count: int, database_url: str | None = None) -> list[str
     Rasa only acts for current roster members, so the simulated staff are real roster rows
     (`load-…@loadtest.invalid`, role volunteer) in the stack's database.
     """
-    from bot.auth import new_chat_id  # noqa: PLC0415
-    from bot.store import Staff, get_store  # noqa: PLC0415
+    from bot.training.accounts import new_chat_id  # noqa: PLC0415
+    from bot.training.store import Staff, get_store  # noqa: PLC0415
 
     ids = []
     with get_store(database_url).session() as session:
@@ -213,7 +213,7 @@ def retire_virtual_staff(chat_ids: list[str], database_url: str | None = None) -
     """Take the simulated staff off the roster again, so they never show on the coordinator's dashboard."""
     from sqlalchemy import update  # noqa: PLC0415
 
-    from bot.store import Staff, get_store  # noqa: PLC0415
+    from bot.training.store import Staff, get_store  # noqa: PLC0415
 
     with get_store(database_url).session() as session:
         session.execute(update(Staff).where(Staff.chat_id.in_(chat_ids)).values(on_roster=False, chat_id=None))
@@ -398,7 +398,7 @@ async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
-    parser = argparse.ArgumentParser(prog="python -m bot.loadtest")
+    parser = argparse.ArgumentParser(prog="python -m bot.perf.loadtest")
     parser.add_argument("mode", choices=["latency", "long", "saturation", "morning"])
     parser.add_argument("--url", default=exit_on_bad_settings().rasa_url)
     parser.add_argument("--n", type=int, default=100, help="questions for latency, turns for long")

@@ -13,8 +13,8 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 
-from bot.quiz import answer_rows, clauses_to_reread
-from bot.store import (Answer, AnswerRating, Attempt, PolicyVersion, QuestionLink, QuestionLog, SignOff, Staff, Store,
+from bot.training.quiz import answer_rows, clauses_to_reread
+from bot.training.store import (Answer, AnswerRating, Attempt, PolicyVersion, QuestionLink, QuestionLog, SignOff, Staff, Store,
                        utcnow)
 
 

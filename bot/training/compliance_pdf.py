@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot import assignments
-from bot.auth import ROLE_LABELS
-from bot.records import parse_review_date
-from bot.store import Assignment, Attempt, SignOff, Staff, Store
+from bot.training import assignments
+from bot.training.roles import ROLE_LABELS
+from bot.training.reports import parse_review_date
+from bot.training.store import Assignment, Attempt, SignOff, Staff, Store
 
 # Debian's fonts-dejavu-core: a Unicode font, so names like "Zoë Ní Bhriain" print; Helvetica is the fallback.
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")

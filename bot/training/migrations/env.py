@@ -1,8 +1,8 @@
-"""Alembic environment: the URL comes from the caller (bot.store.migrate), never from a file in the repo."""
+"""Alembic environment: the URL comes from the caller (bot.training.store.migrate), never from a file in the repo."""
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from bot.store import Base
+from bot.training.store import Base
 
 config = context.config
 url = config.attributes.get("connection_url") or config.get_main_option("sqlalchemy.url")

@@ -1,0 +1,46 @@
+"""The `policy-coach` command line: the knowledge commands (ingest, ask, eval, clauses) plus `quiz draft`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bot.training.bank import QuizBankError
+from bot.training.draft import NoRulesError, write_draft
+from knowledge import cli as knowledge_cli
+from knowledge.settings import get_settings
+
+
+def cmd_quiz_draft(args) -> int:
+    """Draft a scenario bank for one policy of the index (status: draft, for review)."""
+    from knowledge.index import IndexError_, load  # noqa: PLC0415  (faiss/numpy only when drafting)
+
+    try:
+        index = load(Path(args.index or get_settings().index_dir))
+        bank = write_draft(index, args.policy, Path(args.out))
+    except (IndexError_, NoRulesError, QuizBankError, OSError) as exc:
+        print(f"policy-coach quiz draft: {exc}", file=sys.stderr)
+        return 1
+    except KeyError as exc:
+        print(f"policy-coach quiz draft: {exc.args[0]}", file=sys.stderr)
+        return 1
+    sections = {s["section"] for s in bank["scenarios"]}
+    print(f"drafted {len(bank['scenarios'])} scenarios over {len(sections)} sections of {args.policy} -> {args.out} "
+          f"(status: draft; approve them before they are used)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the policy-coach console script."""
+    parser, sub = knowledge_cli.build_parser()
+    p = sub.add_parser("quiz", help="scenario quizzes")
+    quiz = p.add_subparsers(dest="quiz_command", required=True)
+    p = quiz.add_parser("draft", help="draft a scenario bank from a policy's rule sentences (for review)")
+    p.add_argument("policy", metavar="POLICY_ID", help="the policy id that `policy-coach clauses` shows")
+    p.add_argument("--index")
+    p.add_argument("--out", required=True, metavar="FILE.yml")
+    p.set_defaults(func=cmd_quiz_draft)
+    return knowledge_cli.run(parser, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Operations: the stack launcher and the Rasa server launcher."""

@@ -1,0 +1,1 @@
+"""Load tests and dialogue benchmarks (`make bench`)."""
