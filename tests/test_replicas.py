@@ -67,15 +67,49 @@ def test_one_conversation_alternating_between_replicas_sees_one_consistent_quiz(
     assert progress["kind"] == "progress" and len(progress["attempts"]) == 1
 
 
-def test_the_balancer_spreads_one_url_over_both_replicas(replicas):
+def test_nginx_spreads_one_url_over_both_replicas_and_keeps_a_chat_on_one(replicas):
     stack, ports = replicas
+    assert stack.procs["nginx"].poll() is None  # Debian's nginx, not a home-made proxy
+    backends = {f"127.0.0.1:{p}" for p in ports}
     seen = set()
-    for _ in range(4):
+    for _ in range(12):  # no chat header (a tool, a health check): spread by request id
         response = requests.get(f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/", timeout=10)
         assert response.status_code == 200
         seen.add(response.headers["X-Replica"])
-    assert seen == {f"http://127.0.0.1:{p}" for p in ports}
+    assert seen == backends
     sender = enrol(os.environ["TEST_POSTGRES_URL"], chat_id=f"balanced-{uuid.uuid4().hex[:8]}")
-    question = _question(_send(stack.rasa_port, sender, "quiz me"))
-    customs = _send(stack.rasa_port, sender, question["options"][0]["payload"])
-    assert _question(customs)["progress"] == "2 of 10"
+    replicas_used = set()
+    headers = {"Authorization": f"Bearer {_TOKEN['value']}", "X-Chat-Session": sender}  # what the UI sends
+    url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook"
+    response = requests.post(url, headers=headers, json={"sender": sender, "message": "quiz me"}, timeout=60)
+    replicas_used.add(response.headers["X-Replica"])
+    question = _question([r["custom"] for r in response.json() if "custom" in r])
+    for _ in range(3):
+        response = requests.post(url, headers=headers, timeout=60,
+                                 json={"sender": sender, "message": question["options"][0]["payload"]})
+        replicas_used.add(response.headers["X-Replica"])
+        question = _question([r["custom"] for r in response.json() if "custom" in r])
+    assert question["progress"] == "4 of 10"
+    assert len(replicas_used) == 1 and replicas_used <= backends  # one chat, one replica
+
+
+def test_without_the_token_nginx_passes_on_the_channels_refusal(replicas):
+    stack, _ = replicas
+    response = requests.post(f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook", timeout=30,
+                             json={"sender": "someone", "message": "show my progress"})
+    assert response.status_code in (401, 403)
+
+
+def test_when_one_replica_dies_nginx_sends_its_chats_to_the_other(replicas):
+    stack, ports = replicas
+    stack.stop("rasa-2")
+    try:
+        sender = enrol(os.environ["TEST_POSTGRES_URL"], chat_id=f"failover-{uuid.uuid4().hex[:8]}")
+        for _ in range(4):
+            response = requests.post(f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook", timeout=60,
+                                     headers={"Authorization": f"Bearer {_TOKEN['value']}", "X-Chat-Session": sender},
+                                     json={"sender": sender, "message": "show my progress"})
+            assert response.status_code == 200
+            assert response.headers["X-Replica"].endswith(f":{ports[0]}")
+    finally:
+        stack.start_rasa(port=ports[1], name="rasa-2")

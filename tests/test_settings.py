@@ -111,7 +111,7 @@ def test_every_command_line_tool_is_a_registered_script_listed_in_the_readme():
     targets = {target.split(":")[0] for target in scripts.values()}
     tools = {".".join(p.relative_to(ROOT).with_suffix("").parts) for d in ("knowledge", "bot")
              for p in (ROOT / d).rglob("*.py") if 'if __name__ == "__main__"' in p.read_text()}
-    assert tools - targets == {"bot.ops.rasa_server", "bot.ops.balancer"}  # .venv-rasa only; started by the stack
+    assert tools - targets == {"bot.ops.rasa_server"}  # runs in .venv-rasa, started by the stack
     readme = (ROOT / "README.md").read_text()
     for name, target in scripts.items():
         assert f"| `{name}` | `{target.split(':')[0]}` |" in readme

@@ -51,7 +51,9 @@ def send_message(base_url: str, sender: str, text: str, *, timeout: float = 60, 
         body["metadata"] = metadata
     try:
         response = requests.post(f"{base_url.rstrip('/')}/webhooks/rest/webhook", json=body, timeout=timeout,
-                                 headers={"Authorization": f"Bearer {token or channel_token()}"})
+                                 headers={"Authorization": f"Bearer {token or channel_token()}",
+                                          # routes one person's turns to one Rasa replica behind nginx
+                                          "X-Chat-Session": sender})
     except requests.RequestException as exc:
         raise RasaUnavailable("The chat service isn't reachable right now. Please try again in a minute; "
                               "if it keeps happening, tell your coordinator.") from exc

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 import requests
 
+from bot.ops import nginx
 from bot.tokens import ACTION_TOKEN, CHANNEL_TOKEN, ensure_token, secure_dir
 from knowledge.settings import ROOT, exit_on_bad_settings, get_settings, settings_from
 
@@ -224,13 +225,12 @@ class Stack:
         wait_for(f"http://127.0.0.1:{port}/webhooks/rest/", 240, proc, f"Rasa server ({name})")
 
     def start_replicas(self, count: int) -> list[int]:
-        """Start `count` Rasa servers on the ports after rasa_port and a balancer on rasa_port in front."""
+        """Start `count` Rasa servers on free ports and nginx on rasa_port in front of them."""
         ports = [free_port() for _ in range(count)]
         for i, port in enumerate(ports):
             self.start_rasa(port=port, name=f"rasa-{i + 1}")
-        proc = self._spawn("balancer", [str(APP_PY), "-m", "bot.ops.balancer", "--port", str(self.rasa_port),
-                                        *[f"http://127.0.0.1:{p}" for p in ports]], self.child_env())
-        wait_for(f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/", 60, proc, "balancer")
+        proc = self._spawn("nginx", nginx.command(self.var_dir / "nginx", self.rasa_port, ports), self.child_env())
+        wait_for(f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/", 60, proc, "nginx")
         return ports
 
     def start_ui(self) -> None:
@@ -329,9 +329,9 @@ def run(args) -> int:
         stack.start_actions()
         if args.replicas > 1:
             if not get_settings().redis_url:
-                print("note: no REDIS_URL, so each replica keeps its own lock store; the balancer sends each "
-                      "sender to the same replica, which is safe on this one machine only", flush=True)
-            print(f"starting {args.replicas} Rasa replicas behind a balancer ...", flush=True)
+                print("note: no REDIS_URL, so each replica keeps its own lock store; nginx sends each "
+                      "chat to the same replica, which is safe on this one machine only", flush=True)
+            print(f"starting {args.replicas} Rasa replicas behind nginx ...", flush=True)
             stack.start_replicas(args.replicas)
         else:
             print("starting Rasa server ...", flush=True)

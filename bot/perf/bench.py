@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.replicas > 1 and "replicas" in parts:
                 stack.stop("rasa")
                 replica_ports = stack.start_replicas(args.replicas)
-                ports = {"balancer": stack.rasa_port, "action server (search, encoder, quiz DB)": stack.action_port,
+                ports = {"nginx": stack.rasa_port, "action server (search, encoder, quiz DB)": stack.action_port,
                          **{f"rasa replica {i + 1}": port for i, port in enumerate(replica_ports)}}
-                print(f"\n(a') Saturation with {args.replicas} Rasa replicas on this box (sticky balancer, shared "
+                print(f"\n(a') Saturation with {args.replicas} Rasa replicas on this box (nginx, sticky by chat, shared "
                       f"SQLite tracker store): {args.saturation_users} clients, {args.saturation_seconds:.0f} s")
                 asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports, **trusted))
                 print(f"\n(b') School morning with {args.replicas} Rasa replicas: {args.morning_users} staff, "
