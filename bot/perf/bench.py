@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import subprocess
 import sys
@@ -63,22 +62,22 @@ def main(argv: list[str] | None = None) -> int:
             ports = loadtest.stack_ports(stack.rasa_port, stack.action_port)
             if "latency" in parts:
                 print("\nWarm latency through Rasa REST (one user at a time): 100 questions, then 3 full quizzes")
-                asyncio.run(loadtest.latency(url, 100, **trusted))
+                loadtest.latency(url, 100, **trusted)
             if "long" in parts:
                 print(f"\nLong conversation: {args.long_turns} questions in one conversation, each followed by the "
                       "same question from a fresh conversation")
-                asyncio.run(loadtest.long_conversation(url, args.long_turns, **trusted))
+                loadtest.long_conversation(url, args.long_turns, **trusted)
             if "saturation" in parts:
                 print(f"\n(a) Saturation: {args.saturation_users} clients, closed loop, no think time, "
                       f"{args.saturation_seconds:.0f} s")
-                asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports,
-                                                 **trusted))
+                loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports,
+                                     **trusted)
             if "morning" in parts:
                 print(f"\n(b) School morning: {args.morning_users} staff, a message every 5-15 s each, "
                       f"{args.morning_seconds:.0f} s; each signs in (hello), asks 5 questions, takes a whole quiz, "
                       "checks progress, and again")
-                asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0), ports,
-                                                 sessions=True, **trusted))
+                loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0), ports,
+                                     sessions=True, **trusted)
             if args.replicas > 1 and "replicas" in parts:
                 stack.stop("rasa")
                 replica_ports = stack.start_replicas(args.replicas)
@@ -86,11 +85,11 @@ def main(argv: list[str] | None = None) -> int:
                          **{f"rasa replica {i + 1}": port for i, port in enumerate(replica_ports)}}
                 print(f"\n(a') Saturation with {args.replicas} Rasa replicas on this box (nginx, sticky by chat, shared "
                       f"SQLite tracker store): {args.saturation_users} clients, {args.saturation_seconds:.0f} s")
-                asyncio.run(loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports, **trusted))
+                loadtest.closed_loop(url, args.saturation_users, args.saturation_seconds, None, ports, **trusted)
                 print(f"\n(b') School morning with {args.replicas} Rasa replicas: {args.morning_users} staff, "
                       f"{args.morning_seconds:.0f} s")
-                asyncio.run(loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0),
-                                                 ports, sessions=True, **trusted))
+                loadtest.closed_loop(url, args.morning_users, args.morning_seconds, (5.0, 15.0),
+                                     ports, sessions=True, **trusted)
         finally:
             stack.stop()
     return 0

@@ -1,6 +1,7 @@
-"""Load test through the Rasa REST channel: simulated staff asking questions and taking quizzes.
+"""Load and latency through the Rasa REST channel: simulated staff asking questions and taking quizzes.
 
-Bounded and self-stopping; talks to 127.0.0.1 only. Prints figures, asserts nothing.
+Bounded and self-stopping; talks to 127.0.0.1 only. Prints figures, asserts nothing. The concurrent runs are
+Locust (bot/perf/locustfile.py) run headless as a child process; per-service CPU and memory come from psutil.
 
   python -m bot.perf.loadtest latency      # sequential warm latency of questions and quiz turns
   python -m bot.perf.loadtest long --n 300 # one 300-turn conversation paired with fresh ones: growth ratio
@@ -10,23 +11,28 @@ Bounded and self-stopping; talks to 127.0.0.1 only. Prints figures, asserts noth
 from __future__ import annotations
 
 import argparse
-import asyncio
+import csv
 import json
 import os
 import random
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlparse
 
-import httpx
+import psutil
+import requests
 
 from knowledge.settings import exit_on_bad_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "data" / "eval" / "social-media.jsonl"
-MAX_REQUESTS = 200_000
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
 def _questions() -> list[str]:
@@ -34,26 +40,23 @@ def _questions() -> list[str]:
     return [r["q"] for r in rows]
 
 
-def percentile(values: list[float], pct: float) -> float:
-    """The pct-th percentile (nearest rank) of values, or 0 for none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(pct / 100 * len(ordered) + 0.5)) - 1))
-    return ordered[k]
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _pct(values: list[float], pct: int) -> float:
+    """The pct-th percentile (statistics.quantiles, inclusive), or the only value, or 0 for none."""
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 class Recorder:
-    """Latency per turn kind, and errors."""
+    """Latency per turn kind and errors, for the sequential runs (Locust keeps its own for the load runs)."""
 
     def __init__(self):
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
-        self.count = 0
-
-    def add(self, kind: str, seconds: float) -> None:
-        self.latency[kind].append(seconds * 1000)
-        self.count += 1
 
     def report(self, elapsed: float) -> None:
         """Print throughput and p50/p95/p99 per turn kind."""
@@ -63,130 +66,41 @@ class Recorder:
         print(f"  {'turn kind':<14}{'n':>7}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
         everything = [x for v in self.latency.values() for x in v]
         for kind, values in sorted(self.latency.items()) + [("all", everything)]:
-            print(f"  {kind:<14}{len(values):>7}{percentile(values, 50):>10.0f}{percentile(values, 95):>10.0f}"
-                  f"{percentile(values, 99):>10.0f}{max(values, default=0):>10.0f}")
+            print(f"  {kind:<14}{len(values):>7}{_pct(values, 50):>10.0f}{_pct(values, 95):>10.0f}"
+                  f"{_pct(values, 99):>10.0f}{max(values, default=0):>10.0f}")
 
 
-class StaffMember:
-    """One simulated member of staff: asks questions, takes a quiz, answers with buttons."""
+class Chat:
+    """One simulated member of staff in a sequential run: sends a message, records the time."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str, rec: Recorder, rng: random.Random, questions: list[str],
-                 sender: str):
-        self.client, self.url, self.rec, self.rng, self.questions = client, url, rec, rng, questions
-        self.sender = sender
+    def __init__(self, http: requests.Session, url: str, rec: Recorder, sender: str):
+        self.http, self.url, self.rec, self.sender = http, url, rec, sender
         self.question: dict | None = None
-        self.step = 0
 
-    async def _send(self, kind: str, text: str) -> list[dict] | None:
+    def send(self, kind: str, text: str) -> list[dict] | None:
+        """Post one message; record its latency under `kind`, or an error."""
         start = time.perf_counter()
         try:
-            response = await self.client.post(self.url, json={"sender": self.sender, "message": text})
+            response = self.http.post(self.url, json={"sender": self.sender, "message": text}, timeout=60,
+                                      headers={"X-Chat-Session": self.sender})
             elapsed = time.perf_counter() - start
-            if response.status_code != 200:
-                self.rec.errors[f"http {response.status_code}"] += 1
-                return None
-            replies = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+            customs = [r["custom"] for r in response.json() if "custom" in r] if response.status_code == 200 else []
+        except (requests.RequestException, ValueError) as exc:
             self.rec.errors[type(exc).__name__] += 1
             return None
-        customs = [r["custom"] for r in replies if "custom" in r]
         if not customs or any(c.get("kind") == "error" for c in customs):
-            self.rec.errors["no payload" if not customs else "error reply"] += 1
+            self.rec.errors[f"http {response.status_code}" if response.status_code != 200 else "no/error payload"] += 1
             return None
-        self.rec.add(kind, elapsed)
+        self.rec.latency[kind].append(elapsed * 1000)
         return customs
 
-    async def session_turn(self) -> None:
-        """One turn of a realistic session: hello (just signed in), 5 questions, a whole quiz, progress, repeat."""
-        if self.question is not None:
-            await self.turn()
-            return
-        step, self.step = self.step, self.step + 1
-        if step % 8 == 0:
-            await self._send("greeting", "hello")
-        elif step % 8 <= 5:
-            await self._send("question", self.rng.choice(self.questions))
-        elif step % 8 == 6:
-            customs = await self._send("quiz_start", "quiz me")
+    def quiz(self, rng: random.Random) -> None:
+        """Take a whole quiz, pressing a random option each time."""
+        customs = self.send("quiz_start", "quiz me")
+        self.question = next((c for c in customs or [] if c["kind"] == "quiz_question"), None)
+        while self.question is not None:
+            customs = self.send("quiz_answer", rng.choice(self.question["options"])["payload"])
             self.question = next((c for c in customs or [] if c["kind"] == "quiz_question"), None)
-        else:
-            await self._send("progress", "have I passed the training yet?")
-
-    async def turn(self) -> None:
-        """Take one action: continue the quiz if one is open, else ask or start a quiz."""
-        if self.question is not None:
-            option = self.rng.choice(self.question["options"])
-            customs = await self._send("quiz_answer", option["payload"])
-            self.question = next((c for c in customs or [] if c["kind"] == "quiz_question"), None)
-        elif self.rng.random() < 0.3:
-            customs = await self._send("quiz_start", "quiz me")
-            self.question = next((c for c in customs or [] if c["kind"] == "quiz_question"), None)
-        else:
-            await self._send("question", self.rng.choice(self.questions))
-
-
-def _children(pid: int) -> list[int]:
-    """pid and all its descendants (Sanic may run its workers as child processes)."""
-    parents: dict[int, list[int]] = defaultdict(list)
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents[ppid].append(int(proc.name))
-    out, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        out.append(current)
-        todo.extend(parents.get(current, []))
-    return out
-
-
-def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User+system CPU seconds of each process and its descendants (from /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for name, pid in pids.items():
-        total = 0.0
-        for member in _children(pid):
-            try:
-                fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-                total += sum(int(x) for x in fields[11:13]) / tick
-            except (OSError, IndexError, ValueError):
-                continue
-        out[name] = total
-    return out
-
-
-def _pid_on_port(port: int) -> int | None:
-    """The pid of the process listening on a local TCP port (from /proc, no extra tools)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            for line in Path(table).read_text().splitlines()[1:]:
-                parts = line.split()
-                if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(parts[9])
-        except OSError:
-            continue
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            for fd in (proc / "fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:[") and target[8:-1] in inodes:
-                    return int(proc.name)
-        except OSError:
-            continue
-    return None
-
-
-def _stack_pids(ports: dict[str, int]) -> dict[str, int]:
-    """The processes listening on the named ports under test."""
-    found = {name: _pid_on_port(port) for name, port in ports.items()}
-    return {k: v for k, v in found.items() if v}
 
 
 def enrol_virtual_staff(count: int, database_url: str | None = None) -> list[str]:
@@ -221,11 +135,19 @@ def retire_virtual_staff(chat_ids: list[str], database_url: str | None = None) -
 
 def client_headers(token: str | None = None) -> dict[str, str]:
     """The channel token header a trusted tool sends (from `<runtime dir>/channel.token` unless given)."""
-    from bot.tokens import CHANNEL_TOKEN, read_token  # noqa: PLC0415
+    return {"Authorization": f"Bearer {token or _token()}"}
+
+
+def _token_file() -> Path:
+    from bot.tokens import CHANNEL_TOKEN  # noqa: PLC0415
 
     from knowledge.settings import get_settings  # noqa: PLC0415
 
-    return {"Authorization": f"Bearer {token or read_token(CHANNEL_TOKEN, get_settings().var_dir)}"}
+    return get_settings().var_dir / CHANNEL_TOKEN
+
+
+def _token() -> str:
+    return _token_file().read_text().strip()
 
 
 def stack_ports(rasa_port: int, action_port: int) -> dict[str, int]:
@@ -234,37 +156,30 @@ def stack_ports(rasa_port: int, action_port: int) -> dict[str, int]:
             "action server (search, encoder, quiz DB)": action_port}
 
 
-async def latency(url: str, n: int, *, token: str | None = None, database_url: str | None = None) -> None:
-    """Sequential warm latency over n questions and a full quiz."""
+def latency(url: str, n: int, *, token: str | None = None, database_url: str | None = None) -> None:
+    """Sequential warm latency over n questions and three full quizzes."""
     rec = Recorder()
     rng = random.Random(1)
     questions = _questions()
     sender = enrol_virtual_staff(1, database_url)[0]
     try:
-        await _latency(url, n, rec, rng, questions, sender, token)
+        with requests.Session() as http:
+            http.headers.update(client_headers(token))
+            chat = Chat(http, url, rec, sender)
+            chat.send("warm-up", "hello")
+            rec.latency.clear()
+            start = time.perf_counter()
+            for q in (questions * ((n // len(questions)) + 1))[:n]:
+                chat.send("question", q)
+            for _ in range(3):
+                chat.quiz(rng)
+            rec.report(time.perf_counter() - start)
     finally:
         retire_virtual_staff([sender], database_url)
 
 
-async def _latency(url: str, n: int, rec: Recorder, rng: random.Random, questions: list[str], sender: str,
-                   token: str | None) -> None:
-    async with httpx.AsyncClient(timeout=60, headers=client_headers(token)) as client:
-        member = StaffMember(client, url, rec, rng, questions, sender)
-        await member._send("warm-up", "hello")
-        rec.latency.clear()
-        start = time.perf_counter()
-        for q in (questions * ((n // len(questions)) + 1))[:n]:
-            await member._send("question", q)
-        for _ in range(3):
-            customs = await member._send("quiz_start", "quiz me")
-            member.question = next((c for c in customs or [] if c["kind"] == "quiz_question"), None)
-            while member.question is not None:
-                await member.turn()
-        rec.report(time.perf_counter() - start)
-
-
-async def long_conversation(url: str, turns: int, *, token: str | None = None,
-                            database_url: str | None = None) -> dict[int, tuple[float, float]]:
+def long_conversation(url: str, turns: int, *, token: str | None = None,
+                      database_url: str | None = None) -> dict[int, tuple[float, float]]:
     """One conversation of `turns` questions, each paired with the same question from a fresh conversation.
 
     The fresh turn is sent right after the long one, so machine noise (other load on a shared box) hits both
@@ -276,18 +191,19 @@ async def long_conversation(url: str, turns: int, *, token: str | None = None,
     rec = Recorder()
     pairs: dict[int, tuple[float, float]] = {}
     try:
-        async with httpx.AsyncClient(timeout=60, headers=client_headers(token)) as client:
-            long = StaffMember(client, url, rec, random.Random(0), questions, senders[0])
+        with requests.Session() as http:
+            http.headers.update(client_headers(token))
+            long = Chat(http, url, rec, senders[0])
             for turn in range(1, turns + 1):
                 question = questions[(turn - 1) % len(questions)]
-                fresh = StaffMember(client, url, rec, random.Random(turn), questions, senders[turn])
+                fresh = Chat(http, url, rec, senders[turn])
                 # Alternate who goes first: the first to ask a question pays for encoding it (the encoder
                 # remembers recent questions), so each side goes first on half the turns.
                 first, second = (long, fresh) if turn % 2 else (fresh, long)
                 start = time.perf_counter()
-                await first._send("long" if first is long else "fresh", question)
+                first.send("long" if first is long else "fresh", question)
                 middle = time.perf_counter()
-                await second._send("long" if second is long else "fresh", question)
+                second.send("long" if second is long else "fresh", question)
                 a, b = (middle - start) * 1000, (time.perf_counter() - middle) * 1000
                 pairs[turn] = (a, b) if first is long else (b, a)
                 if turn % 50 == 0:
@@ -309,7 +225,7 @@ def _ratio(rows: dict[int, tuple[float, float]]) -> float:
         longs = [a for t, (a, _) in rows.items() if (t % 2 == 1) == long_first]
         freshes = [b for t, (_, b) in rows.items() if (t % 2 == 0) == long_first]
         if longs and freshes:
-            ratios.append(percentile(longs, 50) / (percentile(freshes, 50) or 1.0))
+            ratios.append(_median(longs) / (_median(freshes) or 1.0))
     return (ratios[0] * ratios[-1]) ** 0.5 if ratios else 0.0
 
 
@@ -324,8 +240,8 @@ def _report_growth(pairs: dict[int, tuple[float, float]], rec: Recorder) -> None
     for first, last in windows:
         rows = {t: pairs[t] for t in range(first, last + 1) if t in pairs}
         ratio = _ratio(rows)
-        print(f"  {first:>4}-{last:<7}{percentile([a for a, _ in rows.values()], 50):>9.0f}"
-              f"{percentile([b for _, b in rows.values()], 50):>10.0f}{ratio:>8.2f}")
+        print(f"  {first:>4}-{last:<7}{_median([a for a, _ in rows.values()]):>9.0f}"
+              f"{_median([b for _, b in rows.values()]):>10.0f}{ratio:>8.2f}")
     print("  single turns: " + ", ".join(f"turn {t}: {pairs[t][0]:.0f} ms (fresh {pairs[t][1]:.0f} ms)"
                                         for t in sorted({1, min(100, turns), turns})))
     first_ratio = _ratio({t: pairs[t] for t in range(1, size + 1)})
@@ -334,65 +250,109 @@ def _report_growth(pairs: dict[int, tuple[float, float]], rec: Recorder) -> None
           f"  (first {size} turns: {first_ratio:.2f}); load average {os.getloadavg()[0]:.1f}")
 
 
-def _rss_mb(pids: dict[str, int]) -> dict[str, float]:
-    """Resident memory (MB) of each process and its descendants (from /proc)."""
+def _processes(ports: dict[str, int]) -> dict[str, list[psutil.Process]]:
+    """The process listening on each named local port, with its descendants (Sanic may fork workers)."""
+    listening = {c.laddr.port: c.pid for c in psutil.net_connections("tcp")
+                 if c.status == psutil.CONN_LISTEN and c.pid}
     out = {}
-    for name, pid in pids.items():
-        total = 0
-        for member in _children(pid):
-            try:
-                status = Path(f"/proc/{member}/status").read_text()
-                total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
-            except (OSError, StopIteration, ValueError):
-                continue
-        out[name] = total / 1024
+    for name, port in ports.items():
+        if port in listening:
+            parent = psutil.Process(listening[port])
+            out[name] = [parent, *parent.children(recursive=True)]
     return out
 
 
-async def closed_loop(url: str, users: int, seconds: float, think: tuple[float, float] | None,
-                      ports: dict[str, int] | None = None, *, token: str | None = None,
-                      database_url: str | None = None, sessions: bool = False) -> None:
-    """Run `users` simulated staff for `seconds`; think=None means no think time (saturation).
+def _cpu_seconds(procs: dict[str, list[psutil.Process]]) -> dict[str, float]:
+    out = {}
+    for name, members in procs.items():
+        total = 0.0
+        for proc in members:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                continue
+        out[name] = total
+    return out
 
-    sessions=True: each follows a realistic session (hello, 5 questions, a whole quiz, progress, again)
-    instead of random questions and quizzes."""
-    rec = Recorder()
-    questions = _questions()
+
+def _rss_mb(procs: dict[str, list[psutil.Process]]) -> dict[str, float]:
+    out = {}
+    for name, members in procs.items():
+        total = 0
+        for proc in members:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        out[name] = total / 2**20
+    return out
+
+
+def _locust_report(prefix: str) -> int:
+    """Print Locust's per-kind figures from its CSV; return the number of turns."""
+    with open(f"{prefix}_stats.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    total = next(r for r in rows if r["Name"] == "Aggregated")
+    turns, failures = int(total["Request Count"]), int(total["Failure Count"])
+    errors = {}
+    if Path(f"{prefix}_failures.csv").exists():
+        with open(f"{prefix}_failures.csv", newline="") as fh:
+            errors = {f"{r['Name']}: {r['Error']}": int(r["Occurrences"]) for r in csv.DictReader(fh)}
+    print(f"  turns: {turns} = {float(total['Requests/s']):.1f} turns/s; errors: {failures} {errors or ''}")
+    print(f"  {'turn kind':<14}{'n':>7}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    for row in sorted(rows, key=lambda r: (r["Name"] == "Aggregated", r["Name"])):
+        name = "all" if row["Name"] == "Aggregated" else row["Name"]
+        print(f"  {name:<14}{int(row['Request Count']):>7}{float(row['50%']):>10.0f}{float(row['95%']):>10.0f}"
+              f"{float(row['99%']):>10.0f}{float(row['Max Response Time']):>10.0f}")
+    return turns
+
+
+def closed_loop(url: str, users: int, seconds: float, think: tuple[float, float] | None,
+                ports: dict[str, int] | None = None, *, token: str | None = None,
+                database_url: str | None = None, sessions: bool = False) -> None:
+    """Run `users` simulated staff with Locust for `seconds`; think=None means no think time (saturation).
+
+    sessions=True: each follows a realistic session (hello, 5 questions, a whole quiz, progress, again; a
+    message every 5-15 s) instead of random questions and quizzes with no pause."""
+    user_class = "MorningStaff" if sessions or think else "BusyStaff"
     senders = enrol_virtual_staff(users, database_url)
-    pids = _stack_pids(ports or stack_ports(5005, 5055))
-    before = _cpu_seconds(pids)
-    deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
-    async with httpx.AsyncClient(timeout=30, limits=limits, headers=client_headers(token)) as client:
-        async def run_user(i: int) -> None:
-            rng = random.Random(i)
-            member = StaffMember(client, url, rec, rng, questions, senders[i])
-            if think:
-                await asyncio.sleep(rng.uniform(0, think[1]))  # staff arrive spread out, not all at once
-            while time.monotonic() < deadline and rec.count < MAX_REQUESTS:
-                await (member.session_turn() if sessions else member.turn())
-                if think:
-                    await asyncio.sleep(rng.uniform(*think))
-
+    procs = _processes(ports or stack_ports(5005, 5055))
+    parsed = urlparse(url)
+    with tempfile.TemporaryDirectory() as tmp:
+        ids, token_file = Path(tmp) / "chat_ids", Path(tmp) / "token"
+        ids.write_text("\n".join(senders))
+        token_file.write_text(token or _token())
+        token_file.chmod(0o600)
+        # Staff arrive spread over the first think period (or at once for saturation), as before.
+        spawn_rate = users / think[1] if think else users
+        cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), user_class, "--headless", "--only-summary",
+               "-u", str(users), "-r", f"{spawn_rate:.2f}", "-t", f"{int(seconds)}s", "--stop-timeout", "30",
+               "--host", f"{parsed.scheme}://{parsed.netloc}", "--csv", f"{tmp}/run", "--loglevel", "ERROR",
+               "--exit-code-on-error", "0", "--chat-ids", str(ids), "--token-file", str(token_file)]
+        before = _cpu_seconds(procs)
         start = time.perf_counter()
         try:
-            await asyncio.gather(*(run_user(i) for i in range(users)))
+            subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        except subprocess.CalledProcessError as exc:
+            print(f"  Locust failed: {exc.stderr.strip()[-2000:]}")
+            raise
         finally:
             retire_virtual_staff(senders, database_url)
         elapsed = time.perf_counter() - start
-    after = _cpu_seconds(pids)
-    rec.report(elapsed)
+        after = _cpu_seconds(procs)
+        turns = _locust_report(f"{tmp}/run") or 1
     used = {k: after[k] - before.get(k, 0.0) for k in after}
     total = sum(used.values()) or 1.0
-    turns = sum(len(v) for v in rec.latency.values()) or 1
+    cores = os.cpu_count() or 1
     # On a shared machine turns/s says more about the neighbours than the stack; CPU per turn does not.
     print(f"  CPU used by the stack: {total:.1f} s over {elapsed:.0f} s wall "
-          f"({total / elapsed:.2f} of {os.cpu_count()} cores) = {1000 * total / turns:.0f} ms CPU per turn, "
-          f"i.e. {turns / total * (os.cpu_count() or 1):.0f} turns/s if the stack had all {os.cpu_count()} cores")
+          f"({total / elapsed:.2f} of {cores} cores) = {1000 * total / turns:.0f} ms CPU per turn, "
+          f"i.e. {turns / total * cores:.0f} turns/s if the stack had all {cores} cores")
     for name, secs in used.items():
         print(f"    {name:<40}{secs:>8.1f} s  {secs / total:>5.0%}")
     print(f"  load average (whole shared machine) {os.getloadavg()[0]:.1f}; resident memory after the run:")
-    for name, mb in _rss_mb(pids).items():
+    for name, mb in _rss_mb(procs).items():
         print(f"    {name:<40}{mb:>8.0f} MB")
 
 
@@ -406,29 +366,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--action-port", type=int, default=5055)
     args = parser.parse_args(argv)
-    host = httpx.URL(args.url).host
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    parsed = urlparse(args.url)
+    if parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
         print("the load test only targets this machine (127.0.0.1)", file=sys.stderr)
         return 2
     url = args.url.rstrip("/") + "/webhooks/rest/webhook"
+    ports = stack_ports(parsed.port or 5005, args.action_port)
     if args.mode == "latency":
         print(f"latency: {args.n} questions then 3 quizzes, one at a time")
-        asyncio.run(latency(url, args.n))
+        latency(url, args.n)
     elif args.mode == "long":
         print(f"long conversation: {args.n} turns, each paired with a fresh conversation")
-        asyncio.run(long_conversation(url, args.n))
+        long_conversation(url, args.n)
     elif args.mode == "saturation":
         users, seconds = args.users or 16, args.seconds or 60
         print(f"saturation: {users} clients, closed loop, no think time, {seconds:.0f} s")
-        asyncio.run(closed_loop(url, users, seconds, None, stack_ports(httpx.URL(args.url).port or 5005, args.action_port)))
+        closed_loop(url, users, seconds, None, ports)
     else:
         users, seconds = args.users or 200, args.seconds or 150
         print(f"school morning: {users} staff, a message every 5-15 s each, {seconds:.0f} s")
-        asyncio.run(closed_loop(url, users, seconds, (5.0, 15.0),
-                                stack_ports(httpx.URL(args.url).port or 5005, args.action_port), sessions=True))
+        closed_loop(url, users, seconds, (5.0, 15.0), ports, sessions=True)
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
