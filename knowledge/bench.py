@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import resource
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from knowledge.search import Lexicon, OutOfScope, Searcher, clean_question
 from knowledge.settings import ROOT, get_settings
 
 SOCIAL = ROOT / "data" / "policies" / "social-media-policy.md"
-OOS_FEATURES = ("dense", "anchor", "coverage", "topic")
+OOS_FEATURES = ("dense", "anchor", "coverage", "topic", "lift")
 
 
 def _size(directory: Path) -> int:
@@ -48,13 +49,9 @@ def oos_features(searcher: Searcher, question: str) -> dict[str, float]:
     return searcher.oos_features(searcher._ranking(clean_question(question)))
 
 
-def fit_oos(cases: list[tuple[Searcher, EvalSet, bool]], features: tuple[str, ...] = ("dense", "anchor", "topic"),
-            c: float = 1000.0, topic_cap: float = 0.5) -> dict[str, float]:
-    """Fit the out-of-scope decision (scikit-learn logistic regression) on dev cases, each class of each case
-    weighted equally."""
-    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-
-    rows, labels, weights = [], [], []
+def feature_rows(cases: list[tuple[Searcher, EvalSet, bool]]) -> list[dict]:
+    """The out-of-scope features of every dev question in every case (each policy alone, and in the library)."""
+    out = []
     for searcher, item, library in cases:
         if item.split != "dev":
             raise ValueError(f"refusing to fit on {item.name}: it is a {item.split} set")
@@ -62,16 +59,50 @@ def fit_oos(cases: list[tuple[Searcher, EvalSet, bool]], features: tuple[str, ..
         n_oos = sum(1 for r in data if r.get("oos")) or 1
         n_in = (len(data) - n_oos) or 1
         for row in data:
-            f = oos_features(searcher, row["q"])
-            f["topic"] = min(f["topic"], topic_cap)
-            rows.append([f[k] for k in features])
-            labels.append(0 if row.get("oos") else 1)
-            weights.append(1.0 / (n_oos if row.get("oos") else n_in))
+            out.append({"set": item.name, "library": library, "features": oos_features(searcher, row["q"]),
+                        "label": 0 if row.get("oos") else 1,
+                        "weight": 1.0 / (n_oos if row.get("oos") else n_in)})
+    return out
+
+
+def fit_rows(rows: list[dict], features: tuple[str, ...], c: float = 1000.0, topic_cap: float = 0.5) -> dict[str, float]:
+    """Fit the out-of-scope decision (scikit-learn logistic regression) on feature rows, each class of each case
+    weighted equally."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+    x = np.array([[min(r["features"][k], topic_cap) if k == "topic" else r["features"][k] for k in features]
+                  for r in rows])
     model = LogisticRegression(C=c, max_iter=1000)
-    model.fit(np.array(rows), np.array(labels), sample_weight=np.array(weights))
+    model.fit(x, np.array([r["label"] for r in rows]), sample_weight=np.array([r["weight"] for r in rows]))
     out = {"bias": round(float(model.intercept_[0]), 3)}
     out.update({k: round(float(b), 3) for k, b in zip(features, model.coef_[0])})
     out["topic_cap"] = topic_cap
+    return out
+
+
+def fit_oos(cases: list[tuple[Searcher, EvalSet, bool]], features: tuple[str, ...] = ("dense", "anchor", "topic"),
+            c: float = 1000.0, topic_cap: float = 0.5) -> dict[str, float]:
+    """Fit the out-of-scope decision on dev cases (see fit_rows)."""
+    return fit_rows(feature_rows(cases), features, c, topic_cap)
+
+
+def cross_validate(rows: list[dict], features: tuple[str, ...], c: float, topic_cap: float,
+                   threshold: float = 0.5) -> list[tuple[str, str, float, float]]:
+    """Leave-one-policy-out: fit on every other dev set, score the held-out set's questions (alone and in the
+    library). Returns (set, case, off-topic refused, in-scope refused) — how the decision does on a policy it
+    was not fitted on, which is what a school's new policy is."""
+    out = []
+    for held in dict.fromkeys(r["set"] for r in rows):
+        decision = OutOfScope(**fit_rows([r for r in rows if r["set"] != held], features, c, topic_cap),
+                              threshold=threshold)
+        for library in (False, True):
+            part = [r for r in rows if r["set"] == held and r["library"] == library]
+            refused = [(decision.probability(**{k: r["features"][k] for k in OOS_FEATURES}) < threshold, r["label"])
+                       for r in part]
+            off = [x for x, label in refused if label == 0]
+            inn = [x for x, label in refused if label == 1]
+            out.append((held, "library" if library else "alone", float(np.mean(off)) if off else float("nan"),
+                        float(np.mean(inn)) if inn else float("nan")))
     return out
 
 
@@ -96,10 +127,17 @@ def replicate(index: PolicyIndex, copies: int, *, seed: int = 0) -> PolicyIndex:
                        index.model, index.dim, kinds=np.concatenate(kinds))
 
 
-def _latency(searcher: Searcher, questions: list[str]) -> tuple[float, float]:
+def _latency(searcher: Searcher, questions: list[str], *, new: bool = True) -> tuple[float, float]:
+    """p50/p95 ms of `ask`; new=True times each question as never seen (the encoder's recent-question memory is
+    cleared first), new=False as asked again (encoder memory hit: what a repeated or highlighted question costs)."""
     searcher.ask("warm up")
+    forget = getattr(searcher.encoder, "forget", lambda: None)
     times = []
     for q in questions:
+        if new:
+            forget()
+        else:
+            searcher.ask(q)
         begin = time.perf_counter()
         searcher.ask(q)
         times.append((time.perf_counter() - begin) * 1000)
@@ -127,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", default="dense,anchor,topic", help="features for --fit-oos")
     parser.add_argument("--c", type=float, default=1000.0, help="inverse L2 strength for --fit-oos")
     parser.add_argument("--topic-cap", type=float, default=0.5, help="topic coverage cap for --fit-oos")
+    parser.add_argument("--cv", action="store_true",
+                        help="with --fit-oos: leave-one-policy-out figures for each ';'-separated feature set")
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.fit_oos:
@@ -165,7 +205,18 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.fit_oos:
             cases = [(alone[s.name], s, False) for s in sets] + [(libraries["dev"], s, True) for s in sets]
-            fitted = fit_oos(cases, tuple(args.features.split(",")), args.c, args.topic_cap)
+            rows = feature_rows(cases)
+            if args.cv:
+                for spec in args.features.split(";"):
+                    features = tuple(spec.split(","))
+                    results = cross_validate(rows, features, args.c, args.topic_cap)
+                    print(f"leave-one-policy-out, features {spec}:")
+                    for held, case, off, inn in results:
+                        print(f"  {held:<40}{case:<9} off-topic refused {off:>5.0%}  in-scope refused {inn:>5.0%}")
+                    print(f"  mean: off-topic refused {np.nanmean([r[2] for r in results]):.0%}, in-scope refused "
+                          f"{np.nanmean([r[3] for r in results]):.0%}")
+                return 0
+            fitted = fit_rows(rows, tuple(args.features.split(",")), args.c, args.topic_cap)
             print("default:  # fitted on dev: " + ", ".join(s.name for s in sets) + " (alone and in the dev library)")
             for key, value in fitted.items():
                 print(f"  {key}: {value}")
@@ -209,8 +260,12 @@ def main(argv: list[str] | None = None) -> int:
         twenty = Searcher(replicate(base.index, copies), encoder, lexicon=lexicon)  # uncached encoder: real timing
         questions = questions[:: max(1, len(questions) // 150)]
         p50, p95 = _latency(twenty, questions)
+        seen50, seen95 = _latency(twenty, questions, new=False)
+        busy = os.getloadavg()[0]
         print(f"\nwarm query latency, {len(twenty.index.policies)}-policy library "
-              f"({len(twenty.index.owners)} vectors), {len(questions)} asks: p50 {p50:.1f} ms  p95 {p95:.1f} ms")
+              f"({len(twenty.index.owners)} vectors), {len(questions)} asks: new question p50 {p50:.1f} ms  "
+              f"p95 {p95:.1f} ms; same question again p50 {seen50:.1f} ms  p95 {seen95:.1f} ms  "
+              f"(load average {busy:.1f} on {os.cpu_count()} cores)")
         for size in [int(x) for x in args.scale.split(",") if x.strip()]:
             start = time.perf_counter()
             big = Searcher(replicate(base.index, max(1, size // n_base)), encoder, lexicon=lexicon)

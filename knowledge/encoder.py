@@ -71,6 +71,11 @@ class Encoder:
                     self._recent.popitem(last=False)
         return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
 
+    def forget(self) -> None:
+        """Drop the remembered question vectors (a benchmark times a question the encoder has not seen)."""
+        with self._recent_lock:
+            self._recent.clear()
+
     def _encode(self, texts: list[str], progress: bool, batch_size: int) -> np.ndarray:
         vectors = self.model.encode(
             list(texts),

@@ -267,12 +267,13 @@ class OutOfScope:
     coverage: float = 0.0  # share of the question's keywords found in the best clause
     topic: float = 0.0  # share of the question's topical words found anywhere in the loaded policies ...
     topic_cap: float = 1.0  # ... counted up to this share: above it, more coverage is no more evidence
+    lift: float = 0.0  # best dense similarity less the policy's background level (Searcher._policy_background)
     threshold: float = 0.5
 
-    def probability(self, dense: float, anchor: float, coverage: float, topic: float = 1.0) -> float:
+    def probability(self, dense: float, anchor: float, coverage: float, topic: float = 1.0, lift: float = 0.0) -> float:
         """P(in scope) for the features of one question."""
         z = (self.bias + self.dense * dense + self.anchor * anchor + self.coverage * coverage
-             + self.topic * min(topic, self.topic_cap))
+             + self.topic * min(topic, self.topic_cap) + self.lift * lift)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     @classmethod
@@ -437,7 +438,24 @@ class Searcher:
                     if word not in STOPWORDS and _stem(word) not in topic_generic() | _NAME_END:
                         self._title_policies.setdefault(_stem(word), set()).add(number[key])
         self._anchors = _anchor_vectors(encoder, retrieval_dir / "anchors.yml")
+        self._background = self._policy_background(index)
         self.oos = OutOfScope.load(retrieval_dir / "oos.yml", getattr(encoder, "name", ""))
+
+    def _policy_background(self, index: PolicyIndex) -> np.ndarray:
+        """Each policy's background similarity: the mean, over the generic off-topic anchor questions, of their best
+        (weighted) similarity to any vector of the policy. A long policy meets any question more closely by chance
+        than a one-page one; the out-of-scope decision compares a question's best match with this level rather than
+        with one threshold for every policy."""
+        background = np.zeros(len(self._policy_ids), dtype=np.float32)
+        if not len(self._anchors) or not len(self._owners):
+            return background
+        vector_policy = self._clause_policy[self._owners]
+        for p in range(len(self._policy_ids)):
+            rows = np.flatnonzero(vector_policy == p)
+            if len(rows):
+                sims = (self._anchors @ index.vectors[rows].T) * self._vector_weight[rows]
+                background[p] = float(sims.max(axis=1).mean())
+        return background
 
     def set_topic_contacts(self, contacts: list[tuple[str, str]]) -> None:
         """Coordinator-named contacts for topics the policies don't cover: [(question, who to ask)]."""
@@ -608,8 +626,9 @@ class Searcher:
     def oos_features(self, ranking: Ranking) -> dict[str, float]:
         """The features the out-of-scope decision sees for one ranked question."""
         best = int(ranking.order[0])
-        return {"dense": float(ranking.dense[best]), "anchor": ranking.anchor,
-                "coverage": self.bm25.coverage(ranking.terms, best), "topic": ranking.topic}
+        dense = float(ranking.dense[best])
+        return {"dense": dense, "anchor": ranking.anchor, "coverage": self.bm25.coverage(ranking.terms, best),
+                "topic": ranking.topic, "lift": dense - float(self._background[self._clause_policy[best]])}
 
     def in_scope(self, ranking: Ranking) -> tuple[bool, float]:
         """Is the best match good enough to answer? Returns (decision, confidence)."""
