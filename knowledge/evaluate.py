@@ -64,7 +64,10 @@ def eval_sets(split: str | None = None, *, sets_file: Path = SETS_FILE) -> list[
     for entry in data.get("sets") or []:
         questions = ROOT / entry["questions"]
         listed.add(questions.resolve())
-        out.append(EvalSet(entry["name"], entry["split"], [ROOT / p for p in entry["policies"]], questions))
+        # A folder entry (data/eval/dev/policies/<slug>) is read like a test folder: one format, named by the slug.
+        paths = [q for p in entry["policies"]
+                 for q in (_policy_files(ROOT / p) if (ROOT / p).is_dir() else [ROOT / p])]
+        out.append(EvalSet(entry["name"], entry["split"], paths, questions))
     if TEST_DIR.exists():
         for questions in sorted(TEST_DIR.glob("*.jsonl")):
             folder = TEST_POLICIES / questions.stem
