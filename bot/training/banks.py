@@ -11,10 +11,9 @@ import copy
 import os
 from pathlib import Path
 
-import yaml
 from sqlalchemy import func, select
 
-from bot.training.bank import STATUSES, Bank, QuizBankError, parse_bank
+from bot.training.bank import STATUSES, Bank, QuizBankError, dump_yaml, load_yaml, parse_bank
 from bot.training.store import QuizBankVersion, Store
 
 
@@ -24,7 +23,7 @@ class EditConflict(QuizBankError):
 
 def dump(data: dict) -> str:
     """A bank as YAML text (stable key order, readable unicode)."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+    return dump_yaml(data)
 
 
 def _latest(session, policy: str) -> QuizBankVersion | None:
@@ -36,7 +35,7 @@ def current(store: Store, policy: str) -> tuple[int, dict] | None:
     """(version number, bank data) of the live version of a policy's bank, or None if it has none."""
     with store.session() as session:
         row = _latest(session, policy)
-        return (row.version, yaml.safe_load(row.content)) if row else None
+        return (row.version, load_yaml(row.content)) if row else None
 
 
 def policies(store: Store) -> list[str]:
@@ -89,7 +88,7 @@ def import_yaml(store: Store, text: str | bytes, clause_texts: dict[str, str] | 
                 policy: str | None = None) -> tuple[str, int]:
     """Validate a whole bank (YAML) and save it as the policy's next version; returns (policy, version)."""
     bank = parse_bank(text, clause_texts, name="uploaded file", default_policy=policy or "")
-    data = yaml.safe_load(text)
+    data = load_yaml(text)
     if policy and bank.policy != policy:
         raise QuizBankError(f"uploaded file: it is a bank for '{bank.policy}', not '{policy}'")
     return bank.policy, _save(store, bank.policy, data, by=by, note=note, base=None, quizzes_dir=quizzes_dir)
@@ -105,7 +104,7 @@ def seed_from_files(store: Store, quizzes_dir: Path) -> list[str]:
         except (QuizBankError, OSError):
             continue
         if bank.policy not in known:
-            data = yaml.safe_load(path.read_text())
+            data = load_yaml(path.read_text())
             _save(store, bank.policy, data, by=None, note=f"first version, from {path.name}", base=None,
                   quizzes_dir=None)
             added.append(bank.policy)
