@@ -1,8 +1,10 @@
 """Shared fixtures: the real policy index, and a live stack (Rasa server + action server [+ Streamlit])."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -160,6 +162,21 @@ def fast_bcrypt() -> int:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(accounts, "BCRYPT_ROUNDS", 4)
         yield product
+
+
+@pytest.fixture(scope="session", autouse=True)
+def streamlit_components_scanned_once():
+    """Each new AppTest scans every installed distribution's metadata for Streamlit components (~0.3 s, a third of
+    the UI tests' time); what is installed does not change during a run, so the same scan serves them all."""
+    if "streamlit.testing.v1" not in sys.modules:
+        yield
+        return
+    from streamlit.components.v2 import manifest_scanner
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests",
+                      functools.cache(manifest_scanner.scan_component_manifests))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -113,10 +113,11 @@ def seed_from_files(store: Store, quizzes_dir: Path) -> list[str]:
 
 def export_yaml(store: Store, policy: str) -> str:
     """The live version of a policy's bank as YAML (for download and editing outside the app)."""
-    found = current(store, policy)
-    if found is None:
-        raise KeyError(policy)
-    return dump(found[1])
+    with store.session() as session:
+        row = _latest(session, policy)
+        if row is None:
+            raise KeyError(policy)
+        return row.content  # saved by dump(), so already the export format
 
 
 def save_scenario(store: Store, policy: str, scenario: dict, *, base_version: int, original: dict | None,
