@@ -66,10 +66,10 @@ def store(env) -> Store:
 
 
 @pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory) -> Path:
+def seeded_template(tmp_path_factory, schema_template) -> Path:
     """A database seeded once per session (roster, passwords, quizzes, questions); tests get a copy."""
     path = tmp_path_factory.mktemp("seeded") / "seeded.db"
-    template = Store(f"sqlite:///{path}")
+    template = Store(fresh_database(schema_template, path))
     seed_demo(template, parse_file(POLICY).clauses, QUIZZES)
     with template.engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
