@@ -163,19 +163,6 @@ def _only_status_changed(old: dict | None, new: dict) -> bool:
     return {k: v for k, v in old.items() if k != "status"} == {k: v for k, v in new.items() if k != "status"}
 
 
-def set_status(store: Store, policy: str, scenario_id: str, status: str, *, base_version: int,
-               clause_texts: dict[str, str] | None, by: str | None = None, quizzes_dir: Path | None = None) -> int:
-    """Approve, retire or return a scenario to draft (a version-checked save of that one field)."""
-    found = current(store, policy)
-    if found is None:
-        raise KeyError(policy)
-    original = next((s for s in found[1]["scenarios"] if s.get("id") == scenario_id), None)
-    if original is None:
-        raise QuizBankError(f"no scenario '{scenario_id}'")
-    return save_scenario(store, policy, {**original, "status": status}, base_version=base_version,
-                         original=original, clause_texts=clause_texts, by=by, quizzes_dir=quizzes_dir)
-
-
 def next_scenario_id(data: dict, prefix: str) -> str:
     """A fresh scenario id for a new scenario ("<prefix>-new-3")."""
     ids = {s.get("id") for s in data.get("scenarios", [])}
