@@ -63,10 +63,14 @@ def with_uploads(paths: list[Path], uploads: Path) -> list[Path]:
     return kept + list(uploaded.values())
 
 
-def cmd_ingest(args) -> int:
+def cmd_ingest(args, ingest=None) -> int:
+    """`ingest=`: what adds the files to the index (default knowledge.index.ingest); bot/cli.py passes the one that
+    also records each new policy version in the database."""
     from knowledge.encoder import load_encoder  # noqa: PLC0415
-    from knowledge.index import ingest  # noqa: PLC0415
     from knowledge.readers import PolicyReadError  # noqa: PLC0415
+
+    if ingest is None:
+        from knowledge.index import ingest  # noqa: PLC0415
 
     settings = get_settings()
     index_dir = Path(args.index or settings.index_dir)
