@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from bot.ops.stack import free_port  # the tests import it from here
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
 
-
-from bot.ops.stack import free_port  # noqa: E402 - re-exported for the tests
 
 # Two tiers. `slow` (integration): the real model, Rasa, Postgres, Redis or a browser; everything else is
 # the fast tier (`make test-fast`: pytest -m "not slow", SQLite and the hashing encoder only).
