@@ -47,6 +47,12 @@ def pytest_runtest_protocol(item, nextitem):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Encoder, "__init__", _refuse("loads the real sentence-transformers model", item.nodeid))
         patch.setattr(Stack, "_spawn", _refuse("starts a Rasa/action/Streamlit process", item.nodeid))
+        if "sentence_transformers" in sys.modules:  # the adapter trainer builds the model without Encoder
+            patch.setattr(sys.modules["sentence_transformers"].SentenceTransformer, "__init__",
+                          _refuse("loads a sentence-transformers model", item.nodeid))
+        from selenium.webdriver import Chrome
+
+        patch.setattr(Chrome, "__init__", _refuse("starts a browser", item.nodeid))
         yield
 
 
