@@ -53,9 +53,10 @@ lint: .venv/.stamp
 	$(APP)/lint-imports
 
 # Fast tier: no real model, no Rasa, no Postgres/Redis, no browser (SQLite and the hashing encoder); a test
-# that loads the model or starts a stack without @pytest.mark.slow fails (tests/conftest.py).
+# that loads the model or starts a stack without @pytest.mark.slow fails (tests/conftest.py). One pytest-xdist
+# worker per core; each builds its own session fixtures (a migrated database, a hashing-encoder index).
 test-fast: .venv/.stamp
-	$(APP)/python -m pytest -q -m "not slow"
+	$(APP)/python -m pytest -q -m "not slow" -n auto
 
 # Both tiers. CI order: lint -> pytest -> rasa data validate -> rasa train -> rasa test (stories), then the stack tests.
 test: setup browser-deps index lint

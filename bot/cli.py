@@ -1,4 +1,5 @@
-"""The `policy-coach` command line: the knowledge commands (ingest, ask, eval, clauses) plus `quiz draft`."""
+"""The `policy-coach` command line: the knowledge commands (ingest, ask, explain, eval, clauses) plus `quiz draft`;
+`ingest` records each new policy version in the database (bot/training/policies.py)."""
 from __future__ import annotations
 
 import sys
@@ -29,9 +30,26 @@ def cmd_quiz_draft(args) -> int:
     return 0
 
 
+def cmd_ingest(args) -> int:
+    """knowledge's ingest, through bot/training/policies.py so each added or updated policy is recorded as a version."""
+    from bot.training.policies import ingest_policies, record_versions  # noqa: PLC0415
+    from bot.training.store import StoreUnavailable, get_store  # noqa: PLC0415
+
+    def ingest_and_record(paths, index_dir, encoder, **options):
+        report, versions = ingest_policies(paths, index_dir, encoder, **options)
+        try:
+            record_versions(get_store(), versions, uploaded_by=None)
+        except StoreUnavailable as exc:  # the index is written either way; only the history misses this version
+            print(f"WARNING: the policy versions were not recorded: {exc}", file=sys.stderr)
+        return report
+
+    return knowledge_cli.cmd_ingest(args, ingest=ingest_and_record)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the policy-coach console script."""
     parser, sub = knowledge_cli.build_parser()
+    sub.choices["ingest"].set_defaults(func=cmd_ingest)
     p = sub.add_parser("quiz", help="scenario quizzes")
     quiz = p.add_subparsers(dest="quiz_command", required=True)
     p = quiz.add_parser("draft", help="draft a scenario bank from a policy's rule sentences (for review)")

@@ -1,4 +1,5 @@
-"""The knowledge half of the `policy-coach` command line: ingest, ask, eval, clauses (bot/cli.py adds quiz draft)."""
+"""The knowledge half of the `policy-coach` command line: ingest, ask, explain, eval, clauses (bot/cli.py adds quiz
+draft)."""
 from __future__ import annotations
 
 import argparse
@@ -62,10 +63,14 @@ def with_uploads(paths: list[Path], uploads: Path) -> list[Path]:
     return kept + list(uploaded.values())
 
 
-def cmd_ingest(args) -> int:
+def cmd_ingest(args, ingest=None) -> int:
+    """`ingest=`: what adds the files to the index (default knowledge.index.ingest); bot/cli.py passes the one that
+    also records each new policy version in the database."""
     from knowledge.encoder import load_encoder  # noqa: PLC0415
-    from knowledge.index import ingest  # noqa: PLC0415
     from knowledge.readers import PolicyReadError  # noqa: PLC0415
+
+    if ingest is None:
+        from knowledge.index import ingest  # noqa: PLC0415
 
     settings = get_settings()
     index_dir = Path(args.index or settings.index_dir)
@@ -145,6 +150,19 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from knowledge.explain import explain, render  # noqa: PLC0415
+    from knowledge.index import IndexError_  # noqa: PLC0415
+
+    try:
+        report = explain(_searcher(args), args.question, k=args.top)
+    except IndexError_ as exc:
+        print(f"policy-coach explain: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, ensure_ascii=False) if args.json else render(report))
+    return 0
+
+
 def cmd_eval(args) -> int:
     from knowledge.evaluate import evaluate, load_set  # noqa: PLC0415
     from knowledge.index import IndexError_  # noqa: PLC0415
@@ -217,6 +235,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p.add_argument("--index")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("explain", help="show every pipeline stage's scores for one question")
+    p.add_argument("question")
+    p.add_argument("--index")
+    p.add_argument("--top", type=int, default=5, help="how many ranked clauses to show (default 5)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("eval", help="measure retrieval on a JSONL question set")
     p.add_argument("file")

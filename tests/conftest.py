@@ -1,19 +1,21 @@
 """Shared fixtures: the real policy index, and a live stack (Rasa server + action server [+ Streamlit])."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
+from bot.ops.stack import free_port  # the tests import it from here
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "data" / "policies" / "social-media-policy.md"
 
-
-from bot.ops.stack import free_port  # noqa: E402 - re-exported for the tests
 
 # Two tiers. `slow` (integration): the real model, Rasa, Postgres, Redis or a browser; everything else is
 # the fast tier (`make test-fast`: pytest -m "not slow", SQLite and the hashing encoder only).
@@ -45,6 +47,12 @@ def pytest_runtest_protocol(item, nextitem):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Encoder, "__init__", _refuse("loads the real sentence-transformers model", item.nodeid))
         patch.setattr(Stack, "_spawn", _refuse("starts a Rasa/action/Streamlit process", item.nodeid))
+        if "sentence_transformers" in sys.modules:  # the adapter trainer builds the model without Encoder
+            patch.setattr(sys.modules["sentence_transformers"].SentenceTransformer, "__init__",
+                          _refuse("loads a sentence-transformers model", item.nodeid))
+        from selenium.webdriver import Chrome
+
+        patch.setattr(Chrome, "__init__", _refuse("starts a browser", item.nodeid))
         yield
 
 
@@ -150,10 +158,58 @@ def sender(live_env) -> str:
     return enrol(live_env["DATABASE_URL"])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_bcrypt() -> int:
+    """Real bcrypt at its lowest work factor (4): a hash or check costs ~1 ms instead of ~0.25 s, which was a third
+    of the fast tier. Returns the product's factor, for the tests that check it (tests/test_auth.py)."""
+    from bot.training import accounts
+
+    product = accounts.BCRYPT_ROUNDS
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "BCRYPT_ROUNDS", 4)
+        yield product
+
+
+@pytest.fixture(scope="session", autouse=True)
+def streamlit_components_scanned_once():
+    """Each new AppTest scans every installed distribution's metadata for Streamlit components (~0.3 s, a third of
+    the UI tests' time); what is installed does not change during a run, so the same scan serves them all."""
+    if "streamlit.testing.v1" not in sys.modules:
+        yield
+        return
+    from streamlit.components.v2 import manifest_scanner
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests",
+                      functools.cache(manifest_scanner.scan_component_manifests))
+        yield
+
+
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory) -> Path:
+    """An empty database migrated to the latest schema once per session. Alembic's migrations cost ~0.5 s per new
+    database; a copy of this one is already at head, so its Store only confirms that (~15 ms)."""
+    from bot.training.store import Store
+
+    path = tmp_path_factory.mktemp("schema") / "empty.db"
+    store = Store(f"sqlite:///{path}")
+    with store.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.engine.dispose()
+    return path
+
+
+def fresh_database(template: Path, path: Path) -> str:
+    """A new SQLite database at `path`, copied from the migrated template; returns its URL."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    """A fresh SQLite database URL."""
-    return f"sqlite:///{tmp_path / 'test.db'}"
+def sqlite_url(tmp_path, schema_template) -> str:
+    """A fresh SQLite database URL (empty, latest schema)."""
+    return fresh_database(schema_template, tmp_path / "test.db")
 
 
 @pytest.fixture(scope="session")

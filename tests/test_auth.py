@@ -24,9 +24,10 @@ def store(sqlite_url) -> Store:
     return Store(sqlite_url)
 
 
-def test_hashing_is_bcrypt_and_never_clear():
+def test_hashing_is_bcrypt_at_its_default_cost_and_never_clear(fast_bcrypt, monkeypatch):
+    monkeypatch.setattr(accounts, "BCRYPT_ROUNDS", fast_bcrypt)  # the product's work factor, not the fast tier's
     hashed = accounts.hash_password("correct horse battery")
-    assert hashed.startswith("$2") and "correct" not in hashed
+    assert hashed.startswith("$2b$12$") and "correct" not in hashed
     assert accounts.check_password("correct horse battery", hashed)
     assert not accounts.check_password("correct horse batterY", hashed)
     assert not accounts.check_password("", hashed)
@@ -146,9 +147,10 @@ def test_wrong_password_then_locked_out_in_the_database(store):
                               lockout=lockout).status == "ok"
 
 
-def test_concurrent_guesses_get_no_more_bcrypt_checks_than_the_limit(store, monkeypatch):
+def test_concurrent_guesses_get_no_more_bcrypt_checks_than_the_limit(store, monkeypatch, fast_bcrypt):
     import threading
 
+    monkeypatch.setattr(accounts, "BCRYPT_ROUNDS", fast_bcrypt)  # checks as slow as in the product: a wide race window
     accounts.import_roster(store, ROSTER)
     _claim(store, "Alice Teacher", "alice@school.example")
     checks = []

@@ -74,13 +74,14 @@ def test_edit_approve_retire_and_what_is_served(store, quizzes, texts):
     served = load_bank(quizzes / BANK.name, texts)
     assert served.by_id[original["id"]].status == "draft"
     assert original["id"] not in {s.id for s in served.for_role("teacher")}
-    v3 = banks.set_status(store, "social-media-policy", original["id"], "approved", base_version=v2,
-                          clause_texts=texts, quizzes_dir=quizzes)
+    approved = {**edited, "status": "approved"}
+    v3 = banks.save_scenario(store, "social-media-policy", approved, base_version=v2, original=edited,
+                             clause_texts=texts, quizzes_dir=quizzes)
     served = load_bank(quizzes / BANK.name, texts)
     assert served.by_id[original["id"]].prompt == edited["prompt"]
     assert original["id"] in {s.id for s in served.for_role("teacher")}
-    banks.set_status(store, "social-media-policy", original["id"], "retired", base_version=v3, clause_texts=texts,
-                     quizzes_dir=quizzes)
+    banks.save_scenario(store, "social-media-policy", {**approved, "status": "retired"}, base_version=v3,
+                        original=approved, clause_texts=texts, quizzes_dir=quizzes)
     served = load_bank(quizzes / BANK.name, texts)
     for seed in range(20):
         assert original["id"] not in {p["scenario"] for p in draw(served, "teacher", 10, random.Random(seed))}
@@ -132,9 +133,10 @@ def test_a_drafted_bank_is_stored_as_drafts_and_served_only_once_approved(store,
                                       note="drafted")
     engine = QuizEngine.from_dir(store, folder, {name: lone_texts})
     assert name not in engine.banks  # nothing approved yet
-    first = drafted["scenarios"][0]["id"]
-    banks.set_status(store, name, first, "approved", base_version=version, clause_texts=lone_texts,
-                     quizzes_dir=folder)
+    first = drafted["scenarios"][0]
+    banks.save_scenario(store, name, {**first, "status": "approved"}, base_version=version, original=first,
+                        clause_texts=lone_texts, quizzes_dir=folder)
+    first = first["id"]
     engine = QuizEngine.from_dir(store, folder, {name: lone_texts})
     assert [s.id for s in engine.banks[name].for_role("support_staff")] == [first]
 

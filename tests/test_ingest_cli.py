@@ -248,13 +248,13 @@ def test_index_copy_is_loadable(tmp_path, capsys, index_dir):
 
 
 @pytest.fixture
-def upload_env(tmp_path, monkeypatch, index_dir):
+def upload_env(tmp_path, monkeypatch, index_dir, sqlite_url):
     from bot.training.store import Store
 
     monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path / "var"))
     monkeypatch.setenv("POLICY_COACH_INDEX", str(index_dir))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'up.db'}")
-    return Store(f"sqlite:///{tmp_path / 'up.db'}")
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    return Store(sqlite_url)
 
 
 def _zip_bomb(path: Path, inflated: int) -> bytes:

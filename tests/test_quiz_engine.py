@@ -28,9 +28,9 @@ def banks():
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
-def store(request, tmp_path):
+def store(request):
     if request.param == "sqlite":
-        return Store(f"sqlite:///{tmp_path / 'quiz.db'}")
+        return Store(request.getfixturevalue("sqlite_url"))
     return Store(request.getfixturevalue("postgres_url"))
 
 

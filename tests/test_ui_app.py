@@ -20,6 +20,7 @@ from knowledge.parser import parse_file
 from ui import rasa_client
 from ui.render import escape_md
 from ui.demo import DEMO_PASSWORD, quiz_engine, seed_demo
+from tests.conftest import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "ui" / "app.py")
@@ -37,7 +38,7 @@ def hashing_index(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch, hashing_index) -> dict:
+def env(tmp_path, monkeypatch, hashing_index, schema_template) -> dict:
     """A fresh database, a writable copy of the index and policies folder, and a coordinator from the env."""
     index = tmp_path / "index"
     shutil.copytree(hashing_index, index)
@@ -45,7 +46,7 @@ def env(tmp_path, monkeypatch, hashing_index) -> dict:
     policies.mkdir()
     shutil.copy(POLICY, policies / POLICY.name)
     values = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ui.db'}",
+        "DATABASE_URL": fresh_database(schema_template, tmp_path / "ui.db"),
         "POLICY_COACH_INDEX": str(index),
         "POLICY_COACH_POLICIES": str(policies),
         "POLICY_COACH_VAR": str(tmp_path / "var"),
@@ -65,10 +66,10 @@ def store(env) -> Store:
 
 
 @pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory) -> Path:
+def seeded_template(tmp_path_factory, schema_template) -> Path:
     """A database seeded once per session (roster, passwords, quizzes, questions); tests get a copy."""
     path = tmp_path_factory.mktemp("seeded") / "seeded.db"
-    template = Store(f"sqlite:///{path}")
+    template = Store(fresh_database(schema_template, path))
     seed_demo(template, parse_file(POLICY).clauses, QUIZZES)
     with template.engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,4 +1,5 @@
-"""Upload a new policy or a new version: check it, save it in the runtime dir, re-index, record the version."""
+"""Upload a new policy or a new version: check it and keep it in the runtime dir (archiving the version it replaces),
+then re-index and record the version through the one ingest path (bot/training/policies.py)."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bot.training import reports
+from bot.training import policies
 from bot.training.store import Store
 from bot.tokens import secure_dir
 from knowledge.index import IndexError_, load
@@ -33,27 +34,6 @@ class UploadResult:
     changes: dict[str, list[str]] = field(default_factory=dict)
     # per changed/added/removed clause: {"clause", "kind", "label", "old", "new"} for the side-by-side diff
     wording: list[dict] = field(default_factory=list)
-
-
-def _clauses_of(settings: Settings, policy: str) -> dict:
-    """The policy's clauses in the index now (before a new version replaces them), by clause id."""
-    try:
-        return {c.clause: c for c in load(settings.index_dir).clauses if c.policy == policy}
-    except IndexError_:
-        return {}
-
-
-def wording_diff(old: dict, new: dict, changes: dict[str, list[str]]) -> list[dict]:
-    """Old and new verbatim wording of every changed, added and removed clause, in the new version's order."""
-    from ui.render import clause_label  # noqa: PLC0415
-
-    out = []
-    for kind in ("changed", "added", "removed"):
-        for cid in changes.get(kind, []):
-            before, after = old.get(cid), new.get(cid)
-            out.append({"clause": cid, "kind": kind, "label": clause_label(after or before, cid),
-                        "old": before.text if before else "", "new": after.text if after else ""})
-    return out
 
 
 def _current_policies(settings: Settings) -> dict[str, dict]:
@@ -114,7 +94,6 @@ def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | N
     if indexed.name and indexed.is_file() and indexed not in previous:
         previous.append(indexed)
     moved: list[tuple[Path, Path, bool]] = []
-    before = _clauses_of(settings, policy)  # the wording now in use, for the side-by-side diff
     try:
         for old in previous:
             archive = secure_dir(Path(settings.archive_dir))
@@ -131,7 +110,10 @@ def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | N
             from knowledge.encoder import load_encoder  # noqa: PLC0415 - heavy, only on upload
 
             encoder = load_encoder(settings.model)
-        report = reindex(final, settings, encoder, on_progress=report_progress)
+        from ui.render import clause_label  # noqa: PLC0415
+
+        report, versions = policies.ingest_policies([final], Path(settings.index_dir), encoder, label=clause_label,
+                                                    on_progress=report_progress, max_clauses=settings.max_clauses)
     except Exception:
         log.exception("policy upload failed")
         final.unlink(missing_ok=True)
@@ -144,19 +126,9 @@ def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | N
     if policy in report.unchanged:
         return UploadResult(True, "This file is the same as the version already in use; nothing changed.",
                             policy, parsed.title, "unchanged", {"added": [], "removed": [], "changed": []})
-    changes = report.changes.get(policy, {"added": [], "removed": [], "changed": []})
-    status = "updated" if policy in report.updated else "added"
-    wording = wording_diff(before, {c.clause: c for c in parsed.clauses}, changes) if status == "updated" else []
-    reports.record_policy_version(store, policy=policy, checksum=parsed.checksum, title=parsed.title,
-                                  changes={**changes, "wording": wording}, uploaded_by=uploaded_by)
+    policies.record_versions(store, versions, uploaded_by=uploaded_by)
+    version = next(v for v in versions if v.policy == policy)
+    status, changes, wording = version.status, version.changes, version.wording
     verb = "New version of" if status == "updated" else "Added"
     return UploadResult(True, f"{verb} '{parsed.title}': {len(parsed.clauses)} clauses indexed.", policy,
                         parsed.title, status, changes, wording)
-
-
-def reindex(path: Path, settings: Settings, encoder, *, on_progress=None):
-    """Add or replace one policy file in the index (knowledge.index.ingest), keeping every other policy."""
-    from knowledge.index import ingest  # noqa: PLC0415
-
-    return ingest([path], Path(settings.index_dir), encoder, on_progress=on_progress,
-                  max_clauses=settings.max_clauses)

@@ -178,19 +178,6 @@ def safe_csv(frame) -> bytes:
     return clean.to_csv(index=False).encode("utf-8")
 
 
-def uk_datetime(value) -> str:
-    """An ISO timestamp as a UK date and time ('1 December 2026, 09:05'), or '—'."""
-    from datetime import datetime  # noqa: PLC0415
-
-    if value is None or value != value or value == "":  # None, NaN or empty
-        return "—"
-    try:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    return f"{moment.day} {moment:%B %Y, %H:%M}"
-
-
 def code_sheet_html(issued: list[dict]) -> str:
     """A printable page of first sign-in codes: one cut-out slip per person (all text HTML-escaped)."""
     slips = "\n".join(

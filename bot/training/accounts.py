@@ -22,6 +22,7 @@ from bot.training.store import JobTitle, Staff, Store, utcnow
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything longer, so refuse it rather than silently truncate
 MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale: 3 = "safely unguessable" against online attacks
+BCRYPT_ROUNDS = 12  # bcrypt's own default work factor (the fast tests lower it: tests/conftest.py)
 MAX_FAILURES = 5  # wrong passwords in a row before a lock-out
 LOCKOUT_SECONDS = 300
 COORDINATOR_PREFIX = "coordinator:"
@@ -32,7 +33,7 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9
 # -- passwords ----------------------------------------------------------------
 def hash_password(password: str) -> str:
     """A bcrypt hash of the password (salted; the clear text is never stored)."""
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode("ascii")
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(BCRYPT_ROUNDS)).decode("ascii")
 
 
 def check_password(password: str, hashed: str | None) -> bool:

@@ -11,10 +11,9 @@ import copy
 import os
 from pathlib import Path
 
-import yaml
 from sqlalchemy import func, select
 
-from bot.training.bank import STATUSES, Bank, QuizBankError, parse_bank
+from bot.training.bank import STATUSES, Bank, QuizBankError, dump_yaml, load_yaml, parse_bank
 from bot.training.store import QuizBankVersion, Store
 
 
@@ -24,7 +23,7 @@ class EditConflict(QuizBankError):
 
 def dump(data: dict) -> str:
     """A bank as YAML text (stable key order, readable unicode)."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+    return dump_yaml(data)
 
 
 def _latest(session, policy: str) -> QuizBankVersion | None:
@@ -36,7 +35,7 @@ def current(store: Store, policy: str) -> tuple[int, dict] | None:
     """(version number, bank data) of the live version of a policy's bank, or None if it has none."""
     with store.session() as session:
         row = _latest(session, policy)
-        return (row.version, yaml.safe_load(row.content)) if row else None
+        return (row.version, load_yaml(row.content)) if row else None
 
 
 def policies(store: Store) -> list[str]:
@@ -89,7 +88,7 @@ def import_yaml(store: Store, text: str | bytes, clause_texts: dict[str, str] | 
                 policy: str | None = None) -> tuple[str, int]:
     """Validate a whole bank (YAML) and save it as the policy's next version; returns (policy, version)."""
     bank = parse_bank(text, clause_texts, name="uploaded file", default_policy=policy or "")
-    data = yaml.safe_load(text)
+    data = load_yaml(text)
     if policy and bank.policy != policy:
         raise QuizBankError(f"uploaded file: it is a bank for '{bank.policy}', not '{policy}'")
     return bank.policy, _save(store, bank.policy, data, by=by, note=note, base=None, quizzes_dir=quizzes_dir)
@@ -105,7 +104,7 @@ def seed_from_files(store: Store, quizzes_dir: Path) -> list[str]:
         except (QuizBankError, OSError):
             continue
         if bank.policy not in known:
-            data = yaml.safe_load(path.read_text())
+            data = load_yaml(path.read_text())
             _save(store, bank.policy, data, by=None, note=f"first version, from {path.name}", base=None,
                   quizzes_dir=None)
             added.append(bank.policy)
@@ -114,10 +113,11 @@ def seed_from_files(store: Store, quizzes_dir: Path) -> list[str]:
 
 def export_yaml(store: Store, policy: str) -> str:
     """The live version of a policy's bank as YAML (for download and editing outside the app)."""
-    found = current(store, policy)
-    if found is None:
-        raise KeyError(policy)
-    return dump(found[1])
+    with store.session() as session:
+        row = _latest(session, policy)
+        if row is None:
+            raise KeyError(policy)
+        return row.content  # saved by dump(), so already the export format
 
 
 def save_scenario(store: Store, policy: str, scenario: dict, *, base_version: int, original: dict | None,
@@ -161,19 +161,6 @@ def _only_status_changed(old: dict | None, new: dict) -> bool:
     if old is None:
         return False
     return {k: v for k, v in old.items() if k != "status"} == {k: v for k, v in new.items() if k != "status"}
-
-
-def set_status(store: Store, policy: str, scenario_id: str, status: str, *, base_version: int,
-               clause_texts: dict[str, str] | None, by: str | None = None, quizzes_dir: Path | None = None) -> int:
-    """Approve, retire or return a scenario to draft (a version-checked save of that one field)."""
-    found = current(store, policy)
-    if found is None:
-        raise KeyError(policy)
-    original = next((s for s in found[1]["scenarios"] if s.get("id") == scenario_id), None)
-    if original is None:
-        raise QuizBankError(f"no scenario '{scenario_id}'")
-    return save_scenario(store, policy, {**original, "status": status}, base_version=base_version,
-                         original=original, clause_texts=clause_texts, by=by, quizzes_dir=quizzes_dir)
 
 
 def next_scenario_id(data: dict, prefix: str) -> str:
