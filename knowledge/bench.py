@@ -209,12 +209,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.cv:
                 for spec in args.features.split(";"):
                     features = tuple(spec.split(","))
-                    results = cross_validate(rows, features, args.c, args.topic_cap)
                     print(f"leave-one-policy-out, features {spec}:")
-                    for held, case, off, inn in results:
-                        print(f"  {held:<40}{case:<9} off-topic refused {off:>5.0%}  in-scope refused {inn:>5.0%}")
-                    print(f"  mean: off-topic refused {np.nanmean([r[2] for r in results]):.0%}, in-scope refused "
-                          f"{np.nanmean([r[3] for r in results]):.0%}")
+                    for threshold in (0.3, 0.4, 0.5, 0.6):
+                        results = cross_validate(rows, features, args.c, args.topic_cap, threshold)
+                        if threshold == 0.5:
+                            for held, case, off, inn in results:
+                                print(f"  {held[:38]:<39}{case:<9} off-topic refused {off:>5.0%}  "
+                                      f"in-scope refused {inn:>5.0%}")
+                        print(f"  threshold {threshold}: mean off-topic refused "
+                              f"{np.nanmean([r[2] for r in results]):.0%}, in-scope refused "
+                              f"{np.nanmean([r[3] for r in results]):.0%}")
                 return 0
             fitted = fit_rows(rows, tuple(args.features.split(",")), args.c, args.topic_cap)
             print("default:  # fitted on dev: " + ", ".join(s.name for s in sets) + " (alone and in the dev library)")
