@@ -140,6 +140,12 @@ def bot_message(msg: dict, *, key: str, on_button: Send | None = None) -> None:
         _quiz_question(msg, key, on_button)
     elif kind == "quiz_feedback":
         _quiz_feedback(msg, key)
+    elif kind == "quiz_explain":  # "why?" mid-quiz: the question just answered, explained with its clauses
+        st.info(multiline(msg.get("headline") or msg.get("text", "")), icon=":material/lightbulb:")
+        if msg.get("headline"):
+            st.markdown(multiline(msg.get("feedback", "")))
+        for i, cite in enumerate(msg.get("citations", [])):
+            citation(cite, key=f"{key}-c{i}")
     elif kind == "quiz_result":
         _quiz_result(msg, key, on_button)
     elif kind == "quiz_start":
