@@ -70,7 +70,9 @@ def test_ten_follow_up_conversations_are_answered_in_context(live_stack, live_en
               f"{follow!r} [{after.get('kind')} {top}]")
     score = sum(results)
     print(f"follow-up conversations answered in context: {score}/{len(results)}")
-    assert score >= 8, results
+    # measured 9/10 (live REST, this commit); the miss: "what about a pupil's mum?" after a colleagues question
+    # cites 6.3 (pupils) before 6.5 (pupils' family members): the search reads "pupil's mum" as about pupils
+    assert score >= 9, results
 
 
 @pytest.mark.slow
