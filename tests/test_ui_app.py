@@ -501,6 +501,17 @@ def test_chat_escapes_user_html_and_markdown(env, seeded, rasa):
     assert "\\*\\*bold\\*\\*" in user_turn and "\\[x\\]\\(http" in user_turn
 
 
+def test_escaped_text_leaves_no_autolink_trigger_and_reads_the_same():
+    from ui.render import WORD_JOINER
+
+    text = "see www.evil.example.com/x, HTTPS://evil.example/i.png and bob@evil.example"
+    escaped = escape_md(text)
+    plain = escaped.replace("\\", "")
+    for trigger in ("www.", "HTTPS:", "bob@"):
+        assert trigger not in plain  # the browser test checks the rendered DOM (tests/test_browser_markup.py)
+    assert plain.replace(WORD_JOINER, "") == text
+
+
 def test_quiz_buttons_send_payloads_and_show_feedback_and_result(env, seeded, rasa):
     at = as_user(app(), seeded, "bob@school.example").run()
     at.button(key="suggest-Quiz me").click().run()

@@ -11,9 +11,17 @@ from streamlit.errors import StreamlitAPIException
 Send = Callable[[str, str], None]  # (message to send, text to show as the user's turn)
 
 
+# GFM autolink literals (www.x.org, http://x, a@b.org) are found in the text after escapes are resolved, so a
+# backslash can't stop them; an invisible WORD JOINER (U+2060) inside the trigger does.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)\b(www)(?=\.)|\b([a-z][a-z0-9+.-]*)(?=:/)|\b(mailto|xmpp)(?=:)|(?<=[\w.+-])(@)(?=[\w-]+\.)")
+
+
 def escape_md(text: str) -> str:
-    """Escape text so Streamlit's Markdown shows it literally (no HTML, links or formatting)."""
-    text = html.escape(str(text or ""), quote=False)
+    """Escape text so Streamlit's Markdown shows it literally (no HTML, links, autolinks or formatting)."""
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER if m.group(4) is None else WORD_JOINER + m.group(0),
+                         str(text or ""))
+    text = html.escape(text, quote=False)
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|>~:$])", r"\\\1", text)
 
 
