@@ -109,14 +109,14 @@ def as_coordinator(at: AppTest, store: Store) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    """Everything visible as text on the page."""
+    """Everything visible as text on the page (without escapes and the invisible word joiners that stop autolinks)."""
     parts = []
     for kind in ("markdown", "title", "header", "subheader", "caption", "success", "error", "warning", "info",
                  "metric", "expander"):
         for element in getattr(at, kind):
             parts.append(str(getattr(element, "label", "") or ""))
             parts.append(str(getattr(element, "value", "") or ""))
-    return "\n".join(parts).replace("\\", "")
+    return "\n".join(parts).replace("\\", "").replace("\u2060", "")
 
 
 def no_exceptions(at: AppTest) -> None:
