@@ -46,6 +46,11 @@ def ui(live_stack, live_env):
     live_stack.stop("ui")
 
 
+def seen(browser) -> str:
+    """The page's text as a reader sees it (without the invisible word joiners that stop autolinks)."""
+    return body(browser).replace("\u2060", "")
+
+
 def sign_in(browser, url: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -65,7 +70,7 @@ def test_staff_text_creates_no_link_image_or_markup_in_chat_or_coordinator_page(
     driver.delete_all_cookies()
     sign_in(driver, ui)
     chat(driver, HOSTILE)
-    wait_for(driver, lambda d: "www.evil.example.com/x" in body(d) and len(
+    wait_for(driver, lambda d: "www.evil.example.com/x" in seen(d) and len(
         d.find_elements("css selector", '[data-testid="stChatMessage"]')) >= 2, 90, "the message and the reply")
     settle(driver)
     boxes, made, shown = driver.execute_script(CREATED, '[data-testid="stChatMessage"]')
@@ -90,7 +95,7 @@ def test_staff_text_creates_no_link_image_or_markup_in_chat_or_coordinator_page(
     button(driver, "Sign in as coordinator").click()
     wait_for(driver, lambda d: next(a for a in d.find_elements("css selector", '[data-testid="stSidebarNav"] a')
                                     if "Unanswered questions" in a.text), 90, "the coordinator pages").click()
-    wait_for(driver, lambda d: "www.evil.example.com/x" in body(d), 90, "the question in the unanswered log")
+    wait_for(driver, lambda d: "www.evil.example.com/x" in seen(d), 90, "the question in the unanswered log")
     settle(driver)
     boxes, made, shown = driver.execute_script(CREATED, '[data-testid="stMarkdownContainer"]')
     assert boxes >= 1 and made == [], made
