@@ -104,6 +104,26 @@ def quiz_feedback(outcome: Outcome, citations: list[dict] | None) -> tuple[str, 
     return text, payload
 
 
+def quiz_explain(answered, number: int, citations: list[dict] | None) -> tuple[str, dict]:
+    """ "why?" asked mid-quiz: why the best answer to the question just answered is right, with its clauses.
+
+    `answered` is the quiz engine's Answered, or None before the first answer (then: how to answer).
+    """
+    if answered is None:
+        text = ("Pick the option you think is right (tap it or type its letter). After each answer I'll explain "
+                "why, quoting the policy's own clause.")
+        return text, {"kind": "quiz_explain", "text": text, "citations": []}
+    best = answered.scenario.correct_option
+    head = (f"About question {number}: the best answer was \"{best.text}\"" +
+            (" — the one you chose." if answered.correct else "."))
+    text = f"{head}\n{best.feedback}"
+    if citations:
+        text += "\n\n" + "\n\n".join(_quote(c) for c in citations)
+    return text, {"kind": "quiz_explain", "text": text, "headline": head, "feedback": best.feedback,
+                  "scenario_id": answered.scenario.id, "number": number, "citations": citations or [],
+                  "clauses_unavailable": citations is None}
+
+
 def quiz_result(summary: dict, reread: list[dict] | None) -> tuple[str, dict]:
     """Score, pass or fail against the pass mark, clauses to re-read, and an offer to retake."""
     reread = reread or []

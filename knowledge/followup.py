@@ -36,7 +36,9 @@ def is_follow_up(text: str, intent: str | None = None) -> bool:
     return bool(_OPENERS.search(text) or _BACK.search(text))
 
 
-_EMPTY = {_stem(w) for w in "else long happen happens happened instead then true really exactly".split()}
+# words of a message that only points back at the last answer ("why was that wrong?", "explain please")
+_EMPTY = {_stem(w) for w in "else long happen happens happened instead then true really exactly wrong right correct "
+                            "incorrect answer explain please mean".split()}
 
 
 def has_topic(text: str) -> bool:

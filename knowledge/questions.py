@@ -92,6 +92,19 @@ def contact_questions(text: str) -> list[str]:
     return [f"who is the {role}", f"how do i contact the {role}"]
 
 
+_APPROVAL = re.compile(r"\b(?:with(?:out)? (?:the )?(?:prior |written |express )?(?:approval|permission|consent|"
+                       r"authori[sz]ation|agreement)|(?:approved|authori[sz]ed|agreed|signed off|sanctioned) by|"
+                       r"(?:seek|get|obtain|ask for|need) (?:the )?(?:prior |written )?(?:approval|permission|consent))\b",
+                       re.IGNORECASE)
+
+
+def approval_questions(text: str) -> list[str]:
+    """Questions a rule that needs someone's approval answers; staff ask "who signs it off?" rather than name it."""
+    if not _APPROVAL.search(text):
+        return []
+    return ["who has to approve it", "who needs to sign it off", "do i need permission first"]
+
+
 def generated_questions(body: str) -> list[str]:
     """Every generated question for one clause body."""
-    return list(dict.fromkeys(rule_questions(body) + contact_questions(body)))
+    return list(dict.fromkeys(rule_questions(body) + contact_questions(body) + approval_questions(body)))

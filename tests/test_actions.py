@@ -115,6 +115,32 @@ def test_unmatched_reply_reprompts_and_stores_nothing(env):
     assert services.quiz().current(key(sender)).position == 0
 
 
+def test_why_mid_quiz_explains_the_last_question_and_stores_nothing(env):
+    sender = f"fx-{uuid.uuid4().hex[:8]}"
+    run(ActionStartQuiz(), tracker("policy_question", sender))
+
+    def why(text: str) -> list[dict]:
+        tr = tracker("quiz_answer", sender, latest_message={"text": text, "intent": {"name": "follow_up"},
+                                                            "entities": []})
+        dispatcher = CollectingDispatcher()
+        assert asyncio.run(ValidateQuizForm().validate_quiz_answer(text, dispatcher, tr, DOMAIN)) == \
+            {"quiz_answer": None}
+        return dispatcher.messages
+
+    before = why("why not?")  # nothing answered yet: how to answer
+    assert kinds(before) == ["quiz_explain", "quiz_resume"] and before[0]["custom"]["citations"] == []
+    question = services.quiz().current(key(sender))
+    wrong = "ABCD"[[o.correct for o in question.options].index(False)]
+    tr = tracker("quiz_answer", sender, latest_message={"text": wrong, "intent": {"name": "quiz_answer"},
+                                                         "entities": []})
+    asyncio.run(ValidateQuizForm().validate_quiz_answer(wrong, CollectingDispatcher(), tr, DOMAIN))
+    explain = why("why was that wrong?")[0]["custom"]
+    assert explain["kind"] == "quiz_explain" and explain["scenario_id"] == question.scenario.id
+    assert explain["number"] == 1 and question.scenario.correct_option.text in explain["text"]
+    assert [c["clause"] for c in explain["citations"]] == list(question.scenario.clauses)
+    assert services.quiz().current(key(sender)).position == 1  # only the real answer moved the quiz on
+
+
 def test_stop_then_result_and_progress(env):
     sender = f"fx-{uuid.uuid4().hex[:8]}"
     run(ActionStartQuiz(), tracker("policy_question", sender))

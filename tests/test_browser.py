@@ -37,6 +37,14 @@ def ui(live_stack, live_env):
 
 @pytest.fixture(scope="module")
 def driver(chromium):
+    browser, profile = new_driver(chromium)
+    yield browser
+    browser.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def new_driver(chromium: str):
+    """A headless Debian Chromium with a profile of its own (its own cookies): (driver, profile folder)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -50,9 +58,7 @@ def driver(chromium):
     browser = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
                                options=options)
     browser.set_page_load_timeout(60)
-    yield browser
-    browser.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    return browser, profile
 
 
 def wait_for(driver, predicate, timeout: float = 90, what: str = "", poll: float = 0.3):

@@ -1,7 +1,8 @@
 # ruff: noqa: F811  (fixtures imported from test_browser are re-bound as test arguments)
 """Headless Chromium, a school of 30 staff with real job titles and some quiz history: the coordinator walks every
-page (screenshots into docs/screenshots/), finds no internal names, downloads and opens the compliance report, marks
-a question not covered with a contact, and the next refusal of a similar question names that contact."""
+page (screenshots into var/screenshots, or docs/screenshots when POLICY_COACH_SCREENSHOTS says so), finds no
+internal names, downloads and opens the compliance report, marks a question not covered with a contact, and the
+next refusal of a similar question names that contact."""
 from __future__ import annotations
 
 import re

@@ -186,3 +186,27 @@ def test_questions_are_logged_per_user(live_stack, live_env, sender):
     engine.dispose()
     assert dict(rows).get(False) == 1
     assert re.match(r"test-", sender)
+
+
+@pytest.mark.parametrize("why", ["why not?", "why was that wrong?"])
+def test_why_during_a_quiz_is_explained_never_recorded_as_an_answer(live_stack, live_env, sender, why):
+    from bot.services import quiz
+
+    question = _question(rest(live_stack, sender, "quiz me"))
+    replies = rest(live_stack, sender, why)  # before any answer: how to answer, and the same question again
+    assert _kinds(replies) == ["quiz_explain", "quiz_resume", "quiz_question"]
+    assert _question(replies)["scenario_id"] == question["scenario_id"] and _answers(live_env, sender) == []
+    right = _correct_letter(live_env, sender, question)
+    wrong = next(o for o in question["options"] if o["letter"] != right)
+    replies = rest(live_stack, sender, wrong["payload"])
+    nxt = _question(replies)
+    replies = rest(live_stack, sender, why)
+    assert _kinds(replies) == ["quiz_explain", "quiz_resume", "quiz_question"]
+    explain = payloads(replies)[0]
+    scenario = quiz().banks[quiz().default_policy()].by_id[question["scenario_id"]]
+    assert explain["scenario_id"] == question["scenario_id"] and explain["number"] == 1
+    assert scenario.correct_option.text in explain["text"] and explain["feedback"] == scenario.correct_option.feedback
+    assert {c["clause"] for c in explain["citations"]} == set(scenario.clauses)
+    assert all(c["text"] for c in explain["citations"])
+    assert _question(replies)["scenario_id"] == nxt["scenario_id"] and _question(replies)["number"] == 2
+    assert len(_answers(live_env, sender)) == 1  # only the real answer was stored

@@ -70,7 +70,9 @@ def test_ten_follow_up_conversations_are_answered_in_context(live_stack, live_en
               f"{follow!r} [{after.get('kind')} {top}]")
     score = sum(results)
     print(f"follow-up conversations answered in context: {score}/{len(results)}")
-    assert score >= 8, results
+    # measured 9/10 (live REST, this commit); the miss: "what about a pupil's mum?" after a colleagues question
+    # cites 6.3 (pupils) before 6.5 (pupils' family members): the search reads "pupil's mum" as about pupils
+    assert score >= 9, results
 
 
 @pytest.mark.slow
@@ -156,3 +158,44 @@ def test_a_policy_button_answers_the_previous_question_from_that_policy(live_sta
 def test_a_policy_button_with_no_earlier_question_asks_for_one(live_stack, sender):
     reply = _answer(live_stack, sender, '/ask_policy{"policy_choice":"social-media-policy"}')
     assert reply["kind"] == "no_context"
+
+
+# -- follow-ups on another policy (not the one the ten above were written on), same rules as the bot ----------
+# Written before looking at any answer; (first question, follow-up, clauses that answer the follow-up in context).
+OTHER_POLICY = [
+    ("Can I do a home visit on my own?", "who has to approve it?", {"2.1"}),
+    ("Do I need to tell anyone before working alone on site in the evening?", "what about at the weekend?", {"1.2"}),
+    ("How quickly do I have to report an incident?", "who do I report it to?", {"3.1"}),
+    ("Can I refuse to work alone?", "will I get in trouble for that?", {"3.2"}),
+    ("What do I need to take on a home visit?", "and when I leave?", {"2.2"}),
+    ("Who is the site manager?", "what's their phone number?", {"A2.1"}),
+]
+
+
+@pytest.fixture(scope="module")
+def lone_working(tmp_path_factory):
+    from pathlib import Path
+
+    from knowledge.encoder import load_encoder
+    from knowledge.index import ingest, load
+    from knowledge.search import Lexicon, Searcher
+    from knowledge.settings import get_settings
+
+    policy = Path(__file__).resolve().parent / "fixtures" / "policies" / "lone-working-policy.txt"
+    directory = tmp_path_factory.mktemp("lone") / "index"
+    encoder = load_encoder(get_settings().model)
+    ingest([policy], directory, encoder)
+    return Searcher(load(directory), encoder, lexicon=Lexicon.load(get_settings().lexicon_path))
+
+
+@pytest.mark.slow
+def test_follow_ups_on_another_policy_are_answered_in_context(lone_working):
+    results = []
+    for first, follow, expected in OTHER_POLICY:
+        assert is_follow_up(follow, "ask_policy"), follow  # recognised even when the NLU calls it a question
+        answer = lone_working.ask(in_context(first, follow))
+        top = answer.citations[0].clause if answer.answered else None
+        results.append(top in expected)
+        print(f"{'OK ' if top in expected else 'MISS'} {first!r} -> {follow!r} [{top}]")
+    print(f"follow-ups on the lone working policy answered in context: {sum(results)}/{len(results)}")
+    assert sum(results) >= 5, results  # measured 5/6: "and when I leave?" cites 2.1 first, 2.2 second

@@ -82,6 +82,15 @@ def test_rules_become_the_questions_staff_ask():
     assert contact_questions("Background: the school opened in 1990") == []
 
 
+def test_a_rule_needing_approval_answers_who_signs_it_off():
+    from knowledge.questions import approval_questions
+
+    assert "who needs to sign it off" in approval_questions(
+        "Staff may run a class blog only with the written approval of the headteacher.")
+    assert "who has to approve it" in approval_questions("Trips must be authorised by the governors.")
+    assert approval_questions("Staff must sign the acceptable use agreement.") == []
+
+
 def test_ingest_reads_no_per_policy_data(tmp_path):
     """Whatever per-policy question files exist, an index is built from the policy's own text and generic data."""
     extras = tmp_path / "retrieval"

@@ -110,14 +110,14 @@ def as_coordinator(at: AppTest, store: Store) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    """Everything visible as text on the page."""
+    """Everything visible as text on the page (without escapes and the invisible word joiners that stop autolinks)."""
     parts = []
     for kind in ("markdown", "title", "header", "subheader", "caption", "success", "error", "warning", "info",
                  "metric", "expander"):
         for element in getattr(at, kind):
             parts.append(str(getattr(element, "label", "") or ""))
             parts.append(str(getattr(element, "value", "") or ""))
-    return "\n".join(parts).replace("\\", "")
+    return "\n".join(parts).replace("\\", "").replace("\u2060", "")
 
 
 def no_exceptions(at: AppTest) -> None:
@@ -500,6 +500,17 @@ def test_chat_escapes_user_html_and_markdown(env, seeded, rasa):
     user_turn = at.chat_message[0].markdown[0].value
     assert "<script>" not in user_turn and "&lt;script&gt;" in user_turn
     assert "\\*\\*bold\\*\\*" in user_turn and "\\[x\\]\\(http" in user_turn
+
+
+def test_escaped_text_leaves_no_autolink_trigger_and_reads_the_same():
+    from ui.render import WORD_JOINER
+
+    text = "see www.evil.example.com/x, HTTPS://evil.example/i.png and bob@evil.example"
+    escaped = escape_md(text)
+    plain = escaped.replace("\\", "")
+    for trigger in ("www.", "HTTPS:", "bob@"):
+        assert trigger not in plain  # the browser test checks the rendered DOM (tests/test_browser_markup.py)
+    assert plain.replace(WORD_JOINER, "") == text
 
 
 def test_quiz_buttons_send_payloads_and_show_feedback_and_result(env, seeded, rasa):

@@ -88,3 +88,27 @@ def test_a_teacher_with_nothing_assigned_is_told_so(seeded, with_lone_policy):
     at = open_page(as_user(app(), seeded, "alice@school.example").run(), "my-policies")
     no_exceptions(at)
     assert "Nothing has been assigned to you yet." in texts(at)
+
+
+def test_chat_todo_card_shows_what_is_overdue_with_its_date(seeded, with_lone_policy):
+    due = date.today() - timedelta(days=12)
+    assignments.set_assignment(seeded, "lone-working-policy", "support_staff", due=due, sign=True, quiz=True)
+    assignments.set_assignment(seeded, "social-media-policy", "support_staff", due=date.today() + timedelta(days=5),
+                               sign=True, quiz=False)  # open but not yet due: not overdue
+    at = as_user(app(), seeded, "bob@school.example").run()  # the chat opens after sign-in
+    no_exceptions(at)
+    card = [e.value.replace("\\", "") for e in at.error]
+    assert card == [f"Overdue: Lone Working Policy — signature, quiz pass was due {due.day} {due:%B %Y} "
+                    f"(12 days ago)."]
+    alice = as_user(app(), seeded, "alice@school.example").run()  # a teacher: nothing assigned, nothing overdue
+    no_exceptions(alice)
+    assert not [e for e in alice.error if "Overdue" in e.value]
+
+
+def test_human_date_says_how_long_ago():
+    from ui.views.chat import human_date
+
+    today = date(2026, 12, 2)
+    assert human_date(date(2026, 11, 3), today) == "3 November 2026 (29 days ago)"
+    assert human_date(date(2026, 12, 1), today) == "1 December 2026 (yesterday)"
+    assert human_date(date(2026, 12, 2), today) == "2 December 2026 (today)"

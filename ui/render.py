@@ -11,9 +11,17 @@ from streamlit.errors import StreamlitAPIException
 Send = Callable[[str, str], None]  # (message to send, text to show as the user's turn)
 
 
+# GFM autolink literals (www.x.org, http://x, a@b.org) are found in the text after escapes are resolved, so a
+# backslash can't stop them; an invisible WORD JOINER (U+2060) inside the trigger does.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)\b(www)(?=\.)|\b([a-z][a-z0-9+.-]*)(?=:/)|\b(mailto|xmpp)(?=:)|(?<=[\w.+-])(@)(?=[\w-]+\.)")
+
+
 def escape_md(text: str) -> str:
-    """Escape text so Streamlit's Markdown shows it literally (no HTML, links or formatting)."""
-    text = html.escape(str(text or ""), quote=False)
+    """Escape text so Streamlit's Markdown shows it literally (no HTML, links, autolinks or formatting)."""
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER if m.group(4) is None else WORD_JOINER + m.group(0),
+                         str(text or ""))
+    text = html.escape(text, quote=False)
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|>~:$])", r"\\\1", text)
 
 
@@ -140,6 +148,12 @@ def bot_message(msg: dict, *, key: str, on_button: Send | None = None) -> None:
         _quiz_question(msg, key, on_button)
     elif kind == "quiz_feedback":
         _quiz_feedback(msg, key)
+    elif kind == "quiz_explain":  # "why?" mid-quiz: the question just answered, explained with its clauses
+        st.info(multiline(msg.get("headline") or msg.get("text", "")), icon=":material/lightbulb:")
+        if msg.get("headline"):
+            st.markdown(multiline(msg.get("feedback", "")))
+        for i, cite in enumerate(msg.get("citations", [])):
+            citation(cite, key=f"{key}-c{i}")
     elif kind == "quiz_result":
         _quiz_result(msg, key, on_button)
     elif kind == "quiz_start":

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
 from bot.actions.common import citations_or_none, member, off_loop, send, send_error
-from knowledge.followup import in_context, is_follow_up
+from knowledge.followup import has_topic, in_context, is_follow_up
 
 DONE = "done"
 NO_QUIZ = "no_quiz"
@@ -130,6 +130,18 @@ class ValidateQuizForm(FormValidationAction):
                                                            "haven't counted it. Here is your current question:"))
             return {"quiz_answer": None}
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if is_follow_up(text, intent) and not has_topic(text):
+            # "why not?" mid-quiz is about the question just answered, not a reply to the current one
+            try:
+                answered = await off_loop(lambda: services.quiz().last_answered(sender))
+                cites = (await off_loop(citations_or_none, answered.policy, list(answered.scenario.clauses))
+                         if answered else [])
+            except Exception as exc:  # noqa: BLE001
+                send_error(dispatcher, exc)
+                return {"quiz_answer": None}
+            send(dispatcher, messages.quiz_explain(answered, outcome.question.position, cites))
+            send(dispatcher, messages.notice("quiz_resume", "Back to the quiz:"))
+            return {"quiz_answer": None}
         if _looks_like_question(text, intent):
             previous = tracker.get_slot("last_question")
             context = previous if previous and is_follow_up(text, intent) else None

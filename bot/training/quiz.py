@@ -88,6 +88,16 @@ class Outcome:
     finished: bool = False
 
 
+@dataclass
+class Answered:
+    """A stored answer of the running quiz: its scenario, the option chosen (None when skipped), right or not."""
+
+    scenario: Scenario
+    policy: str
+    option: Option | None
+    correct: bool
+
+
 class QuizEngine:
     """Quiz operations over a Store and scenario banks; no Rasa types here."""
 
@@ -229,6 +239,21 @@ class QuizEngine:
             if option is None:
                 return Outcome("invalid", question)
             return self._record(session, active, question, option)
+
+    def last_answered(self, sender_id: str) -> Answered | None:
+        """The running quiz's most recent answer (what "why?" mid-quiz asks about), or None before the first
+        answer or with no quiz running."""
+        with self.store.session() as session:
+            staff = self.store.staff_for_sender(session, sender_id)
+            active = self._active(session, staff)
+            if active is None or not active.answers or active.policy not in self.banks:
+                return None
+            last = active.answers[-1]
+            scenario = self.banks[active.policy].by_id.get(last.scenario_id)
+            if scenario is None:
+                return None
+            option = scenario.option(last.option_id) if last.option_id else None
+            return Answered(scenario, active.policy, option, bool(last.correct))
 
     def skip(self, sender_id: str) -> Outcome:
         """Skip the current question (stored as a wrong, skipped answer)."""

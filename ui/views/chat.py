@@ -1,6 +1,8 @@
 """The chat page: ask the policy, take the quiz with buttons. The Rasa sender id is the signed-in identity."""
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -63,9 +65,29 @@ def _rate(user: dict, msg: dict, asked: str, key: str) -> None:
         "Thanks — your coordinator will see that this answer didn't help."
 
 
+def human_date(day: date, today: date | None = None) -> str:
+    """ "3 November 2026 (12 days ago)": the date as people write it, and how long ago it was."""
+    today = today or date.today()
+    ago = (today - day).days
+    when = "today" if ago == 0 else "yesterday" if ago == 1 else f"{ago} days ago" if ago > 1 else \
+        "tomorrow" if ago == -1 else f"in {-ago} days"
+    return f"{day.day} {day:%B %Y} ({when})"
+
+
+def _overdue(store, index, user: dict) -> list[dict]:
+    """The person's assigned policies past their due date and not done (bot/training/assignments.py)."""
+    from bot.training import assignments  # noqa: PLC0415
+
+    try:
+        return [i for i in assignments.todo_for(store, index, user["sender_id"]) if i["overdue"]]
+    except StoreUnavailable:
+        return []
+
+
 def _todo_card(user: dict) -> None:
-    """What to do next, shown when the chat opens: the quiz to take or continue, an agreement to sign."""
-    from ui.pages import agreement_page  # noqa: PLC0415
+    """What to do next, shown when the chat opens: anything overdue first, the quiz to take or continue, an
+    agreement to sign."""
+    from ui.pages import agreement_page, todo_page  # noqa: PLC0415
     from ui.policy_docs import agreement_for, try_index  # noqa: PLC0415
 
     store = session.store_or_none()
@@ -81,9 +103,20 @@ def _todo_card(user: dict) -> None:
     except StoreUnavailable as exc:
         st.caption(escape_md(str(exc)))
         return
+    overdue = _overdue(store, index, user) if index is not None else []
     with st.container(border=True, key="todo-card"):
-        if not todo:
+        for item in overdue:
+            left, right = st.columns([3, 1], vertical_alignment="center")
+            left.error(escape_md(f"Overdue: {item['title']} — {item['missing']} was due {human_date(item['due'])}."),
+                       icon=":material/warning:")
+            try:
+                right.page_link(todo_page(), label="Open", icon=":material/assignment_late:")
+            except StreamlitAPIException:
+                pass
+        if not todo and not overdue:
             st.markdown(":material/task_alt: **You're up to date** — quiz passed and agreement signed.")
+            return
+        if not todo:
             return
         st.markdown("**To do**")
         for n, item in enumerate(todo):
