@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.settings import DATA, offline_hub
+from knowledge.settings import DATA, get_settings, offline_hub
 
 ADAPTER_PATH = DATA / "retrieval" / "adapter.npz"
 RECENT_BATCH = 16  # calls with at most this many texts are questions: their vectors are remembered
@@ -32,7 +32,10 @@ class Encoder:
 
     def __init__(self, model: str, *, adapter: Path | None = ADAPTER_PATH):
         offline_hub()
+        import torch  # noqa: PLC0415 - heavy import, only when used
         from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - heavy import, only when used
+
+        torch.set_num_threads(get_settings().torch_threads)  # see Settings.torch_threads for the measurement
 
         self.name = model_label(model)
         self.model = SentenceTransformer(model, device="cpu")

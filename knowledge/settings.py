@@ -44,6 +44,10 @@ class Settings(BaseSettings):
 
     var_dir: Path = _env("POLICY_COACH_VAR", default=VAR)
     model: str = _env("POLICY_COACH_MODEL", default_factory=default_model_path)
+    # Threads torch uses to embed. 1 by default: on the 2-core box, with Rasa and the UI also busy, torch's 2 OpenMP
+    # threads spin against each other and one question took 120-410 ms to embed against 13-18 ms with 1 thread
+    # (a batch of 256 clauses: 8.1 s against 1.6-1.8 s), measured 2026-12-02 at load average 1.7-2.5.
+    torch_threads: int = _env("POLICY_COACH_TORCH_THREADS", default=1, ge=1, le=256)
     index_dir: Path | None = _env("POLICY_COACH_INDEX", default=None)
     policies_dir: Path = _env("POLICY_COACH_POLICIES", default=DATA / "policies")
     quizzes_dir: Path = _env("POLICY_COACH_QUIZZES", default=DATA / "quizzes")
