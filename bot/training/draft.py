@@ -325,9 +325,17 @@ def _scenario_id(policy: str, rule: Rule, n: int) -> str:
     return f"draft-{policy}-{rule.clause}".lower().replace(" ", "-") + (f"-{n}" if n > 1 else "")
 
 
-def draft_bank(policy: str, title: str, clauses, *, per_clause: int = 1) -> dict:
-    """A bank (the data/quizzes/ format, every scenario `status: draft`) from a policy's rule sentences."""
+def draft_bank(policy: str, title: str, clauses, *, per_clause: int = 1, only: set[str] | None = None) -> dict:
+    """A bank (the data/quizzes/ format, every scenario `status: draft`) from a policy's rule sentences.
+
+    With `only` (clause ids), scenarios are drafted for those clauses alone (a refresher on what a new version
+    changed); the other clauses still supply the "another clause's rule" distractors.
+    """
     rules = find_rules(clauses)
+    if only is not None:
+        if not any(r.clause in only for r in rules):
+            raise NoRulesError(f"the clauses {', '.join(sorted(only))} of {policy} have no rule sentences, so no "
+                               f"refresher can be drafted from them")
     if not rules:
         raise NoRulesError(f"{policy} has no rule sentences (must / must not / should / will only / not permitted "
                            f"/ only with approval), so no quiz can be drafted from it")
@@ -336,6 +344,8 @@ def draft_bank(policy: str, title: str, clauses, *, per_clause: int = 1) -> dict
         by_clause.setdefault(rule.clause, []).append(rule)
     scenarios = []
     for clause_id, clause_rules in by_clause.items():
+        if only is not None and clause_id not in only:
+            continue
         for n, rule in enumerate(clause_rules[:per_clause], 1):
             others = [r for r in rules if r.clause != rule.clause and _overlap(r, rule) < 0.3]
             others = [r for r in others if r.kind == rule.kind] or others
