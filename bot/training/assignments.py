@@ -112,7 +112,10 @@ def todo_for(store: Store, index, sender_id: str, today: date | None = None) -> 
         assignments = session.scalars(select(Assignment)).all()
         items = _person_todo(session, index, staff, assignments, today)
     for item in items:
-        item["refresher"] = refresher_for(store, index, sender_id, item["policy"]) if item["sign"] else None
+        refresher = refresher_for(store, index, sender_id, item["policy"]) if item["sign"] else None
+        # with no refresher question to take, naming the changed clauses only helps until the person re-signs
+        no_quiz = refresher and not (refresher["ready"] or refresher["waiting"])
+        item["refresher"] = None if no_quiz and item["signed"] else refresher
     return items
 
 
