@@ -239,3 +239,6 @@ def test_a_new_version_asks_to_sign_again_and_offers_a_refresher_on_just_the_cha
     [todo] = assignments.todo_for(store, index, "sam@school.example")
     assert todo["refresher"] is None  # passed: no more refresher on offer ...
     assert todo["missing"] == "quiz pass" and not todo["done"]  # ... but two questions are not the policy's quiz
+    from bot.training import reports
+
+    assert [i["kind"] for i in reports.my_todo(store, "sam@school.example")] == ["quiz_take"]
