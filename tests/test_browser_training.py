@@ -38,28 +38,43 @@ def school(live_stack, live_env):
     live_stack.stop("ui")
 
 
-def _pick(driver, label: str, text: str) -> None:
-    """Choose the option containing `text` in the Streamlit selectbox / multiselect labelled `label` (a combobox)."""
+def _pick(driver, label: str, text: str, expect: str | None = None) -> None:
+    """Choose the option containing `text` in the Streamlit selectbox / multiselect labelled `label` (a combobox);
+    `expect` is what the chosen value then shows (default: `text`)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    box = wait_for(driver, lambda d: next(
-        w for w in d.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"], [data-testid="stMultiSelect"]')
-        if w.is_displayed() and w.find_element(By.TAG_NAME, "label").text.strip() == label), 60, f"the {label} box")
-    typed = box.find_element(By.CSS_SELECTOR, "input")
-    typed.click()
-    typed.send_keys(Keys.CONTROL, "a")
-    typed.send_keys(text)
+    def box(d):
+        return next(w for w in d.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"], '
+                                                                 '[data-testid="stMultiSelect"]')
+                    if w.is_displayed() and w.find_element(By.TAG_NAME, "label").text.strip() == label)
 
-    def option(d):
-        shown = [o for o in d.find_elements(By.CSS_SELECTOR, '[role="option"]') if o.is_displayed()]
-        if not shown:
-            typed.send_keys(Keys.ARROW_DOWN)  # the menu opens on demand
-            return None
-        return next((o for o in shown if text.lower() in o.text.lower()), None)
+    for _ in range(3):  # a rerun can swap the list under the pointer: check what was chosen, and try again
+        typed = wait_for(driver, box, 60, f"the {label} box").find_element(By.CSS_SELECTOR, "input")
+        typed.click()
+        typed.send_keys(Keys.CONTROL, "a")
+        typed.send_keys(text)
 
-    wait_for(driver, option, 20, f"'{text}' in the {label} list").click()
-    settle(driver, 1)
+        def option(d, typed=typed):
+            shown = [o for o in d.find_elements(By.CSS_SELECTOR, '[role="option"]') if o.is_displayed()]
+            if not shown:
+                typed.send_keys(Keys.ARROW_DOWN)  # the menu opens on demand
+                return None
+            return next((o for o in shown if text.lower() in o.text.lower()), None)
+
+        wait_for(driver, option, 20, f"'{text}' in the {label} list").click()
+        settle(driver, 1)
+        chosen = box(driver)
+        shown = chosen.text + " " + (chosen.find_element(By.CSS_SELECTOR, "input").get_attribute("value") or "")
+        if (expect or text).lower() in shown.lower():
+            return
+    pytest.fail(f"could not choose '{text}' in {label}")
+
+
+def _click(driver, text: str) -> None:
+    """Click the button labelled `text` once it is on screen and enabled (Streamlit reruns replace elements)."""
+    wait_for(driver, lambda d: (lambda b: b if b.is_enabled() else None)(button(d, text)), 60, f"the {text} button") \
+        .click()
 
 
 def _label(driver, text: str):
@@ -86,7 +101,7 @@ def _coordinator_sign_in(driver, url, live_env) -> None:
     wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
                                     if e.is_displayed()), 10, "the password box").send_keys(
         live_env["COORDINATOR_PASSWORD"])
-    button(driver, "Sign in as coordinator").click()
+    _click(driver, "Sign in as coordinator")
     wait_for(driver, lambda d: "Training dashboard" in body(d), 90, "the dashboard")
 
 
@@ -101,10 +116,10 @@ def test_coordinator_uploads_drafts_edits_approves_and_assigns_then_staff_take_a
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, 'input[type="file"]'), 60, "the file input")[0] \
         .send_keys(str(upload))
     settle(driver, 1)
-    button(driver, "Upload and re-index").click()
+    _click(driver, "Upload and re-index")
     wait_for(driver, lambda d: f"Added '{TITLE}'" in body(d), 240, "the upload to be indexed")
     settle(driver)
-    button(driver, "Draft a quiz from this policy").click()
+    _click(driver, "Draft a quiz from this policy")
     wait_for(driver, lambda d: "scenarios drafted" in body(d) or "drafted" in body(d).lower(), 60, "the drafted quiz")
     screenshot(driver, "training-walk-1-uploaded-and-drafted.png", 1400)
     version, bank = banks.current(store, POLICY_ID)
@@ -121,17 +136,20 @@ def test_coordinator_uploads_drafts_edits_approves_and_assigns_then_staff_take_a
                       30, "the scenario text")
     prompt.send_keys(Keys.CONTROL, "a")
     prompt.send_keys(EDITED)
-    button(driver, "Save scenario").click()
+    _click(driver, "Save scenario")
     wait_for(driver, lambda d: any(s["prompt"] == EDITED for s in banks.current(store, POLICY_ID)[1]["scenarios"]),
              60, "the edit saved")
     for n, scenario in enumerate(drafted):
         settle(driver)
         if n:
-            _pick(driver, "Scenario", scenario["prompt"][:40])
-        wait_for(driver, lambda d: button(d, "Approve"), 30, "the Approve button").click()
+            _pick(driver, "Scenario", scenario["prompt"][:40], expect="(Draft)")
+        wait_for(driver, lambda d: (lambda b: b if b.is_enabled() else None)(button(d, "Approve")), 30,
+                 "the Approve button").click()
         wait_for(driver, lambda d, sid=scenario["id"]: next(
             s for s in banks.current(store, POLICY_ID)[1]["scenarios"] if s["id"] == sid)["status"] == "approved",
             60, f"{scenario['id']} approved")
+        # the save reruns the page (and resets the scenario box): wait for the table's new count
+        wait_for(driver, lambda d, k=n + 1: f"{k} approved" in body(d), 60, f"{n + 1} approved in the table")
     settle(driver, 2)
     screenshot(driver, "training-walk-2-quiz-editor.png", 1800)
 
@@ -141,14 +159,23 @@ def test_coordinator_uploads_drafts_edits_approves_and_assigns_then_staff_take_a
     _pick(driver, "Who must do it", "Support staff")
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
     due = date.today() + timedelta(days=14)
-    due_box = field(driver, "Due by")
-    due_box.click()
-    due_box.send_keys(Keys.CONTROL, "a")
-    due_box.send_keys(due.strftime("%d/%m/%Y"))
-    due_box.send_keys(Keys.ENTER)
-    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    widget = wait_for(driver, lambda d: next(
+        w for w in d.find_elements(By.CSS_SELECTOR, '[data-testid="stDateInput"]')
+        if w.is_displayed() and w.find_element(By.TAG_NAME, "label").text.strip() == "Due by"), 30, "the due date")
+    segments = widget.find_elements(By.CSS_SELECTOR, '[role="spinbutton"]')
+    if segments:  # day / month / year segments: typing fills one and moves to the next
+        segments[0].click()
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        ActionChains(driver).send_keys(due.strftime("%d%m%Y")).send_keys(Keys.TAB).perform()
+    else:
+        typed = widget.find_element(By.CSS_SELECTOR, "input")
+        typed.click()
+        typed.send_keys(Keys.CONTROL, "a")
+        typed.send_keys(due.strftime("%d/%m/%Y"), Keys.ENTER)
+    settle(driver, 1)
     _label(driver, "Pass the quiz").click()
-    button(driver, "Save assignment").click()
+    _click(driver, "Save assignment")
     wait_for(driver, lambda d: "Assigned to Support staff." in body(d), 60, "the assignment saved")
     from bot.training import assignments
 
@@ -158,12 +185,12 @@ def test_coordinator_uploads_drafts_edits_approves_and_assigns_then_staff_take_a
     screenshot(driver, "training-walk-3-assigned.png", 1400)
 
     # the support-staff member signs in and sees it on the to-do list
-    button(driver, "Sign out").click()
+    _click(driver, "Sign out")
     wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 60, "the staff sign-in form")
     field(driver, "Your name (as on the staff list)").send_keys(STAFF[0])
     field(driver, "School email").send_keys(STAFF[1])
     field(driver, "Password").send_keys(DEMO_PASSWORD)
-    button(driver, "Sign in").click()
+    _click(driver, "Sign in")
     wait_for(driver, lambda d: "Ask & practise" in body(d), 60, "the staff pages")
     sidebar(driver, "My policies")
     wait_for(driver, lambda d: TITLE in body(d) and "To do: signature, quiz pass" in body(d), 60, "the to-do card")
@@ -192,13 +219,13 @@ def test_coordinator_uploads_drafts_edits_approves_and_assigns_then_staff_take_a
     wait_for(driver, lambda d: "Quiz: passed." in body(d), 60, "the quiz marked passed")
     _label(driver, "I have read this and agree").click()
     field(driver, "Type your full name to sign").send_keys(STAFF[0])
-    button(driver, "Sign").click()
+    _click(driver, "Sign")
     wait_for(driver, lambda d: f"Signed: {TITLE}." in body(d) and "1 of 1 done." in body(d), 60, "the signature")
     settle(driver)
     screenshot(driver, "training-walk-6-signed.png", 1200)
 
     # the coordinator's dashboard shows it complete
-    button(driver, "Sign out").click()
+    _click(driver, "Sign out")
     wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 60, "the sign-in page")
     _coordinator_sign_in(driver, url, live_env)
     wait_for(driver, lambda d: "Assigned policies: completion" in body(d), 90, "the completion table")
