@@ -1,5 +1,5 @@
-"""The `policy-coach` command line: the knowledge commands (ingest, ask, explain, eval, clauses) plus `quiz draft`;
-`ingest` records each new policy version in the database (bot/training/policies.py)."""
+"""The `policy-coach` command line: the knowledge commands (ingest, ask, explain, eval, clauses), `quiz draft` and
+`remind`; `ingest` records each new policy version in the database (bot/training/policies.py)."""
 from __future__ import annotations
 
 import sys
@@ -46,6 +46,37 @@ def cmd_ingest(args) -> int:
     return knowledge_cli.cmd_ingest(args, ingest=ingest_and_record)
 
 
+def cmd_remind(args) -> int:
+    """Email everyone with overdue training (only when the school configured SMTP_HOST)."""
+    from datetime import date  # noqa: PLC0415
+
+    from bot.training.reminders import RemindersOff, send_overdue_reminders  # noqa: PLC0415
+    from bot.training.store import StoreUnavailable, get_store  # noqa: PLC0415
+    from knowledge.index import IndexError_, load  # noqa: PLC0415
+
+    settings = get_settings()
+    try:
+        index = load(Path(args.index or settings.index_dir))
+        today = date.fromisoformat(args.today) if args.today else None
+        report = send_overdue_reminders(get_store(settings.database_url), index, settings, today,
+                                        dry_run=args.dry_run)
+    except (RemindersOff, IndexError_, StoreUnavailable, ValueError, OSError) as exc:
+        print(f"policy-coach remind: {exc}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(f"{len(report.overdue)} people have overdue training: {', '.join(report.overdue) or 'nobody'} "
+              f"(dry run: nothing sent)")
+    else:
+        n = len(report.sent)
+        print(f"sent {n} reminder email{'' if n == 1 else 's'}" + (f"; failed: {len(report.failed)}" if report.failed
+                                                                     else ""))
+        for email, reason in report.failed:
+            print(f"  not sent to {email}: {reason}", file=sys.stderr)
+    for name in report.skipped:
+        print(f"  {name} is overdue but has no email address on the roster", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the policy-coach console script."""
     parser, sub = knowledge_cli.build_parser()
@@ -57,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index")
     p.add_argument("--out", required=True, metavar="FILE.yml")
     p.set_defaults(func=cmd_quiz_draft)
+    p = sub.add_parser("remind", help="email overdue training reminders (needs SMTP_HOST)")
+    p.add_argument("--index")
+    p.add_argument("--dry-run", action="store_true", help="list who would be emailed; send nothing")
+    p.add_argument("--today", metavar="YYYY-MM-DD", help="count as overdue what is due before this date")
+    p.set_defaults(func=cmd_remind)
     return knowledge_cli.run(parser, argv)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +74,14 @@ class Settings(BaseSettings):
     action_server_host: str = _env("ACTION_SERVER_HOST", default="127.0.0.1")
     coordinator_email: str | None = _env("COORDINATOR_EMAIL", default=None)
     coordinator_password: SecretStr | None = _env("COORDINATOR_PASSWORD", default=None)
+    # Overdue reminders by email: off unless the school sets SMTP_HOST (never required)
+    smtp_host: str | None = _env("SMTP_HOST", default=None)
+    smtp_port: int = _env("SMTP_PORT", default=587, ge=1, le=65535)
+    smtp_user: str | None = _env("SMTP_USER", default=None)
+    smtp_password: SecretStr | None = _env("SMTP_PASSWORD", default=None)
+    smtp_from: str | None = _env("SMTP_FROM", default=None)
+    smtp_security: Literal["starttls", "ssl", "none"] = _env("SMTP_SECURITY", default="starttls")
+    app_url: str | None = _env("POLICY_COACH_URL", default=None)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -89,6 +98,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _smtp(self) -> "Settings":
+        if self.smtp_host and not (self.smtp_from or self.smtp_user):
+            raise ValueError("SMTP_FROM is needed when SMTP_HOST is set (the address reminders come from)")
+        return self
+
+    @property
+    def smtp_enabled(self) -> bool:
+        """Whether the school configured an SMTP server for reminder emails."""
+        return bool(self.smtp_host)
 
     @model_validator(mode="before")
     @classmethod
@@ -140,6 +160,9 @@ def _explain(error: ValidationError) -> str:
         message = message.replace("Input should be a valid number, unable to parse string as a number",
                                   "should be a number")
         message = message.removeprefix("Input ")
+        if not item.get("loc"):  # a check across several variables names them in its own message
+            parts.append(message)
+            continue
         parts.append(f"{name} {message} (got {got!r})")
     return "Bad setting: " + "; ".join(parts)
 

@@ -75,7 +75,10 @@ def real_index(tmp_path_factory) -> Path:
 def live_env(tmp_path_factory, real_index) -> dict[str, str]:
     """Environment for a test stack: its own database, tracker store and index."""
     base = tmp_path_factory.mktemp("stack")
+    # banks the quiz editor saves are published here, never into the repository's data/quizzes
+    shutil.copytree(ROOT / "data" / "quizzes", base / "quizzes")
     return {
+        "POLICY_COACH_QUIZZES": str(base / "quizzes"),
         "POLICY_COACH_VAR": str(base / "var"),
         "DATABASE_URL": f"sqlite:///{base / 'coach.db'}",
         "POLICY_COACH_INDEX": str(real_index),

@@ -152,3 +152,93 @@ def test_assignments_store_dates_and_flags_on_postgres(request):
                    "section": None}
     assignments.remove_assignment(store, policy, "governor")
     assert not [r for r in assignments.list_assignments(store) if r["policy"] == policy]
+
+
+LONE_V2 = (LONE.read_text()
+           .replace("must phone\nthe school office when they leave the visit.",
+                    "must phone\nthe school office when they arrive at and when they leave the visit.")
+           .replace("3.2 Staff may refuse", "3.3 Staff must carry a personal alarm when they work alone after dark.\n"
+                    "3.2 Staff may refuse"))
+
+
+def _answer_all_correctly(engine: QuizEngine, sender: str, question) -> bool:
+    from bot.training.bank import choice_token
+
+    while question is not None:
+        pick = question.scenario.correct_option
+        outcome = engine.answer(sender, choice_token(question.attempt_id, question.position, pick.id))
+        if outcome.finished:
+            return True
+        question = engine.current(sender)
+    return False
+
+
+def test_a_new_version_asks_to_sign_again_and_offers_a_refresher_on_just_the_changed_clauses(tmp_path, monkeypatch,
+                                                                                            sqlite_url):
+    """Real SQLite, the real Lone Working policy re-uploaded with one clause reworded and one added."""
+    from bot.training.quiz import NothingToDraw
+    from ui.policy_admin import upload_policy
+
+    index_dir, quizzes = tmp_path / "index", tmp_path / "quizzes"
+    for name, value in {"POLICY_COACH_VAR": tmp_path / "var", "POLICY_COACH_INDEX": index_dir,
+                        "POLICY_COACH_QUIZZES": quizzes, "DATABASE_URL": sqlite_url}.items():
+        monkeypatch.setenv(name, str(value))
+    store = Store(sqlite_url)
+    accounts.import_roster(store, ROSTER)
+    encoder = HashingEncoder()
+    first = upload_policy(store, "lone-working-policy.txt", LONE.read_bytes(), encoder=encoder)
+    assert first.ok and first.status == "added", first.message
+    index = load(index_dir)
+    texts = {c.clause: c.text for c in index.policy_clauses("lone-working-policy")}
+    data = draft_bank("lone-working-policy", "Lone Working Policy", index.policy_clauses("lone-working-policy"))
+    for scenario in data["scenarios"]:
+        scenario["status"] = "approved"
+    banks.import_yaml(store, banks.dump(data), texts, quizzes_dir=quizzes)
+    assignments.set_assignment(store, "lone-working-policy", "support_staff", due=None, sign=True, quiz=True)
+    sam = user(store, "sam@school.example")
+    assignments.sign(store, index, sam, "lone-working-policy", "Sam Support", agreed=True)
+    [todo] = assignments.todo_for(store, index, "sam@school.example")
+    assert todo["signed"] and not todo["resign"] and todo["refresher"] is None
+
+    second = upload_policy(store, "lone-working-policy-v2.txt", LONE_V2.encode(), replaces="lone-working-policy",
+                           encoder=encoder)
+    assert second.ok and second.status == "updated", second.message
+    assert second.changes["changed"] == ["2.2"] and second.changes["added"] == ["3.3"]
+    # 2.2 already has an approved scenario; the new 3.3 gets a drafted one, not served until approved
+    assert "1 refresher scenario drafted" in second.message
+    index = load(index_dir)
+    [todo] = assignments.todo_for(store, index, "sam@school.example")
+    assert not todo["signed"] and todo["resign"] and todo["missing"] == "signature, quiz pass"
+    assert todo["refresher"] == {"clauses": ["2.2", "3.3"], "ready": 1, "waiting": 1}
+    assert assignments.todo_for(store, index, "tia@school.example") == []
+
+    texts = {"lone-working-policy": {c.clause: c.text for c in index.policy_clauses("lone-working-policy")}}
+    engine = QuizEngine.from_dir(store, quizzes, texts)
+    changed = assignments.changed_since_signed(store, "sam@school.example", "lone-working-policy")
+    with pytest.raises(NothingToDraw, match="waiting for the coordinator"):
+        engine.start("sam@school.example", "lone-working-policy", clauses={"3.3"})
+    question, _ = engine.start("sam@school.example", "lone-working-policy", seed=2, clauses=changed)
+    assert question.total == 1 and question.scenario.clauses == ("2.2",)
+    engine.stop("sam@school.example")
+
+    version, bank = banks.current(store, "lone-working-policy")
+    [drafted] = [s for s in bank["scenarios"] if s["id"].startswith("refresher-")]
+    assert drafted["status"] == "draft" and drafted["clauses"] == ["3.3"] and "personal alarm" in drafted["rule"]
+    banks.set_status(store, "lone-working-policy", drafted["id"], "approved", base_version=version,
+                     clause_texts=texts["lone-working-policy"], quizzes_dir=quizzes)
+    engine = QuizEngine.from_dir(store, quizzes, texts)
+    [todo] = assignments.todo_for(store, index, "sam@school.example")
+    assert todo["refresher"] == {"clauses": ["2.2", "3.3"], "ready": 2, "waiting": 0}
+    # signing the new text keeps the refresher on offer: it goes once a refresher (or full) quiz is passed
+    assignments.sign(store, index, sam, "lone-working-policy", "Sam Support", agreed=True)
+    [todo] = assignments.todo_for(store, index, "sam@school.example")
+    assert todo["signed"] and todo["refresher"]["ready"] == 2
+    question, _ = engine.start("sam@school.example", "lone-working-policy", seed=3, clauses=changed)
+    assert question.total == 2
+    assert _answer_all_correctly(engine, "sam@school.example", question)
+    [todo] = assignments.todo_for(store, index, "sam@school.example")
+    assert todo["refresher"] is None  # passed: no more refresher on offer ...
+    assert todo["missing"] == "quiz pass" and not todo["done"]  # ... but two questions are not the policy's quiz
+    from bot.training import reports
+
+    assert [i["kind"] for i in reports.my_todo(store, "sam@school.example")] == ["quiz_take"]

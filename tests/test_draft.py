@@ -161,3 +161,41 @@ def test_cli_quiz_draft_without_an_index_says_how_to_build_one(tmp_path, capsys)
     code = cli.main(["quiz", "draft", "lone-working-policy", "--index", str(tmp_path / "none"),
                      "--out", str(tmp_path / "x.yml")])
     assert code == 1 and "policy-coach ingest" in capsys.readouterr().err
+
+
+REVIEW_FIXES = """# Review fixes policy
+
+## 1 GENERAL
+
+1.1 The school cannot control what people make available on the Internet.
+
+1.2 Staff must not share pupil records with anyone outside the school.
+
+1.3 Staff must not share pupil records with anyone outside the school.
+
+1.4 Except during breaks, staff should not make or receive personal calls during their working hours.
+
+1.5 Personal phones used on visits must not be used to: (a) take photographs of pupils; (b) contact parents.
+
+1.6 When responding to requests, we: will provide the information free of charge where possible.
+"""
+
+
+def test_fixes_from_the_sample_review(tmp_path):
+    """Defects found reading 20 drafted scenarios (docs/quizzes.md): each one fixed in draft.py."""
+    path = tmp_path / "review-fixes.md"
+    path.write_text(REVIEW_FIXES)
+    policy = parse_file(path)
+    bank = draft_bank(policy.policy, policy.title, policy.clauses)
+    by_clause = {s["clauses"][0]: s for s in bank["scenarios"]}
+    assert "1.1" not in by_clause  # "The school cannot control ..." states a limit, not a staff rule
+    assert "1.3" not in by_clause and "1.2" in by_clause  # the same sentence twice drafts one scenario
+    calls = by_clause["1.4"]
+    assert "whether, except during breaks, it is acceptable for staff to make or receive personal calls" in \
+        calls["prompt"]
+    strict = next(o["text"] for o in calls["options"] if o["misreading"] == "strict")
+    assert strict.startswith("No, never: staff should not") and "except" not in strict
+    texts = [o["text"] for s in bank["scenarios"] for o in s["options"]]
+    assert not any(t.endswith(" to.") or t.endswith(" used to.") for t in texts)  # no list lead-in cut short
+    assert "for personal phones used on visits to be used to take photographs of pupils." in by_clause["1.5"]["prompt"]
+    assert "we:" not in by_clause["1.6"]["prompt"] and "for you to provide the information" in by_clause["1.6"]["prompt"]

@@ -253,6 +253,7 @@ def upload_env(tmp_path, monkeypatch, index_dir, sqlite_url):
 
     monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path / "var"))
     monkeypatch.setenv("POLICY_COACH_INDEX", str(index_dir))
+    monkeypatch.setenv("POLICY_COACH_QUIZZES", str(tmp_path / "quizzes"))  # a new version drafts a refresher there
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     return Store(sqlite_url)
 

@@ -45,7 +45,9 @@ def env(tmp_path, monkeypatch, hashing_index, schema_template) -> dict:
     policies = tmp_path / "policies"
     policies.mkdir()
     shutil.copy(POLICY, policies / POLICY.name)
+    shutil.copytree(QUIZZES, tmp_path / "app-quizzes")  # what the app saves (a drafted refresher) never lands in data/
     values = {
+        "POLICY_COACH_QUIZZES": str(tmp_path / "app-quizzes"),
         "DATABASE_URL": fresh_database(schema_template, tmp_path / "ui.db"),
         "POLICY_COACH_INDEX": str(index),
         "POLICY_COACH_POLICIES": str(policies),

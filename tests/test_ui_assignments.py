@@ -112,3 +112,60 @@ def test_human_date_says_how_long_ago():
     assert human_date(date(2026, 11, 3), today) == "3 November 2026 (29 days ago)"
     assert human_date(date(2026, 12, 1), today) == "1 December 2026 (yesterday)"
     assert human_date(date(2026, 12, 2), today) == "2 December 2026 (today)"
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_coordinator_emails_overdue_reminders_when_smtp_is_configured(seeded, with_lone_policy, monkeypatch):
+    from aiosmtpd.controller import Controller
+
+    from tests.test_reminders import Inbox, _free_port
+
+    assignments.set_assignment(seeded, "lone-working-policy", "support_staff", due=date.today() - timedelta(days=1),
+                               sign=True, quiz=False)
+    at = open_page(as_coordinator(app(), seeded).run(), "assignments")
+    assert not any(b.label == "Email overdue reminders" for b in at.button)  # SMTP not configured: off
+    assert any("Email reminders are off" in c.value for c in at.caption)
+    inbox, port = Inbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        for name, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_SECURITY": "none",
+                            "SMTP_FROM": "coach@school.example"}.items():
+            monkeypatch.setenv(name, value)
+        at = open_page(as_coordinator(app(), seeded).run(), "assignments")
+        next(b for b in at.button if b.label == "Email overdue reminders").click()
+        at = at.run()
+        no_exceptions(at)
+    finally:
+        controller.stop()
+    assert [rcpt for rcpt, _ in inbox.messages] == [["bob@school.example"]]
+    assert any(s.value == "Sent 1 reminder email." for s in at.success)
+
+
+def test_a_changed_signed_clause_asks_to_sign_again_and_names_the_changed_clauses(seeded, with_lone_policy, env,
+                                                                                 tmp_path):
+    assignments.set_assignment(seeded, "lone-working-policy", "support_staff", due=None, sign=True, quiz=False)
+    at = open_page(as_user(app(), seeded, "bob@school.example").run(), "my-policies")
+    at.checkbox(key="agree-lone-working-policy").check()
+    at.text_input(key="name-lone-working-policy").input("Bob Support")
+    next(b for b in at.button if b.label == "Sign").click()
+    at.run()
+    changed = LONE.read_text().replace("when they leave the visit", "when they arrive and when they leave")
+    new_file = tmp_path / "v2" / "lone-working-policy.txt"
+    new_file.parent.mkdir()
+    new_file.write_text(changed)
+    report = ingest([new_file], Path(env["POLICY_COACH_INDEX"]), HashingEncoder())
+    assert report.changes["lone-working-policy"]["changed"] == ["2.2"]
+    reports.record_policy_version(seeded, policy="lone-working-policy", checksum="v2", title="Lone Working Policy",
+                                  changes=report.changes["lone-working-policy"], uploaded_by="coord@school.example")
+    at = open_page(as_user(app(), seeded, "bob@school.example").run(), "my-policies")
+    no_exceptions(at)
+    page = texts(at)
+    assert "The text you signed has changed in a new version" in page
+    assert "A new version changed clause 2.2. Read them again before you sign." in page
+    at.checkbox(key="agree-lone-working-policy").check()
+    at.text_input(key="name-lone-working-policy").input("Bob Support")
+    next(b for b in at.button if b.label == "Sign").click()
+    at = at.run()
+    no_exceptions(at)
+    assert "Done" in texts(at) and "A new version changed" not in texts(at)

@@ -130,5 +130,25 @@ def upload_policy(store: Store, filename: str, data: bytes, *, replaces: str | N
     version = next(v for v in versions if v.policy == policy)
     status, changes, wording = version.status, version.changes, version.wording
     verb = "New version of" if status == "updated" else "Added"
-    return UploadResult(True, f"{verb} '{parsed.title}': {len(parsed.clauses)} clauses indexed.", policy,
-                        parsed.title, status, changes, wording)
+    message = f"{verb} '{parsed.title}': {len(parsed.clauses)} clauses indexed."
+    if status == "updated" and (changes.get("added") or changes.get("changed")):
+        message += _refresher_note(store, settings, policy, set(changes["added"]) | set(changes["changed"]),
+                                   uploaded_by)
+    return UploadResult(True, message, policy, parsed.title, status, changes, wording)
+
+
+def _refresher_note(store: Store, settings: Settings, policy: str, changed: set[str], by: str | None) -> str:
+    """Draft refresher scenarios for the changed clauses (as drafts); the upload succeeds whatever happens here."""
+    from bot.training.assignments import draft_refresher  # noqa: PLC0415
+
+    try:
+        drafted = draft_refresher(store, load(settings.index_dir), policy, changed, by=by,
+                                  quizzes_dir=Path(settings.quizzes_dir))
+    except Exception:  # the new version is in use either way; the coordinator can draft by hand
+        log.exception("refresher drafting failed")
+        return " Drafting a refresher quiz for the changed clauses failed; see the server log."
+    if not drafted:
+        return ""
+    return (f" {len(drafted)} refresher scenario{'s' if len(drafted) > 1 else ''} drafted for the changed clauses: "
+            f"approve {'them' if len(drafted) > 1 else 'it'} in the Quiz editor before staff can take the refresher.")
+

@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
+from bot.training.quiz import NothingToDraw
 from bot.actions.common import citations_or_none, member, off_loop, send, send_error
 from knowledge.followup import has_topic, in_context, is_follow_up
 
@@ -44,6 +45,9 @@ class ActionStartQuiz(Action):
 
                 clauses = await off_loop(changed_since_signed, services.store(), sender, named) or None
             question, resumed = await off_loop(lambda: engine.start(sender, named, clauses=clauses))
+        except NothingToDraw as exc:  # nothing to draw (yet) for this person: the engine's reason says why
+            send(dispatcher, messages.notice("error", str(exc)))
+            return [SlotSet("quiz_answer", NO_QUIZ)]
         except Exception as exc:  # noqa: BLE001
             send_error(dispatcher, exc)
             return [SlotSet("quiz_answer", NO_QUIZ)]

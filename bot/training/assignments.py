@@ -12,8 +12,10 @@ from datetime import date
 
 from sqlalchemy import select
 
-from bot.training import reports
+from bot.training import banks, reports
+from bot.training.bank import parse_bank
 from bot.training.accounts import normalise_name
+from bot.training.draft import NoRulesError, draft_bank, policy_title
 from bot.training.store import Assignment, Attempt, PolicyVersion, SignOff, Staff, Store, utcnow
 
 EVERYONE = "all"
@@ -87,7 +89,7 @@ def _person_todo(session, index, staff: Staff, assignments: list[Assignment], to
         title = str((index.policies.get(policy) or {}).get("title") or policy) if index is not None else policy
         mine_signed = [s for s in signoffs if s.policy == policy and text and s.document == text.document[:200]]
         signed = bool(text) and any(s.policy_version == text.version[:80] for s in mine_signed)
-        passed = any(t.passed for t in attempts if t.policy == policy)
+        passed = any(t.passed for t in attempts if t.policy == policy and not t.refresher)
         done = (signed or not a.sign) and (passed or not a.quiz)
         out.append({
             "policy": policy, "title": title, "document": text.document if text else title,
@@ -108,7 +110,13 @@ def todo_for(store: Store, index, sender_id: str, today: date | None = None) -> 
         if staff is None:
             return []
         assignments = session.scalars(select(Assignment)).all()
-        return _person_todo(session, index, staff, assignments, today)
+        items = _person_todo(session, index, staff, assignments, today)
+    for item in items:
+        refresher = refresher_for(store, index, sender_id, item["policy"]) if item["sign"] else None
+        # with no refresher question to take, naming the changed clauses only helps until the person re-signs
+        no_quiz = refresher and not (refresher["ready"] or refresher["waiting"])
+        item["refresher"] = None if no_quiz and item["signed"] else refresher
+    return items
 
 
 def sign(store: Store, index, user: dict, policy: str, typed_name: str, *, agreed: bool) -> dict:
@@ -150,19 +158,31 @@ def completion_by_policy(store: Store, index, today: date | None = None) -> tupl
         return list(per_policy.values()), overdue
 
 
-def changed_since_signed(store: Store, sender_id: str, policy: str) -> set[str] | None:
-    """Clause ids added or changed by policy versions uploaded after the person last signed it (None: never signed).
+def _newest_version_at(session, policy: str):
+    return session.scalar(select(PolicyVersion.uploaded_at).where(PolicyVersion.policy == policy)
+                          .order_by(PolicyVersion.uploaded_at.desc()).limit(1))
 
-    This is what a refresher quiz covers, so nobody re-takes the whole quiz for one edited rule.
+
+def changed_since_signed(store: Store, sender_id: str, policy: str) -> set[str] | None:
+    """Clause ids added or changed by the policy versions uploaded after the person last signed an earlier version.
+
+    None: never signed. The signature that counts is the last one made before the newest version, so the set stays
+    the same after the person signs the new version: that is when they take the refresher on just these clauses,
+    so nobody re-takes the whole quiz for one edited rule.
     """
     with store.session() as session:
         staff = session.scalar(select(Staff).where(Staff.sender_id == sender_id))
         if staff is None:
             return None
-        last = session.scalar(select(SignOff.signed_at).where(SignOff.staff_id == staff.id, SignOff.policy == policy)
-                              .order_by(SignOff.signed_at.desc()).limit(1))
-        if last is None:
+        mine = select(SignOff.signed_at).where(SignOff.staff_id == staff.id, SignOff.policy == policy)
+        if session.scalar(mine.limit(1)) is None:
             return None
+        newest = _newest_version_at(session, policy)
+        if newest is None:
+            return set()
+        last = session.scalar(mine.where(SignOff.signed_at < newest).order_by(SignOff.signed_at.desc()).limit(1))
+        if last is None:  # first signed the newest version: nothing changed for this person
+            return set()
         versions = session.scalars(select(PolicyVersion).where(PolicyVersion.policy == policy,
                                                                PolicyVersion.uploaded_at > last)).all()
         changed: set[str] = set()
@@ -170,3 +190,78 @@ def changed_since_signed(store: Store, sender_id: str, policy: str) -> set[str] 
             changes = json.loads(version.changes or "{}")
             changed.update(changes.get("added", []) + changes.get("changed", []))
         return changed
+
+
+def refresher_for(store: Store, index, sender_id: str, policy: str) -> dict | None:
+    """The refresher this person is offered on a policy's changed clauses, or None.
+
+    {"clauses": changed ids, "ready": approved scenarios for the person's role citing them, "waiting": drafted
+    ones the coordinator has not approved yet}. Offered until the person completes a passed quiz of that policy
+    started after the newest version.
+    """
+    changed = changed_since_signed(store, sender_id, policy)
+    if not changed:
+        return None
+    with store.session() as session:
+        staff = session.scalar(select(Staff).where(Staff.sender_id == sender_id))
+        newest = _newest_version_at(session, policy)
+        done = session.scalar(select(Attempt.id).where(Attempt.staff_id == staff.id, Attempt.policy == policy,
+                                                       Attempt.passed.is_(True), Attempt.started_at > newest))
+        role = staff.role
+    if done is not None:
+        return None
+
+    ready = waiting = 0
+    found = banks.current(store, policy)
+    if found is not None:
+        texts = {c.clause: c.text for c in index.policy_clauses(policy)} if index is not None else None
+        bank = parse_bank(banks.dump(found[1]), texts, name=policy, flag_missing=True)
+        for scenario in bank.scenarios:
+            if set(scenario.clauses) & changed and scenario.applies_to(role):
+                ready += scenario.status == "approved"
+                waiting += scenario.status == "draft"
+    return {"clauses": sorted(changed, key=_clause_order), "ready": ready, "waiting": waiting}
+
+
+def _clause_order(clause_id: str) -> tuple:
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in clause_id.split("."))
+
+
+def draft_refresher(store: Store, index, policy: str, changed: set[str], *, by: str | None = None,
+                    quizzes_dir=None) -> list[str]:
+    """Draft scenarios for the changed clauses no live scenario cites yet; saved as drafts (never served unapproved).
+
+    Called when a new version of a policy is uploaded. Returns the ids of the drafted scenarios (none when every
+    changed clause is already covered, or the changed clauses hold no rule sentences).
+    """
+    clauses = index.policy_clauses(policy)
+    texts = {c.clause: c.text for c in clauses}
+    if quizzes_dir is not None:
+        banks.seed_from_files(store, quizzes_dir)
+    found = banks.current(store, policy)
+    data = found[1] if found else {"policy": policy, "title": f"{policy_title(index, policy)} — scenario quiz",
+                                   "scenarios": []}
+    covered: set[str] = set()
+    if found:
+        bank = parse_bank(banks.dump(data), texts, name=policy, flag_missing=True)
+        covered = {c for s in bank.scenarios if s.status in ("approved", "draft") for c in s.clauses}
+    todo = {c for c in changed if c in texts} - covered
+    if not todo:
+        return []
+    try:
+        drafted = draft_bank(policy, policy_title(index, policy), clauses, only=todo)["scenarios"]
+    except NoRulesError:
+        return []
+    ids = {s.get("id") for s in data.get("scenarios", [])}
+    for scenario in drafted:
+        base, n = scenario["id"].replace("draft-", "refresher-", 1), 1
+        scenario["id"] = base
+        while scenario["id"] in ids:
+            n += 1
+            scenario["id"] = f"{base}-{n}"
+        ids.add(scenario["id"])
+    data = {**data, "scenarios": list(data.get("scenarios", [])) + drafted}
+    banks.validate(data, texts)
+    banks.save_bank(store, policy, data, by=by, note=f"refresher drafted for changed clauses {', '.join(sorted(todo))}",
+                base=found[0] if found else None, quizzes_dir=quizzes_dir)
+    return [s["id"] for s in drafted]

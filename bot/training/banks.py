@@ -72,6 +72,12 @@ def _save(store: Store, policy: str, data: dict, *, by: str | None, note: str, b
     return number
 
 
+def save_bank(store: Store, policy: str, data: dict, *, by: str | None, note: str, base: int | None,
+              quizzes_dir: Path | None) -> int:
+    """Save a whole (already validated) bank as the next version; EditConflict if `base` is no longer the live one."""
+    return _save(store, policy, data, by=by, note=note, base=base, quizzes_dir=quizzes_dir)
+
+
 def publish(data: dict, quizzes_dir: Path) -> Path:
     """Write a bank to <quizzes_dir>/<policy>.yml atomically (the action server reloads changed files)."""
     quizzes_dir = Path(quizzes_dir)

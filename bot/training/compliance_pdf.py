@@ -57,7 +57,7 @@ def compliance(store: Store, index, policy: str, today: date | None = None) -> d
             item = todo.get(person.id, {}).get(policy)
             signed_at = max((s.signed_at for s in signs[person.id]), default=None)
             done = tries[person.id]
-            passes = [a.finished_at for a in done if a.passed and a.finished_at]
+            passes = [a.finished_at for a in done if a.passed and not a.refresher and a.finished_at]
             rows.append({
                 "name": person.name, "role": ROLE_LABELS.get(person.role, person.role),
                 # with an assignment 'signed' means signed the current text; otherwise any signature of the policy

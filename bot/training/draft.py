@@ -26,10 +26,12 @@ _ONLY = [r"(?:will|may|can|must|should) only", r"may", r"can"]  # "may"/"can" co
 _MODAL = re.compile(r"\b(" + "|".join(_PROHIBIT + _ONLY[:1] + _OBLIGE + _ONLY[1:]) + r")\b", re.I)
 _APPROVAL = re.compile(r"\bonly (?:with|after) (?:the )?(?:prior |written |explicit )*(?:approval|agreement|"
                        r"permission|consent|authorisation|authorization)(?: of [^,;:.]+)?", re.I)
-_CONDITION = re.compile(r"^((?:if|when|where|before|after|during|while|whilst|once|on|in)\b[^,;]{3,150})[,;]\s+", re.I)
+_CONDITION = re.compile(r"^((?:if|when|where|before|after|during|while|whilst|once|on|in|except|apart from|outside)\b"
+                        r"[^,;]{3,150})[,;]\s+", re.I)
 _NEVER = re.compile(r"^(?:never|do not|don't)\b", re.I)
-_EXCEPTION = re.compile(r",?\s*\b(?:so that|as soon as|unless|except|other than|apart from|without|if|when|while|whilst|where|"
-                        r"before|after|during|once|whether)\b", re.I)
+# "where" without a comma usually names a place or position ("in a position where ..."), not a condition.
+_EXCEPTION = re.compile(r",\s*where\b|,?\s*\b(?:so that|as soon as|unless|except|other than|apart from|without|if|when|"
+                        r"while|whilst|before|after|during|once|whether)\b", re.I)
 _NUMBER = re.compile(r"^\s*(?:[A-Z]{0,2}\d+(?:\.\d+)*\.?|\([a-z0-9]+\)|[a-z0-9]\)|[-•*])\s+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 _GOVERNORS = re.compile(r"governor|governing body|management committee|trust board|trustee", re.I)
@@ -38,6 +40,9 @@ _NOT_RULES = re.compile(r"\bletters?\b|template|\bcontacts?\b|contact list|defin
 # A heading that turns the items under it into rules: "IT IS NOT ADVISABLE:-", "Forbidden", "You must not".
 _HEADING_RULE = re.compile(r"not advisable|must not|must never|should not|do not|don't|forbidden|not permitted|"
                            r"prohibited|not allowed|never", re.I)
+_PERSON = re.compile(r"\b(?:staff|you|i|we|employees?|members?|colleagues?|teachers?|pupils?|students?|governors?|"
+                     r"visitors?|volunteers?|users?|anyone|no one|parents?|carers?|contractors?|adults?|practitioners?|"
+                     r"person|people|leaders?|headteacher|head teacher)\b", re.I)
 _CONNECTIVE = re.compile(r"^(?:however|also|furthermore|in addition|therefore|similarly|equally)\b,?\s*", re.I)
 # "will" alone is often plain future tense ("Parents will be told"); it states a rule only for these subjects.
 _WILL_SUBJECT = re.compile(r"^(?:i|we|you|staff|all staff|the (?:visit leader|headteacher|head teacher|dsl)|"
@@ -166,12 +171,14 @@ def _parse(clause, verbatim: str) -> Rule | None:
         match = _MODAL.search(rest)
         if not match:
             return None
-        subject, modal, action = rest[:match.start()].strip(" ,"), match.group(1), rest[match.end():].strip()
+        subject, modal, action = rest[:match.start()].strip(" ,:"), match.group(1), rest[match.end():].strip()
         if not subject or len(subject.split()) > 20 or re.search(r"\b(?:may|might|could|can|if)\b", subject, re.I) \
                 or re.match(r"(?:this|it|they|that|there|to)\b", subject, re.I):
             return None
         if modal.lower() == "will" and not _WILL_SUBJECT.match(subject):
             return None
+        if modal.lower() in ("cannot", "can not") and not _PERSON.search(subject):
+            return None  # "The school cannot control what is on the Internet" states a limit, not a rule
     action = action.rstrip(" .;:")
     if len(action.split()) < 3:
         return None
@@ -192,6 +199,9 @@ def _parse(clause, verbatim: str) -> Rule | None:
 
 def _head(action: str) -> str:
     """The action before its first qualifier ("..., unless ..."), for the question and over-strict misreadings."""
+    listed = re.match(r"(.{3,}?):\s*\(?[a-z1-9]\)\s*([^;]+)", action)
+    if listed:  # "be used to: (a) take photos; (b) ..." -> "be used to take photos"
+        action = f"{listed.group(1)} {listed.group(2)}"
     action = re.split(r"\s*[:;]\s*|,?\s+(?:and\s+)?(?:you\s+|I\s+)?(?:must|should|will)\s+", action)[0]
     match = _EXCEPTION.search(action)
     head = action[:match.start()] if match and match.start() > 15 else action
@@ -265,8 +275,10 @@ def _options(rule: Rule, other: Rule | None) -> list[tuple[str, str, bool, str]]
         out.append(("lax", f"Only with {_possessive(senior)} say-so at the time; otherwise {_lower_first(subj)} "
                            f"{rule.modal} {head}.", False,
                     f"That is more lenient than the policy, which makes no such allowance. {cite}"))
-        if head != act:
-            out.append(("strict", f"No, never: {_lower_first(subj)} {rule.modal} {head}, whatever the circumstances.",
+        if head != act or re.match(r"(?:except|apart from|outside)\b", rule.condition, re.I):
+            # over-strict: the rule without its qualification, including a leading "Except during breaks, ..."
+            bare = rule.subject if re.match(r"(?:except|apart from|outside)\b", rule.condition, re.I) else subj
+            out.append(("strict", f"No, never: {_lower_first(bare)} {rule.modal} {head}, whatever the circumstances.",
                         False, f"That is stricter than the policy: the rule has a qualification. {cite}"))
     elif rule.kind == "only":
         free = _without_only(act)
@@ -325,17 +337,32 @@ def _scenario_id(policy: str, rule: Rule, n: int) -> str:
     return f"draft-{policy}-{rule.clause}".lower().replace(" ", "-") + (f"-{n}" if n > 1 else "")
 
 
-def draft_bank(policy: str, title: str, clauses, *, per_clause: int = 1) -> dict:
-    """A bank (the data/quizzes/ format, every scenario `status: draft`) from a policy's rule sentences."""
+def draft_bank(policy: str, title: str, clauses, *, per_clause: int = 1, only: set[str] | None = None) -> dict:
+    """A bank (the data/quizzes/ format, every scenario `status: draft`) from a policy's rule sentences.
+
+    With `only` (clause ids), scenarios are drafted for those clauses alone (a refresher on what a new version
+    changed); the other clauses still supply the "another clause's rule" distractors.
+    """
     rules = find_rules(clauses)
+    if only is not None:
+        if not any(r.clause in only for r in rules):
+            raise NoRulesError(f"the clauses {', '.join(sorted(only))} of {policy} have no rule sentences, so no "
+                               f"refresher can be drafted from them")
     if not rules:
         raise NoRulesError(f"{policy} has no rule sentences (must / must not / should / will only / not permitted "
                            f"/ only with approval), so no quiz can be drafted from it")
     by_clause: dict[str, list[Rule]] = {}
+    seen: set[str] = set()
     for rule in rules:
+        said = re.sub(r"\W+", " ", rule.sentence.lower()).strip()
+        if said in seen:  # the same sentence repeated in another clause would draft the same scenario twice
+            continue
+        seen.add(said)
         by_clause.setdefault(rule.clause, []).append(rule)
     scenarios = []
     for clause_id, clause_rules in by_clause.items():
+        if only is not None and clause_id not in only:
+            continue
         for n, rule in enumerate(clause_rules[:per_clause], 1):
             others = [r for r in rules if r.clause != rule.clause and _overlap(r, rule) < 0.3]
             others = [r for r in others if r.kind == rule.kind] or others

@@ -14,6 +14,10 @@ from bot.training.bank import Bank, Option, Scenario, choice_token, draw, load_b
 from bot.training.store import Answer, Attempt, Staff, Store, utcnow
 
 
+class NothingToDraw(ValueError):
+    """No approved scenario fits this request (yet); the message is safe to show the person."""
+
+
 def clauses_to_reread(answers) -> list[dict]:
     """Clauses whose most recent answer was wrong, from (policy, clause ids, correct) in answer order.
 
@@ -198,14 +202,18 @@ class QuizEngine:
             rng = random.Random(seed)
             plan = draw(bank, staff.role, self.length, rng, clauses=clauses)
             if not plan and clauses is not None:
-                raise ValueError("None of the quiz scenarios covers the clauses that changed.")
+                if any(s.status == "draft" and set(s.clauses) & clauses for s in bank.scenarios):
+                    raise NothingToDraw("The refresher questions on the clauses that changed are waiting for the "
+                                     "coordinator to approve them; please try again later.")
+                raise NothingToDraw("None of the quiz scenarios covers the clauses that changed.")
             if not plan and policy != self.default_policy():  # nothing in that quiz for this role yet
                 policy = self.default_policy()
                 bank = self.banks[policy]
                 plan = draw(bank, staff.role, self.length, rng)
             if not plan:
-                raise ValueError("There are no approved quiz scenarios for your role yet.")
+                raise NothingToDraw("There are no approved quiz scenarios for your role yet.")
             attempt = Attempt(staff_id=staff.id, policy=policy, bank_version=bank.version, plan=json.dumps(plan),
+                              refresher=clauses is not None,
                               position=0, n_questions=len(plan), pass_mark=self.pass_mark)
             session.add(attempt)
             session.flush()

@@ -62,7 +62,7 @@ def my_summary(store: Store, sender_id: str) -> dict:
             "attempts": len(attempts),
             "completed": len(completed),
             "best_score": max((a.score or 0.0 for a in completed), default=None),
-            "passed": any(a.passed for a in completed),
+            "passed": any(a.passed and not a.refresher for a in completed),
             "reread": reread,
         }
 
@@ -81,7 +81,7 @@ def my_todo(store: Store, sender_id: str, *, agreement: dict | None = None) -> l
                                                                          Attempt.id.desc())).all()
         signed = [] if staff is None else session.scalars(select(SignOff).where(SignOff.staff_id == staff.id)).all()
         running = next((a for a in attempts if a.status == "in_progress"), None)
-        passed = any(a.passed for a in attempts if a.status == "completed")
+        passed = any(a.passed and not a.refresher for a in attempts if a.status == "completed")
         if running is not None:
             todo.append({"kind": "quiz_continue", "number": min(running.position + 1, running.n_questions),
                          "total": running.n_questions,
@@ -169,7 +169,7 @@ def completion(store: Store, versions: dict[str, str] | None = None) -> list[dic
                 "attempts": len(mine),
                 "completed": len(done),
                 "best_score": round(max(a.score or 0.0 for a in done), 4) if done else None,
-                "passed": any(a.passed for a in done),
+                "passed": any(a.passed and not a.refresher for a in done),
                 "last_activity": _iso(max(moments)) if moments else None,
                 "password_set": bool(person.password_hash),
                 "claimed_at": _iso(person.claimed_at),

@@ -84,6 +84,8 @@ class Attempt(Base):
     passed: Mapped[bool | None] = mapped_column(Boolean)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # migration 0007: a quiz on just the clauses a new version changed; passing it is not passing the policy's quiz
+    refresher: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     staff: Mapped[Staff] = relationship(back_populates="attempts")
     answers: Mapped[list["Answer"]] = relationship(back_populates="attempt", order_by="Answer.position")
 

@@ -7,12 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from bot.training import assignments
+from bot.training.reminders import send_overdue_reminders
 from bot.training.roles import ROLE_LABELS
 from bot.training.store import StoreUnavailable
 from ui import session
 from ui.policy_docs import sections, try_index
 from ui.render import escape_md
 from ui.views.dashboard import csv_button
+from knowledge.settings import get_settings
 
 WHOLE = "__whole__"
 
@@ -37,8 +39,29 @@ def completion(store, index) -> None:
         table["Role"] = table["Role"].map(lambda r: ROLE_LABELS.get(r, r))
         st.dataframe(table, hide_index=True, column_config={"Name": st.column_config.TextColumn("Name", pinned=True)})
         csv_button(table, "overdue", "Download the overdue list (CSV)")
+        _email_button(store, index)
     else:
         st.caption("Nobody is overdue.")
+
+
+def _email_button(store, index) -> None:
+    """'Email overdue reminders' when the school configured SMTP; otherwise say how to turn it on."""
+    settings = get_settings()
+    if not settings.smtp_enabled:
+        st.caption("Email reminders are off: the school's mail server is not configured (SMTP_HOST, see the README).")
+        return
+    if st.button("Email overdue reminders", icon=":material/mail:"):
+        try:
+            report = send_overdue_reminders(store, index, settings)
+        except OSError as exc:  # smtplib's errors are OSErrors too
+            st.error(escape_md(f"The mail server could not be used, so nothing was sent: {exc}"))
+            return
+        n = len(report.sent)
+        st.success(f"Sent {n} reminder email{'' if n == 1 else 's'}.")
+        for email, reason in report.failed:
+            st.warning(escape_md(f"Not sent to {email}: {reason}"))
+        for name in report.skipped:
+            st.warning(escape_md(f"{name} has no email address on the roster."))
 
 
 def _form(store, user, index) -> None:

@@ -17,6 +17,18 @@ def _status(item: dict) -> str:
     return ("Overdue — still to do: " if item["overdue"] else "To do: ") + item["missing"]
 
 
+def _refresher_text(title: str, refresher: dict) -> str:
+    clauses = ", ".join(refresher["clauses"])
+    what = f"A new version changed clause{'s' if len(refresher['clauses']) > 1 else ''} {clauses}. "
+    if refresher["ready"]:
+        n = refresher["ready"]
+        return what + (f"Refresher: {n} question{'s' if n > 1 else ''} on just those — in **Ask & practise**, say "
+                       f"*refresher quiz on {escape_md(title)}*.")
+    if refresher["waiting"]:
+        return what + "A refresher quiz on just those is being prepared by your coordinator."
+    return what + "Read them again before you sign."
+
+
 def _sign_form(store, index, user: dict, item: dict) -> None:
     text = assignments.signed_text(index, item["policy"], None if item["document"].startswith("Whole policy")
                                    else item["document"])
@@ -77,8 +89,8 @@ def render() -> None:
                 st.markdown("Quiz: " + ("passed." if item["passed"] else
                                         f"not passed yet — in **Ask & practise**, say *quiz me on "
                                         f"{escape_md(item['title'])}*."))
-            if item["resign"]:
-                st.markdown(f"Only some clauses changed: for a short quiz on just those, say *refresher quiz on "
-                            f"{escape_md(item['title'])}* in **Ask & practise**.")
+            refresher = item.get("refresher")
+            if refresher:
+                st.markdown(_refresher_text(item["title"], refresher))
             if item["sign"]:
                 _sign_form(store, index, user, item)
