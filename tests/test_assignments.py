@@ -224,8 +224,8 @@ def test_a_new_version_asks_to_sign_again_and_offers_a_refresher_on_just_the_cha
     version, bank = banks.current(store, "lone-working-policy")
     [drafted] = [s for s in bank["scenarios"] if s["id"].startswith("refresher-")]
     assert drafted["status"] == "draft" and drafted["clauses"] == ["3.3"] and "personal alarm" in drafted["rule"]
-    banks.set_status(store, "lone-working-policy", drafted["id"], "approved", base_version=version,
-                     clause_texts=texts["lone-working-policy"], quizzes_dir=quizzes)
+    banks.save_scenario(store, "lone-working-policy", {**drafted, "status": "approved"}, base_version=version,
+                        original=drafted, clause_texts=texts["lone-working-policy"], quizzes_dir=quizzes)
     engine = QuizEngine.from_dir(store, quizzes, texts)
     [todo] = assignments.todo_for(store, index, "sam@school.example")
     assert todo["refresher"] == {"clauses": ["2.2", "3.3"], "ready": 2, "waiting": 0}
