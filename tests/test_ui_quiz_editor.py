@@ -90,6 +90,7 @@ def test_editing_a_scenario_saves_a_new_version_and_publishes_it(store, quizzes,
     at = save(at)
     no_exceptions(at)
     assert "quiz version 2" in texts(at)
+    assert at.selectbox(key="quiz-pick").value == sid  # the saved scenario stays open
     version, data = banks.current(store, "social-media-policy")
     assert version == 2
     assert next(s for s in data["scenarios"] if s["id"] == sid)["prompt"].startswith("A Year 10 pupil")

@@ -99,7 +99,7 @@ def _resolved_clauses(item: dict, texts: dict[str, str]) -> list[str]:
 def _editor(store, user, index, policy: str, version: int, data: dict) -> None:
     st.subheader("Edit a scenario")
     items = {s["id"]: s for s in data.get("scenarios", [])}
-    if "quiz-next-pick" in st.session_state:  # a just-added scenario opens for further editing
+    if "quiz-next-pick" in st.session_state:  # a just-saved scenario stays open for further editing
         st.session_state["quiz-pick"] = st.session_state.pop("quiz-next-pick")
     choice = st.selectbox("Scenario", [NEW] + list(items), key="quiz-pick",
                           format_func=lambda sid: "➕ Add a new scenario" if sid == NEW else
@@ -177,8 +177,9 @@ def _save(store, user, policy, scenario, base_version, original, texts, choice) 
         st.error(escape_md(f"Not saved: {exc}"), icon=":material/error:")
         return
     st.session_state.pop(f"quiz-opened-{policy}-{choice}", None)
-    if choice == NEW:
-        st.session_state["quiz-next-pick"] = scenario["id"]
+    # The saved scenario stays open: its label (prompt, status) changed, and a selectbox whose options' labels
+    # change starts again at its first option ("Add a new scenario") in the browser.
+    st.session_state["quiz-next-pick"] = scenario["id"]
     _say("ok", f"Saved scenario “{scenario['prompt'][:60]}” as {STATUS_LABELS[scenario['status']].lower()} "
                f"(quiz version {version}).")
     st.rerun()
