@@ -165,6 +165,15 @@ def test_replies_matching_no_option_are_rejected(reply):
     assert match_option(reply, OPTIONS) is None
 
 
+@pytest.mark.parametrize("reply", ["should i decline it and signpost the official page?",
+                                   "can I report the pupil to the police", "is it ok to accept it but never message them?"])
+def test_a_question_sharing_an_options_words_is_not_taken_as_that_answer(reply):
+    # asked of the policy mid-quiz: answered as a question, never recorded as the option it resembles
+    assert match_option(reply, OPTIONS) is None
+    assert match_option(reply.rstrip("?").removeprefix("should i ").removeprefix("can I ")
+                        .removeprefix("is it ok to "), OPTIONS) is not None  # the same words as a statement match
+
+
 def test_button_tokens_parse_from_payloads():
     assert parse_token('/quiz_answer{"quiz_choice":"12:3:b"}') == (12, 3, "b")
     assert parse_token("12:3:b") == (12, 3, "b")

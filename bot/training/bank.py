@@ -262,6 +262,10 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if len(w) > 2}
 
 
+_QUESTION = re.compile(r"^(?:.*\?\s*$|(?:is|are|am|can|could|do|does|did|should|shall|may|must|will|would|what|who|"
+                       r"whom|whose|how|why|when|where|which)\b)")
+
+
 def match_option(text: str, shown: list[Option]) -> Option | None:
     """Map a typed answer to one shown option: a letter, a number, an ordinal or the option's own words."""
     raw = (text or "").strip().lower()
@@ -279,9 +283,11 @@ def match_option(text: str, shown: list[Option]) -> Option | None:
     first_word = short.split(" ")[0] if short else ""
     if first_word in _ORDINALS and len(short.split()) <= 3:
         return shown[_ORDINALS[first_word]]
-    # The option's words: accept when the reply clearly overlaps one option more than the others.
+    # The option's words: accept when the reply clearly overlaps one option more than the others. A question
+    # ("is my work email monitored?") is never an answer, however many words it shares with an option: it is asked
+    # of the policy mid-quiz (found by tests/test_replicas.py when the drawn option was "Only email is monitored").
     said = _words(raw)
-    if len(said) < 3:
+    if len(said) < 3 or _QUESTION.match(raw):
         return None
     scored = []
     for option in shown:
