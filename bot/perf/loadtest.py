@@ -262,31 +262,26 @@ def _processes(ports: dict[str, int]) -> dict[str, list[psutil.Process]]:
     return out
 
 
-def _cpu_seconds(procs: dict[str, list[psutil.Process]]) -> dict[str, float]:
+def _per_service(procs: dict[str, list[psutil.Process]], measure) -> dict[str, float]:
+    """Sum `measure(process)` over each service's processes (one that has just exited counts 0)."""
     out = {}
     for name, members in procs.items():
         total = 0.0
         for proc in members:
             try:
-                times = proc.cpu_times()
-                total += times.user + times.system
+                total += measure(proc)
             except psutil.Error:
                 continue
         out[name] = total
     return out
 
 
+def _cpu_seconds(procs: dict[str, list[psutil.Process]]) -> dict[str, float]:
+    return _per_service(procs, lambda proc: sum(proc.cpu_times()[:2]))  # user + system
+
+
 def _rss_mb(procs: dict[str, list[psutil.Process]]) -> dict[str, float]:
-    out = {}
-    for name, members in procs.items():
-        total = 0
-        for proc in members:
-            try:
-                total += proc.memory_info().rss
-            except psutil.Error:
-                continue
-        out[name] = total / 2**20
-    return out
+    return {name: rss / 2**20 for name, rss in _per_service(procs, lambda proc: proc.memory_info().rss).items()}
 
 
 def _locust_report(prefix: str) -> int:
