@@ -80,10 +80,13 @@ def fit_rows(rows: list[dict], features: tuple[str, ...], c: float = 1000.0, top
     return out
 
 
-def fit_oos(cases: list[tuple[Searcher, EvalSet, bool]], features: tuple[str, ...] = ("dense", "anchor", "topic"),
-            c: float = 1000.0, topic_cap: float = 0.5) -> dict[str, float]:
-    """Fit the out-of-scope decision on dev cases (see fit_rows)."""
-    return fit_rows(feature_rows(cases), features, c, topic_cap)
+def _refused(decision: OutOfScope, rows: list[dict], threshold: float) -> tuple[float, float]:
+    """(off-topic refused, in-scope refused) shares of some feature rows under a decision."""
+    refused = [(decision.probability(**{k: r["features"][k] for k in OOS_FEATURES}) < threshold, r["label"])
+               for r in rows]
+    off = [x for x, label in refused if label == 0]
+    inn = [x for x, label in refused if label == 1]
+    return float(np.mean(off)) if off else float("nan"), float(np.mean(inn)) if inn else float("nan")
 
 
 def cross_validate(rows: list[dict], features: tuple[str, ...], c: float, topic_cap: float,
@@ -97,12 +100,7 @@ def cross_validate(rows: list[dict], features: tuple[str, ...], c: float, topic_
                               threshold=threshold)
         for library in (False, True):
             part = [r for r in rows if r["set"] == held and r["library"] == library]
-            refused = [(decision.probability(**{k: r["features"][k] for k in OOS_FEATURES}) < threshold, r["label"])
-                       for r in part]
-            off = [x for x, label in refused if label == 0]
-            inn = [x for x, label in refused if label == 1]
-            out.append((held, "library" if library else "alone", float(np.mean(off)) if off else float("nan"),
-                        float(np.mean(inn)) if inn else float("nan")))
+            out.append((held, "library" if library else "alone", *_refused(decision, part, threshold)))
     return out
 
 
@@ -225,17 +223,13 @@ def main(argv: list[str] | None = None) -> int:
             for key, value in fitted.items():
                 print(f"  {key}: {value}")
             decision = OutOfScope(**fitted)
-            feats = [(name, s, [(oos_features(searcher, r["q"]), bool(r.get("oos"))) for r in s.rows()
-                                if name == "alone" or not r.get("other_policy")])
-                     for name, searcher, s in [("alone", alone[s.name], s) for s in sets]
-                     + [("library", libraries["dev"], s) for s in sets]]
-            for threshold in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
+            for threshold in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):  # on the feature rows it was fitted on
                 line = []
-                for name, s, rows in feats:
-                    p = [(decision.probability(**f) < threshold, oos) for f, oos in rows]
-                    off = np.mean([r for r, oos in p if oos]) if any(o for _, o in p) else float("nan")
-                    inn = np.mean([r for r, oos in p if not oos])
-                    line.append(f"{s.name}/{name}: off {off:.0%} in {inn:.0%}")
+                for library in (False, True):
+                    for item in sets:
+                        part = [r for r in rows if r["set"] == item.name and r["library"] == library]
+                        off, inn = _refused(decision, part, threshold)
+                        line.append(f"{item.name}/{'library' if library else 'alone'}: off {off:.0%} in {inn:.0%}")
                 print(f"  threshold {threshold:.2f}  " + "  ".join(line))
             return 0
 
