@@ -90,7 +90,7 @@ def coverage(document: Document, clauses: list[Clause]) -> float:
 
     haystacks = [squash(f"{c.section} {c.title} {c.text}") for c in clauses]
     wanted = []
-    blocks = [b for b in document.blocks if b.kind != "heading"]
+    blocks = [b for b in document.blocks if b.kind not in ("heading", "toc")]  # a contents entry is not a rule
     if len(blocks) > COVERAGE_SAMPLE:
         # the sentence splitter costs ~10 ms a paragraph: a very long document's coverage is estimated from an even
         # sample of its paragraphs, so a 20 MB upload is not spent minutes on a quality figure

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.document import Block, Document, normalise
+from knowledge.document import CONTENTS_HEADING, Block, Document, contents_entry, normalise, split_run_in_number, title_key
 
 
 class PolicyReadError(ValueError):
@@ -265,7 +265,8 @@ _CHROME = re.compile(
     re.IGNORECASE,
 )
 _BLOCK_TAGS = {"p", "div", "section", "article", "main", "blockquote", "ul", "ol", "li", "table", "tr", "td", "th",
-               "h1", "h2", "h3", "h4", "h5", "h6", "dl", "dt", "dd", "header", "footer", "figure", "br", "hr", "pre"}
+               "h1", "h2", "h3", "h4", "h5", "h6", "dl", "dt", "dd", "header", "footer", "figure", "br", "hr", "pre",
+               "thead", "tbody", "tfoot", "colgroup", "caption"}
 
 
 def _html(name: str, text: str) -> Document:
@@ -334,6 +335,14 @@ def _own_lines(el) -> list[str]:
     return [normalise(line) for line in "".join(parts).split("\n") if normalise(line)]
 
 
+def _in_page_link(li) -> bool:
+    """A list item that is only a link to an anchor on the same page (a web page's table of contents)."""
+    links = li.xpath("./a[starts-with(@href, '#')] | ./*/a[starts-with(@href, '#')]")
+    text = normalise(li.text_content())
+    return bool(links) and normalise(" ".join(a.text_content() for a in links)) == text.split("\n")[0] or (
+        bool(links) and len(text) <= len(normalise(links[0].text_content())) + 8)
+
+
 def _walk_html(el, doc: Document, depth: int) -> None:
     tag = el.tag if isinstance(el.tag, str) else ""
     if re.fullmatch(r"h[1-6]", tag):
@@ -353,9 +362,14 @@ def _walk_html(el, doc: Document, depth: int) -> None:
                 _walk_html(child, doc, depth)
         return
     if tag in ("ul", "ol"):
+        start = len(doc.blocks)
         for child in el:
             if isinstance(child.tag, str):
                 _walk_html(child, doc, depth + 1)
+        items = [li for li in el if isinstance(li.tag, str) and li.tag == "li"]
+        if len(items) >= 3 and all(_in_page_link(li) for li in items):
+            for block in doc.blocks[start:]:  # every entry links to a part of this page: a table of contents
+                block.kind, block.label = "toc", ""
         return
     if tag == "tr":
         cells = [normalise(c.text_content()) for c in el if isinstance(c.tag, str) and c.tag in ("td", "th")]
@@ -476,6 +490,9 @@ def _docx_paragraph(para, numbering: _DocxNumbering) -> Block | None:
         return None
     text = " ".join(lines)
     style = (para.style.name or "").lower() if para.style is not None else ""
+    if re.fullmatch(r"toc( heading| \d)?|table of figures", style):
+        # Word's own contents list (styles "TOC 1".."TOC 9"): entries with tab leaders and page numbers
+        return Block("heading", text, level=2) if style == "toc heading" else Block("toc", lines[0], lines=lines[:1])
     label, fmt, outline, ilvl = numbering.label(para)
     if style.startswith("heading") or style == "title":
         level = re.search(r"\d", style)
@@ -756,7 +773,7 @@ def _text(text: str, *, dehyphenate: bool = False) -> Document:
     after_blank = True
     while i < n:
         raw = lines[i].rstrip()
-        line = normalise(raw)
+        line = split_run_in_number(normalise(raw))
         j = i + 1
         while j < n and not lines[j].strip():
             j += 1
@@ -778,6 +795,21 @@ def _text(text: str, *, dehyphenate: bool = False) -> Document:
         if _UNDERLINE.match(raw):
             i += 1
             continue  # a rule line between parts
+        toc_end = _text_contents(lines, i) if CONTENTS_HEADING.match(line) else None
+        if toc_end is not None:
+            doc.blocks.append(Block("heading", line, level=2))
+            doc.blocks.extend(Block("toc", normalise(ln), lines=[normalise(ln)]) for ln in lines[i + 1:toc_end]
+                              if ln.strip())
+            pending_number, open_block, after_blank = None, None, True
+            i = toc_end
+            continue
+        if "|" in line and _pipe_row(lines, i):
+            cells = [normalise(c) for c in line.strip().strip("|").split("|")]
+            if not all(re.fullmatch(r":?-{3,}:?", c) for c in cells if c):
+                _add_row(doc, cells)  # a table typed with pipes: "Review date | November 2025 |"
+            pending_number, open_block, after_blank = None, None, False
+            i += 1
+            continue
         atx = re.match(r"^(#{1,6})\s+(.*?)\s*#*$", line)
         if atx:
             doc.blocks.append(Block("heading", atx.group(2), level=len(atx.group(1))))
@@ -817,7 +849,11 @@ def _text(text: str, *, dehyphenate: bool = False) -> Document:
         ordered = _TEXT_ORDERED.match(raw)
         continuing = (open_block is not None and open_block.kind in ("para", "item")
                       and not open_block.text.rstrip().endswith((".", ":", ";", "!", "?", ")")))
-        if clause and clause.group(2) and not (continuing and clause.group(2)[:1].islower()):
+        if (clause and clause.group(2) and _title_like(clause.group(2), 6) and not clause.group(2).endswith("?")
+                and re.match(re.escape(clause.group(1)) + r"\.\d", nxt)):
+            doc.blocks.append(Block("heading", line, level=3, label=clause.group(1)))  # "1.1 Objectives" / "1.1.1 …"
+            open_block = None
+        elif clause and clause.group(2) and not (continuing and clause.group(2)[:1].islower()):
             open_block = Block("para", line, lines=[line])
             doc.blocks.append(open_block)
         elif section and section.group(2) and (is_caps_heading(section.group(2)) or _title_like(section.group(2), 7)) \
@@ -865,6 +901,33 @@ def _text(text: str, *, dehyphenate: bool = False) -> Document:
         i += 1
     doc.blocks = [b for b in doc.blocks if b.text.strip()]
     return doc
+
+
+def _pipe_row(lines: list[str], i: int) -> bool:
+    """A line of a table typed with '|' between cells: the line before or after it has as many '|' too."""
+    count = lines[i].count("|")
+    near = [lines[k] for k in (i - 1, i + 1) if 0 <= k < len(lines) and lines[k].strip()]
+    return count >= 1 and any(ln.count("|") == count for ln in near)
+
+
+def _text_contents(lines: list[str], i: int) -> int | None:
+    """After a 'Contents' line: the index of the first line past its entries (short titles, with or without
+    leaders and page numbers; it ends where the body starts again with the first entry), or None if no list."""
+    seen: set[str] = set()
+    k, entries = i + 1, 0
+    while k < len(lines):
+        line = normalise(lines[k])
+        if not line:
+            k += 1
+            continue
+        entry = contents_entry(line, after_heading=True)
+        key = title_key(entry) if entry else ""
+        if not entry or key in seen:
+            break
+        seen.add(key)
+        entries += 1
+        k += 1
+    return k if entries >= 2 else None
 
 
 def _strip_number(line: str, number: str | None) -> str:

@@ -12,7 +12,7 @@ from collections import Counter
 import re
 from dataclasses import dataclass, field
 
-from knowledge.document import Block, Document
+from knowledge.document import CONTENTS_HEADING, Block, Document, contents_entry, split_run_in_number, title_key
 from knowledge.readers import is_caps_heading
 
 MAX_CHARS = 1500  # no unit longer than this (issue 10); long paragraphs are cut at sentence ends
@@ -152,6 +152,9 @@ class _Cutter:
         self.lead_unit: Unit | None = None
         self.last_item: Unit | None = None
         self.under_heading = 0
+        self.headings_later: set[str] = set()  # title keys of every heading, and of each paragraph's first words
+        self.contents_unit: Unit | None = None
+        self.row_header: dict[int, list[str]] = {}  # id(row block) -> its table's header cells
 
     # -- headings ---------------------------------------------------------------------------------------------
     def section(self) -> str:
@@ -286,7 +289,7 @@ class _Cutter:
         lines = block.lines or [block.text]
         if block.kind == "row":
             cells = block.lines or block.text.split(" | ")
-            if len(cells) == 2 and len(cells[0].split()) <= 6:
+            if len(cells) == 2 and len(cells[0].split()) <= 12:
                 self.details.setdefault(cells[0].rstrip(": "), cells[1])
                 return True
             return False
@@ -307,7 +310,26 @@ class _Cutter:
                 self.details.setdefault(f"line-{len(self.details) + 1}", line)
         return True
 
+    def contents(self, block: Block) -> None:
+        """A contents-list entry: dropped when the document has the part it names (a heading or a paragraph that
+        starts with its title), so it never competes with that part; entries naming parts the text lacks (a partial
+        copy, or sections kept in other documents) are kept together as one 'contents' unit."""
+        entry = contents_entry(block.text, after_heading=True) or block.text
+        key = title_key(entry)
+        if not key or key in self.headings_later:
+            return
+        self.started = True
+        if self.contents_unit is None:
+            self._close()
+            self.contents_unit = self._add("contents", [entry], "item")
+            self.contents_unit.title = "Contents"
+        else:
+            self.contents_unit.lines.append(entry)
+
     def block(self, block: Block, following: Block | None = None) -> None:
+        if block.kind == "toc":
+            self.contents(block)
+            return
         if block.kind == "heading":
             if not self.started and not self.stack and self._front_heading(block, following):
                 return
@@ -327,7 +349,13 @@ class _Cutter:
             self.item(block, text)
         elif block.kind == "row":
             cells = block.lines or text.split(" | ")
-            if len(cells) == 2 and len(cells[0].split()) <= 6 and not cells[0].endswith("."):
+            header = self.row_header.get(id(block))
+            if header is not None and not header:
+                return  # the header row itself: its words go with every row below it
+            if header:
+                # a row of a table with column headings: "Role: DSL; Name: …" so the row reads on its own
+                text = "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells) if c)
+            elif len(cells) == 2 and len(cells[0].split()) <= 12 and not cells[0].endswith("."):
                 text = f"{cells[0].rstrip(':')}: {cells[1]}"
             self._close_clause_if_needed()
             self._add(self._next_id(self.anchor()), [text], "item")
@@ -413,9 +441,181 @@ class _Cutter:
         self.last_item = self._add(self._next_id(self.anchor(), wanted), lines, "item")
 
 
+def prepare(doc: Document) -> None:
+    """Tidy a document tree in place before it is cut (every reader's output, so all formats agree): clause
+    numbers run into their first word split off, contents lists marked, flattened two-column tables paired."""
+    for block in doc.blocks:
+        if block.kind in ("para", "item"):
+            fixed = split_run_in_number(block.text)
+            if fixed != block.text:
+                block.text = fixed
+                if block.lines:
+                    block.lines[0] = split_run_in_number(block.lines[0])
+    _mark_contents(doc.blocks)
+    doc.blocks = _pair_flattened_table(doc.blocks)
+
+
+def _mark_contents(blocks: list[Block]) -> None:
+    """Mark contents lists as 'toc' blocks: the entries under a 'Contents' heading, or a run of lines with dotted
+    leaders and page numbers ('3. Scope ....... 4'). Plain text marks its own (knowledge.readers)."""
+    i = 0
+    while i < len(blocks):
+        block = blocks[i]
+        if block.kind in ("heading", "para") and CONTENTS_HEADING.match(block.text.strip()):
+            j = i + 1
+            while j < len(blocks) and blocks[j].kind in ("para", "item", "toc") and all(
+                    contents_entry(line, after_heading=True) for line in (blocks[j].lines or [blocks[j].text])):
+                j += 1
+            if j - i - 1 >= 2:
+                if block.kind == "para":
+                    block.kind, block.level, block.lines = "heading", 2, []
+                for entry in blocks[i + 1:j]:
+                    _to_toc(entry)
+                i = j
+                continue
+        j = i
+        while j < len(blocks) and blocks[j].kind in ("para", "item", "toc") and all(
+                contents_entry(line) for line in (blocks[j].lines or [blocks[j].text])):
+            j += 1
+        lines = sum(len(b.lines or [b.text]) for b in blocks[i:j])
+        if lines >= 3:  # three leader lines in a row: a contents page (one line is a form or an index entry)
+            for entry in blocks[i:j]:
+                _to_toc(entry)
+            i = j
+            continue
+        i += 1
+
+
+def _to_toc(block: Block) -> None:
+    block.kind, block.label = "toc", ""
+
+
+def split_toc(doc: Document) -> None:
+    """A toc block holding several entry lines (a PDF contents page read as one paragraph) -> one block each."""
+    out: list[Block] = []
+    for block in doc.blocks:
+        if block.kind == "toc" and len(block.lines) > 1:
+            out.extend(Block("toc", line, lines=[line]) for line in block.lines)
+        else:
+            out.append(block)
+    doc.blocks = out
+
+
+# Words of a role, a post or a body: a short line holding one is a table label ("Designated Safeguarding Lead"),
+# not the person's name under it. General to school contact tables, not taken from one document.
+_ROLE_WORDS = frozenset("""
+lead leader leads officer officers manager managers governor governors head headteacher teacher teachers
+coordinator co-ordinator designated deputy chair clerk senco team support date dates review reviewed contact contacts
+person responsible trustee trustees director directors board school academy trust committee member members staff
+policy named link protection safeguarding safety assistant principal business administrator office council authority
+service services number telephone phone email address name role roles technical network officer provider
+""".split())
+_NAME_TOKEN = re.compile(r"^(?:[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?|[A-Z]\.?|[A-Z]{2,6}|Mc[A-Z][a-z]+|O'[A-Z][a-z]+)$")
+_VALUE_SIGN = re.compile(
+    r"@|\b0\d{2,4}[ -]?\d{3}[ -]?\d{3,4}\b|\+44|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|"
+    r"\b\d{1,2}(st|nd|rd|th)?\s+(January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"\s+\d{4}\b")
+
+
+def _value_like(text: str) -> bool:
+    """A table value: a phone number, email or date, or a person's name ('Louise Thompson', 'DSL – Emma Shaw')."""
+    if _VALUE_SIGN.search(text):
+        return True
+    tokens = [t for t in re.split(r"[\s/,&()–—-]+", text) if t]
+    return 2 <= len(tokens) <= 8 and all(_NAME_TOKEN.match(t) for t in tokens) and not any(
+        t.lower() in _ROLE_WORDS for t in tokens) and any(not t.isupper() for t in tokens)
+
+
+def _cell_like(block: Block) -> bool:
+    text = block.text.strip()
+    return (block.kind == "para" and "\n" not in text and len(block.lines or [text]) == 1 and 0 < len(text.split()) <= 12
+            and not text.endswith((".", ":", ";", ",", "?", "!")) or block.kind == "para" and _VALUE_SIGN.search(text)
+            is not None and len(text.split()) <= 16)
+
+
+def _pair_flattened_table(blocks: list[Block]) -> list[Block]:
+    """A table flattened into one short line per cell (a web page's table copied as text, or a Word table turned
+    into paragraphs) -> 'label | value' rows: each label line is followed by its value lines (names, phone
+    numbers, emails, dates). Only a run of four or more short lines with at least two such pairs is rebuilt."""
+    out: list[Block] = []
+    i = 0
+    while i < len(blocks):
+        j = i
+        while j < len(blocks) and _cell_like(blocks[j]):
+            j += 1
+        if j - i >= 4:
+            out.extend(_pair_run(blocks[i:j]))
+            i = j
+        else:
+            out.append(blocks[i])
+            i += 1
+    return out
+
+
+def _pair_run(run: list[Block]) -> list[Block]:
+    groups: list[list] = []  # [label block or None, [value blocks], any "(…)" blocks continuing the label]
+    for block in run:
+        text = block.text.strip()
+        if _value_like(text) and not _is_key_value(text) and groups and groups[-1][0] is not None:
+            groups[-1][1].append(block)
+        elif re.fullmatch(r"\([^()]{1,40}\)", text) and groups and groups[-1][0] is not None and not groups[-1][1]:
+            groups[-1].append(block)  # "(if different)" under its label: part of the label
+        elif re.search(r"\d|:", text):
+            groups.append([None, [], block])  # a line with numbers or its own 'key: value' labels nothing
+        else:
+            groups.append([block, []])
+    if sum(1 for g in groups if g[1]) < 2:
+        return run
+    out: list[Block] = []
+    for group in groups:
+        label, values, extra = group[0], group[1], group[2:]
+        if label is None or not values:
+            out.extend(b for b in [label, *values, *extra] if b is not None)
+            continue
+        name = " ".join([label.text.strip()] + [b.text.strip() for b in extra])
+        value = "; ".join(b.text.strip() for b in values)
+        out.append(Block("row", f"{name} | {value}", lines=[name, value]))
+    return out
+
+
+def _table_headers(blocks: list[Block]) -> dict[int, list[str]]:
+    """id(row) -> its table's column headings, for tables of three or more columns whose first row is a header
+    (short cells, no numbers); the header row maps to []."""
+    out: dict[int, list[str]] = {}
+    i = 0
+    while i < len(blocks):
+        if blocks[i].kind != "row":
+            i += 1
+            continue
+        j = i
+        while j < len(blocks) and blocks[j].kind == "row":
+            j += 1
+        table = blocks[i:j]
+        first = table[0].lines or table[0].text.split(" | ")
+        if len(table) >= 2 and len(first) >= 3 and all(
+                len(c.split()) <= 4 and not re.search(r"\d", c) and not c.endswith(".") for c in first):
+            out[id(table[0])] = []
+            for row in table[1:]:
+                cells = row.lines or row.text.split(" | ")
+                if len(cells) == len(first):
+                    out[id(row)] = first
+        i = j
+    return out
+
+
 def cut(doc: Document) -> Cut:
     """Cut a document tree into units with heading paths, merging fragments and splitting long paragraphs."""
+    prepare(doc)
+    split_toc(doc)
     cutter = _Cutter(doc)
+    cutter.row_header = _table_headers(doc.blocks)
+    for block in doc.blocks:
+        if block.kind == "heading":
+            cutter.headings_later.add(title_key(block.text))
+        elif block.kind in ("para", "item", "row"):
+            words = title_key(block.text).split()[:12]  # "2.1 What is social media? Social media is…" starts part 2.1
+            cutter.headings_later.update(" ".join(words[:n]) for n in range(1, len(words) + 1))
     for i, block in enumerate(doc.blocks):
         cutter.block(block, doc.blocks[i + 1] if i + 1 < len(doc.blocks) else None)
     units = _merge_fragments(cutter.units)
