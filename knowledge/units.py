@@ -542,8 +542,16 @@ def _pair_flattened_table(blocks: list[Block]) -> list[Block]:
     i = 0
     while i < len(blocks):
         j = i
-        while j < len(blocks) and _cell_like(blocks[j]):
+        while j < len(blocks) and (_cell_like(blocks[j]) or (
+                # plain text can read a label line as a heading when a long value follows it
+                j > i and blocks[j].kind == "heading" and not re.search(r"\d", blocks[j].text) and j + 1 < len(blocks)
+                and blocks[j + 1].kind == "para" and _value_like(blocks[j + 1].text))):
             j += 1
+        if sum(1 for b in blocks[i:j] if b.kind == "heading") * 4 > j - i:
+            # headings every other line: a contact list set out with headings (person, then number), kept as it is
+            j = i
+            while j < len(blocks) and _cell_like(blocks[j]):
+                j += 1
         if j - i >= 4:
             out.extend(_pair_run(blocks[i:j]))
             i = j
