@@ -155,6 +155,7 @@ class _Cutter:
         self.headings_later: set[str] = set()  # title keys of every heading, and of each paragraph's first words
         self.contents_unit: Unit | None = None
         self.row_header: dict[int, list[str]] = {}  # id(row block) -> its table's header cells
+        self.renumber: dict[int, str] = {}  # id(heading block) -> the number its lost auto-numbering had
 
     # -- headings ---------------------------------------------------------------------------------------------
     def section(self) -> str:
@@ -196,8 +197,9 @@ class _Cutter:
             display = f"{appendix.group(1).title()} {label}" + (f" — {rest}" if rest else "")
             heading = _Heading(level, display, text, f"A{label}", appendix=label, major=True)
         elif numbered and major:
-            display = f"{numbered.group(1)} {nice_title(numbered.group(2))}"
-            heading = _Heading(level, display, text, f"{numbered.group(1)}.p", number=numbered.group(1), major=True)
+            number = self.renumber.get(id(block), numbered.group(1))
+            display = f"{number} {nice_title(numbered.group(2))}"
+            heading = _Heading(level, display, text, f"{number}.p", number=number, major=True)
         else:
             display = nice_title(text) or text
             anchor = slug(display)
@@ -612,12 +614,36 @@ def _table_headers(blocks: list[Block]) -> dict[int, list[str]]:
     return out
 
 
+def _lost_heading_numbers(blocks: list[Block]) -> dict[int, str]:
+    """id(heading) -> its real number, where Word's automatic heading numbers were lost in extraction and every
+    section heading reads '1.': a numbered heading repeating the last one's number takes the top number of the
+    clauses right under it ('1. Safeguarding' over '2.1 Staff have…' -> section 2)."""
+    out: dict[int, str] = {}
+    written: str | None = None
+    for i, block in enumerate(blocks):
+        if block.kind != "heading":
+            continue
+        match = _HEADING_NUM.match(block.text.strip())
+        if not match or APPENDIX.match(block.text.strip()):
+            continue
+        number = match.group(1)
+        if number == written:
+            following = next((b for b in blocks[i + 1:i + 4] if b.kind != "heading"), None)
+            clause = _CLAUSE_NUM.match(following.text) if following is not None else None
+            top = clause.group(1).split(".")[0] if clause else None
+            if top is not None and int(top) > int(number):
+                out[id(block)] = top
+        written = number
+    return out
+
+
 def cut(doc: Document) -> Cut:
     """Cut a document tree into units with heading paths, merging fragments and splitting long paragraphs."""
     prepare(doc)
     split_toc(doc)
     cutter = _Cutter(doc)
     cutter.row_header = _table_headers(doc.blocks)
+    cutter.renumber = _lost_heading_numbers(doc.blocks)
     for block in doc.blocks:
         if block.kind == "heading":
             cutter.headings_later.add(title_key(block.text))

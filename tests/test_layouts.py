@@ -47,6 +47,13 @@ def test_run_in_numbers_become_numbered_clauses(suffix):
     assert policy.coverage() == 1.0
 
 
+def test_a_repeated_lost_heading_number_takes_its_clauses_number():
+    text = ("# Staff Conduct\n\nThis code applies to all staff.\n\n## 1. Setting an Example\n\n1.1 Staff set an example.\n\n"
+            "## 1. Safeguarding\n\n2.1 Staff must report concerns.\n\n## 1. Dress\n\n3.1 Staff dress smartly for work.\n")
+    sections = {c.clause: c.section for c in parse_text(text, suffix=".md").clauses}
+    assert (sections["1.1"], sections["2.1"], sections["3.1"]) == ("1 Setting an Example", "2 Safeguarding", "3 Dress")
+
+
 # -- contents lists ------------------------------------------------------------------------------------------------
 
 
@@ -205,6 +212,8 @@ def test_little_heath_run_in_numbers_are_clauses(path):
     assert list(clauses) == ["1.1", "1.2", "1.3", "1.4", "1.5", "2.1"]
     assert clauses["1.1"].text.startswith("1.1 All staff who work in schools")
     assert clauses["2.1"].text == "2.1 Staff have a duty to safeguard pup"
+    # both headings read "1." (Word's automatic numbers lost); the second takes its clauses' number
+    assert clauses["2.1"].section == "2 Safeguarding Pupils/Students"
     assert not any(t[:4].rstrip(" ").replace(".", "").isdigit() and t[3:4].isalpha() for t in texts(policy))
 
 
