@@ -531,9 +531,11 @@ def _value_like(text: str) -> bool:
 
 def _cell_like(block: Block) -> bool:
     text = block.text.strip()
-    return (block.kind == "para" and "\n" not in text and len(block.lines or [text]) == 1 and 0 < len(text.split()) <= 12
-            and not text.endswith((".", ":", ";", ",", "?", "!")) or block.kind == "para" and _VALUE_SIGN.search(text)
-            is not None and len(text.split()) <= 16)
+    if block.kind != "para" or len(text) > 160 or "\n" in text or len(block.lines or [text]) > 1:
+        return False  # checked first: most paragraphs of a long policy are sentences, and this runs on every one
+    words = len(text.split())
+    return (0 < words <= 12 and not text.endswith((".", ":", ";", ",", "?", "!"))) or (
+        words <= 16 and _VALUE_SIGN.search(text) is not None)
 
 
 def _pair_flattened_table(blocks: list[Block]) -> list[Block]:
@@ -644,11 +646,11 @@ def cut(doc: Document) -> Cut:
     cutter = _Cutter(doc)
     cutter.row_header = _table_headers(doc.blocks)
     cutter.renumber = _lost_heading_numbers(doc.blocks)
-    for block in doc.blocks:
+    for block in doc.blocks if any(b.kind == "toc" for b in doc.blocks) else []:
         if block.kind == "heading":
             cutter.headings_later.add(title_key(block.text))
         elif block.kind in ("para", "item", "row"):
-            words = title_key(block.text).split()[:12]  # "2.1 What is social media? Social media is…" starts part 2.1
+            words = title_key(block.text[:200]).split()[:12]  # "2.1 What is social media? Social media…" is part 2.1
             cutter.headings_later.update(" ".join(words[:n]) for n in range(1, len(words) + 1))
     for i, block in enumerate(doc.blocks):
         cutter.block(block, doc.blocks[i + 1] if i + 1 < len(doc.blocks) else None)
