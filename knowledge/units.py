@@ -318,8 +318,9 @@ class _Cutter:
         copy, or sections kept in other documents) are kept together as one 'contents' unit."""
         entry = contents_entry(block.text, after_heading=True) or block.text
         key = title_key(entry)
-        if not key or key in self.headings_later:
-            return
+        number = _LEADING_NUMBER.match(entry)
+        if not key or key in self.headings_later or (number and f"#{number.group(1)}" in self.headings_later):
+            return  # the part is there, under the same title or the same number ("3. Scope of this policy" / "3 SCOPE")
         self.started = True
         if self.contents_unit is None:
             self._close()
@@ -488,7 +489,13 @@ def _mark_contents(blocks: list[Block]) -> None:
         i += 1
 
 
+_LEADING_NUMBER = re.compile(r"^(?:(?:section|part)\s+)?(\d{1,2}(?:\.\d{1,2}){0,3})(?![\d.]*\d)\.?(?=[\s:.)]|$)", re.IGNORECASE)
+
+
 def _to_toc(block: Block) -> None:
+    if block.label and block.label != "•":  # an entry's own number, kept by the list ("1." of "1. Scope ..... 2")
+        block.text = f"{block.label} {block.text}"
+        block.lines = [f"{block.label} {block.lines[0]}", *block.lines[1:]] if block.lines else []
     block.kind, block.label = "toc", ""
 
 
@@ -647,6 +654,9 @@ def cut(doc: Document) -> Cut:
     cutter.row_header = _table_headers(doc.blocks)
     cutter.renumber = _lost_heading_numbers(doc.blocks)
     for block in doc.blocks if any(b.kind == "toc" for b in doc.blocks) else []:
+        number = _LEADING_NUMBER.match(block.text) if block.kind != "toc" else None
+        if number and (block.kind == "heading" or "." in number.group(1)):
+            cutter.headings_later.add(f"#{number.group(1)}")  # a numbered heading or clause: "#3", "#2.1"
         if block.kind == "heading":
             cutter.headings_later.add(title_key(block.text))
         elif block.kind in ("para", "item", "row"):

@@ -94,6 +94,13 @@ def test_plain_text_contents_with_leaders_and_page_numbers():
     assert not any("....." in t or t.startswith("2 Use of phones") for t in texts(policy))
 
 
+def test_a_contents_entry_worded_unlike_its_heading_is_matched_by_number():
+    text = ("# Phones Policy\n\n## Contents\n\n- 1. Scope of this policy ..... 2\n- 2. Personal phones in school ..... 3\n\n"
+            + BODY)
+    policy = parse_text(text, suffix=".md")
+    assert [c.clause for c in content(policy)] == ["1.p1", "2.1"]
+
+
 def test_plain_text_contents_without_leaders_ends_where_the_body_starts_again():
     text = ("Phones Policy\nContents\nSection 1: Scope\n1.1 Who it covers\nSection 2: Phones\n2.1 In lessons\n"
             "Section 1: Scope\n1.1 Who it covers\n1.1.1 This policy covers all staff, volunteers and visitors.\n"
