@@ -619,7 +619,10 @@ def _pdf(path: Path, data: bytes) -> Document:
             pages = []
             for page in pdf.pages:
                 words = page.extract_words(extra_attrs=["size", "fontname"], use_text_flow=True, keep_blank_chars=False)
-                pages.append((page.height, words))
+                tables = _pdf_tables(page)
+                if tables:
+                    words = [w for w in words if not any(_inside(w, bbox) for bbox, _ in tables)]
+                pages.append((page.height, words, tables))
     except PDFPasswordIncorrect as exc:
         raise PolicyReadError(f"{path.name}: the PDF is password-protected; save an unprotected copy") from exc
     except Exception as exc:  # pdfminer raises many different errors for damaged files
@@ -627,11 +630,35 @@ def _pdf(path: Path, data: bytes) -> Document:
         if "password" in f"{exc} {causes}".lower() or "encrypt" in f"{type(exc).__name__} {causes}".lower():
             raise PolicyReadError(f"{path.name}: the PDF is password-protected; save an unprotected copy") from exc
         raise PolicyReadError(f"{path.name}: not a valid PDF file (it could not be opened)") from exc
-    if not any(words for _, words in pages):
+    if not any(words or tables for _, words, tables in pages):
         raise PolicyReadError(
             f"{path.name}: no text found in the PDF — it looks like a scan; export it from Word, or run OCR first"
         )
-    return _pdf_blocks([(h, _pdf_lines(words)) for h, words in pages])
+    return _pdf_blocks([(h, sorted(_pdf_lines(words) + [_table_line(bbox, rows) for bbox, rows in tables],
+                                   key=lambda ln: ln["top"])) for h, words, tables in pages])
+
+
+def _pdf_tables(page) -> list[tuple[tuple, list[list[str]]]]:
+    """Ruled tables on a PDF page (pdfplumber's table finder): (bounding box, rows of cell texts). Only tables of
+    two or more columns with at least two fully filled rows count; a box drawn round a page header is not one."""
+    found = []
+    for table in page.find_tables():
+        rows = [[normalise(cell or "") for cell in row] for row in table.extract()]
+        full = [row for row in rows if len(row) >= 2 and all(row)]
+        if len(full) >= 2:
+            found.append((table.bbox, [row for row in rows if any(row)]))
+    return found
+
+
+def _inside(word: dict, bbox: tuple) -> bool:
+    x0, top, x1, bottom = bbox
+    return word["x0"] >= x0 - 1 and word["x1"] <= x1 + 1 and word["top"] >= top - 1 and word["bottom"] <= bottom + 1
+
+
+def _table_line(bbox: tuple, rows: list[list[str]]) -> dict:
+    """A table placed among a page's lines at its position, so its rows come out where the table stands."""
+    return {"text": f"\x00table {bbox}", "top": bbox[1], "bottom": bbox[3], "x0": bbox[0], "x1": bbox[2], "size": 0,
+            "is_bold": False, "table": rows}
 
 
 def _pdf_lines(words: list[dict]) -> list[dict]:
@@ -666,7 +693,7 @@ def _pdf_blocks(pages: list[tuple[float, list[dict]]]) -> Document:
         for height, lines in pages:
             edge_lines = lines[:2] + lines[-2:] + [ln for ln in lines
                                                   if ln["top"] < height * 0.08 or ln["bottom"] > height * 0.92]
-            edges.update({re.sub(r"\d+", "#", ln["text"]) for ln in edge_lines})
+            edges.update({re.sub(r"\d+", "#", ln["text"]) for ln in edge_lines if "table" not in ln})
         furniture = {key for key, n in edges.items() if n >= max(3, (len(pages) + 1) // 2) and len(key) < 120}
     body: list[dict] = []
     for height, lines in pages:
@@ -685,8 +712,9 @@ def _pdf_blocks(pages: list[tuple[float, list[dict]]]) -> Document:
         return doc
     sizes: Counter = Counter()
     for ln in body:
-        sizes[ln["size"]] += len(ln["text"])
-    base = sizes.most_common(1)[0][0]
+        if "table" not in ln:
+            sizes[ln["size"]] += len(ln["text"])
+    base = sizes.most_common(1)[0][0] if sizes else 0
     big = sorted({ln["size"] for ln in body if ln["size"] >= base + 1.2}, reverse=True)
     level_of = {size: min(i + 1, 3) for i, size in enumerate(big)}
     chunk: list[str] = []
@@ -698,6 +726,12 @@ def _pdf_blocks(pages: list[tuple[float, list[dict]]]) -> Document:
             chunk.clear()
 
     for ln in body:
+        if "table" in ln:
+            flush()
+            for cells in ln["table"]:
+                _add_row(doc, cells)
+            previous = ln
+            continue
         text, words = ln["text"], len(ln["text"].split())
         level = 0
         if ln["size"] in level_of and words <= 20:

@@ -252,3 +252,43 @@ def test_rainford_key_people_rows_are_intact(path):
                 "Date of next review and by whom: To be reviewed by the Board of Directors by 31st August 2024"):
         assert row in found, (row, found)
     assert not any(t.startswith("Louise Thompson\n") or t.startswith("Alison Tennant") for t in found)
+
+
+def _pdf_with_table(rows: list[tuple[str, str]]) -> bytes:
+    """A one-page PDF: a heading, a paragraph, then a ruled two-column table (cell borders drawn), then a paragraph."""
+    from tests.test_parser import pdf_file
+
+    def esc(text: str) -> str:
+        return text.replace("(", "\\(").replace(")", "\\)")
+
+    ops = ["BT /F1 14 Tf 50 800 Td (Online Safety Policy) Tj ET",
+           "BT /F1 10 Tf 50 770 Td (1.1 All staff must report online safety concerns to the DSL.) Tj ET",
+           "0.5 w"]
+    top = 740
+    for n, (label, value) in enumerate(rows):
+        y = top - 20 * (n + 1)
+        ops += [f"50 {y} 200 20 re S", f"250 {y} 250 20 re S",
+                f"BT /F1 10 Tf 55 {y + 6} Td ({esc(label)}) Tj ET", f"BT /F1 10 Tf 255 {y + 6} Td ({esc(value)}) Tj ET"]
+    y = top - 20 * (len(rows) + 2)
+    ops.append(f"BT /F1 10 Tf 50 {y} Td (1.2 Staff must not share passwords with anyone.) Tj ET")
+    stream = "\n".join(ops).encode("cp1252")
+    return pdf_file([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+    ])
+
+
+def test_a_ruled_pdf_table_is_read_as_rows(tmp_path):
+    path = tmp_path / "online-safety.pdf"
+    path.write_bytes(_pdf_with_table([("Designated Safeguarding Lead", "Mrs Jane Smith"),
+                                      ("Data Protection Officer", "Ann Lee, 01632 960 100"),
+                                      ("Review date", "July 2025")]))
+    policy = parse_file(path)
+    found = texts(policy)
+    assert "Designated Safeguarding Lead: Mrs Jane Smith" in found, found
+    assert "Data Protection Officer: Ann Lee, 01632 960 100" in found
+    assert [c.clause for c in policy.clauses if c.kind == "clause"] == ["1.1", "1.2"]
+    assert not any("Mrs Jane Smith" in t and "Ann Lee" in t for t in found)
