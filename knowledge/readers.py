@@ -336,11 +336,14 @@ def _own_lines(el) -> list[str]:
 
 
 def _in_page_link(li) -> bool:
-    """A list item that is only a link to an anchor on the same page (a web page's table of contents)."""
-    links = li.xpath("./a[starts-with(@href, '#')] | ./*/a[starts-with(@href, '#')]")
-    text = normalise(li.text_content())
-    return bool(links) and normalise(" ".join(a.text_content() for a in links)) == text.split("\n")[0] or (
-        bool(links) and len(text) <= len(normalise(links[0].text_content())) + 8)
+    """A list item that is only links to anchors on the same page, perhaps with a page number (a web page's table
+    of contents)."""
+    links = li.xpath(".//a[starts-with(@href, '#')]")
+    if not links:
+        return False
+    letters = re.sub(r"\W+", "", li.text_content())
+    linked = re.sub(r"\W+", "", "".join(a.text_content() for a in links))
+    return bool(linked) and re.fullmatch(re.escape(linked) + r"\d{0,3}", letters) is not None
 
 
 def _walk_html(el, doc: Document, depth: int) -> None:

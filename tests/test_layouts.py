@@ -154,6 +154,16 @@ def test_word_contents_styles_and_html_link_lists_are_contents(tmp_path):
     assert [c.clause for c in content(parse_file(page))] == ["1.p1", "2.1", "3.1"]
 
 
+def test_a_list_of_links_to_other_pages_is_not_a_contents_list(tmp_path):
+    page = tmp_path / "phones.html"
+    page.write_text("<html><body><main><h1>Phones Policy</h1><h2>Related policies</h2><p>Read this policy with:</p><ul>"
+                    "<li><a href='/safeguarding'>Safeguarding Policy</a></li><li><a href='/aup'>Acceptable Use Policy</a>"
+                    "</li><li><a href='/data'>Data Protection Policy</a></li></ul><h2>1 Scope</h2>"
+                    "<p>This policy applies to all staff and volunteers in school.</p></main></body></html>")
+    found = texts(parse_file(page))
+    assert "Read this policy with:\nAcceptable Use Policy" in found, found
+
+
 # -- tables --------------------------------------------------------------------------------------------------------
 
 
