@@ -199,3 +199,63 @@ def test_follow_ups_on_another_policy_are_answered_in_context(lone_working):
         print(f"{'OK ' if top in expected else 'MISS'} {first!r} -> {follow!r} [{top}]")
     print(f"follow-ups on the lone working policy answered in context: {sum(results)}/{len(results)}")
     assert sum(results) >= 5, results  # measured 5/6: "and when I leave?" cites 2.1 first, 2.2 second
+
+
+# -- ten more conversations on other policies, live over REST ---------------------------------------------------
+# Written (questions and gold) from the policy text before any of them was run. One library of four policies, as a
+# school would load them: the Northfield staff mobile phone policy (dev), the Castlewellan photographic images and
+# Cromer acceptable use policies (dev), and the lone working fixture. Each turn is (message, gold): gold is the
+# policy id and a verbatim snippet of the clause that answers the message in its conversation, or None for the
+# first turn of a conversation whose answer is not scored. `NEW` marks a message that is a new question and must
+# NOT be taken in context.
+NEW = "new question"
+LIBRARY = {
+    "staff-mobile-phone-policy": "data/eval/policies/staff-mobile-phone-policy.txt",
+    "castlewellan-primary-photographic-images": "data/eval/dev/policies/castlewellan-primary-photographic-images",
+    "cromer-academy-staff-acceptable-use": "data/eval/dev/policies/cromer-academy-staff-acceptable-use",
+    "lone-working-policy": "tests/fixtures/policies/lone-working-policy.txt",
+}
+PHONES, PHOTOS, AUP, LONE = LIBRARY
+MORE_CONVERSATIONS = [
+    # a new subject: "what about X?" keeps the action (recording pupils) and replaces the device
+    [("Can I take photos of my class on my own phone?", None),
+     ("what about on a school iPad?", (PHONES, "Staff must use only school-issued devices to record"))],
+    # why: the reason is the policy's stated purpose
+    [("Do I have to keep my phone in a locker during the school day?", None),
+     ("why?", (PHONES, "Its main aim is to keep children safe"))],
+    # who approves
+    [("Can I keep my phone on me in class while my dad is in hospital?", None),
+     ("who has to agree to that?", (PHONES, "only with the prior agreement of the Headteacher"))],
+    # contact details
+    [("Who is the designated safeguarding lead?", None),
+     ("what's his phone number?", (PHONES, "Designated Safeguarding Lead (DSL): Mr Daniel Osei"))],
+    # "and on instagram?"
+    [("Can I post photos from the school trip on Facebook?", None),
+     ("and on instagram?", (PHONES, "post anything about the visit on social media"))],
+    # a follow-up that is really a new question
+    [("Can I use my phone in the staffroom?", None),
+     ("What should I do if my school laptop gets stolen?", (NEW, PHONES, "If a school-issued device is lost or stolen"))],
+    # three turns, each in the context of the one before
+    [("I lost my school iPad, who do I tell?", None),
+     ("how quickly?", (PHONES, "in any case within 24 hours")),
+     ("and if it's my own phone that has school email on it?", (PHONES, "If a personal device that has been used"))],
+    # three turns on the lone working policy: a form, then a new subject that keeps the context
+    [("How soon do I have to report a near miss?", None),
+     ("what form do I use?", (LONE, "using the school's incident form")),
+     ("and if I think working alone is unsafe?", (LONE, "Staff may refuse to work alone"))],
+    # contact details on the lone working policy
+    [("Do I need to tell anyone before working alone on site in the evening?", None),
+     ("what's the out of hours security number?", (LONE, "Out-of-hours security: 01632 960 399"))],
+    # what if: consent refused
+    [("Do I need permission to photograph children for the school website?", None),
+     ("what if the parents say no?", (PHOTOS, "Where parents or carers do not give their consent"))],
+    # how come: the reason is the Data Protection Act clause
+    [("Can I put photos of pupils in the local newspaper?", None),
+     ("how come?", (PHOTOS, "classified as personal data"))],
+    # who keeps the record
+    [("Do I have to sign anything before I get internet access?", None),
+     ("who keeps a record of it?", (AUP, "network manager will keep a record of this"))],
+    # a new question after an answer on another policy: not in context
+    [("Is the internet filtered at school?", None),
+     ("Can I use my school email to complain about a parent on a forum?", (NEW, AUP, "bring the school into disrepute"))],
+]
