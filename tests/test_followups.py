@@ -259,3 +259,75 @@ MORE_CONVERSATIONS = [
     [("Is the internet filtered at school?", None),
      ("Can I use my school email to complain about a parent on a forum?", (NEW, AUP, "bring the school into disrepute"))],
 ]
+
+
+@pytest.fixture(scope="module")
+def library_stack(tmp_path_factory):
+    """A second live stack (Rasa + action server) over one index of the four LIBRARY policies."""
+    import shutil
+    from pathlib import Path
+
+    from bot.ops.stack import MODEL, Stack
+    from knowledge.encoder import load_encoder
+    from knowledge.index import ingest
+    from knowledge.settings import get_settings
+    from tests.conftest import ROOT, free_port
+
+    if not MODEL.exists():
+        pytest.fail("No trained Rasa model: run `make model` (make test does this) first")
+    base = tmp_path_factory.mktemp("library")
+    files = []
+    for slug, path in LIBRARY.items():
+        source = ROOT / path
+        if source.is_dir():  # a dev folder: its Word copy, named by the folder so the policy id is the slug
+            source = source / "policy.docx"
+        files.append(Path(shutil.copyfile(source, base / f"{slug}{source.suffix}")))
+    ingest(files, base / "index", load_encoder(get_settings().model))
+    shutil.copytree(ROOT / "data" / "quizzes", base / "quizzes")
+    env = {"POLICY_COACH_QUIZZES": str(base / "quizzes"), "POLICY_COACH_VAR": str(base / "var"),
+           "DATABASE_URL": f"sqlite:///{base / 'coach.db'}", "POLICY_COACH_INDEX": str(base / "index")}
+    stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(), log_dir=base / "logs",
+                  env=env)
+    try:
+        stack.start_actions()
+        stack.start_rasa()
+        yield stack, env
+    finally:
+        stack.stop()
+
+
+def _cites(reply: dict, gold) -> bool:
+    top = (reply.get("citations") or [{}])[0]
+    policy, snippet = gold
+    return top.get("policy") == policy and " ".join(snippet.split()) in " ".join(str(top.get("text", "")).split())
+
+
+@pytest.mark.slow
+def test_more_follow_up_conversations_on_other_policies(library_stack):
+    stack, env = library_stack
+    scored = []
+    for turns in MORE_CONVERSATIONS:
+        sender = enrol(env["DATABASE_URL"])
+        first = turns[0][0]
+        for text, gold in turns:
+            reply = _answer(stack, sender, text)
+            chose = None
+            if reply.get("kind") == "policy_choice":  # the user picks the policy the conversation is about
+                wanted = next((g[-2] for _, g in turns if g), None)
+                chose = wanted
+                reply = _answer(stack, sender, '/ask_policy{"policy_choice":"%s"}' % wanted)
+            top = (reply.get("citations") or [{}])[0]
+            shown = f"[{reply.get('kind')} {top.get('policy')} {top.get('clause')}{' after a choice' if chose else ''}]"
+            if gold is None:
+                print(f"     {text!r} {shown}")
+                continue
+            new = gold[0] == NEW
+            if new:
+                ok = not reply.get("context") and _cites(reply, gold[1:])
+            else:
+                ok = (reply.get("kind") == "policy_answer" and not chose and _cites(reply, gold)
+                      and str(reply.get("context", "")).startswith(first[:30]))
+            scored.append(ok)
+            print(f"{'OK  ' if ok else 'MISS'} {text!r} {shown} context={reply.get('context')!r}")
+    print(f"more follow-up turns answered right: {sum(scored)}/{len(scored)}")
+    assert sum(scored) >= len(scored), scored  # the floor is set from the first measured run
