@@ -31,6 +31,10 @@ CONVERSATIONS = [
     ("who is responsible for this policy?", "ask_policy", False),  # "this policy" names the document
     ("Can I take a school laptop home?", "ask_policy", False),
     ("A pupil sent me a friend request on Facebook, what do I do?", "follow_up", True),  # the NLU decides
+    ("how quickly?", "ask_policy", True),  # a question word naming nothing asks about the last answer
+    ("when?", "nlu_fallback", True),
+    ("who is the dsl?", "ask_policy", False),
+    ("how quickly do I have to report an incident?", "ask_policy", False),
 ])
 def test_is_follow_up(text, intent, expected):
     assert is_follow_up(text, intent) is expected
@@ -38,6 +42,7 @@ def test_is_follow_up(text, intent, expected):
 
 def test_has_topic_tells_pointing_back_from_naming_something():
     assert not has_topic("why not?") and not has_topic("how come?") and not has_topic("what else?")
+    assert not has_topic("how quickly?") and not has_topic("how soon?") and has_topic("how do I report it?")
     assert has_topic("and on instagram?") and has_topic("who has to approve it?")
 
 
@@ -330,4 +335,9 @@ def test_more_follow_up_conversations_on_other_policies(library_stack):
             scored.append(ok)
             print(f"{'OK  ' if ok else 'MISS'} {text!r} {shown} context={reply.get('context')!r}")
     print(f"more follow-up turns answered right: {sum(scored)}/{len(scored)}")
-    assert sum(scored) >= len(scored), scored  # the floor is set from the first measured run
+    # Measured live (REST): 7/15 on the first run, before any change; 9/15 after "how quickly?" (a question word
+    # naming nothing) became a follow-up and form/deadline/reason follow-ups joined the NLU data (not these phrasings).
+    # The misses: "what about on a school iPad?" and "and on instagram?" keep the first answer's clause (4.1, 4.3);
+    # "why?"/"how come?" cite the rule again, not the purpose clause that gives its reason; "and if I think working
+    # alone is unsafe?" and "what's the out of hours security number?" are drowned by the earlier question's words.
+    assert sum(scored) >= 9, scored
