@@ -499,6 +499,21 @@ def test_follow_up_answer_shows_what_it_follows_on_from_then_the_bold_highlight(
     assert not reply.expander[0].proto.expanded
 
 
+def test_a_reload_or_new_tab_shows_the_conversation_so_far_to_that_person_only(env, seeded, rasa):
+    first = "Can I accept a friend request from a pupil?"
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value(first).run()
+    at.chat_input[0].set_value("what if they're my nephew?").run()
+    again = as_user(app(), seeded, "alice@school.example").run()  # a new browser session: a reload or a new tab
+    no_exceptions(again)
+    assert len(again.chat_message) == 4 and f"Following on from: {first}" in texts(again)
+    assert not [b for b in again.button if b.key == "todo-0"]  # the to-do card is for an empty chat
+    again.chat_input[0].set_value("why not?").run()
+    assert len(again.chat_message) == 6 and len(rasa.sent) == 3
+    other = as_user(app(), seeded, "bob@school.example").run()
+    assert not other.chat_message  # another person never sees it
+
+
 def test_why_typed_mid_quiz_shows_the_best_answer_and_its_clauses_without_answering(env, seeded, rasa):
     at = as_user(app(), seeded, "bob@school.example").run()
     at.button(key="suggest-Quiz me").click().run()
