@@ -163,6 +163,9 @@ def test_sign_in_ask_and_see_clause_6_3(ui, driver):
     assert "family members" in " ".join(
         e.text for e in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"] strong'))
     screenshot(driver, "chat-follow-up.png", 1400)
+    driver.refresh()  # a reload keeps the conversation, follow-up context included
+    wait_for(driver, lambda d: "Following on from: A pupil sent me a friend request" in body(d)
+             and "6.3 — 6 Personal Use of Social Media" in body(d), 90, "the conversation after a reload")
     # the citation links to the clause in the policy reader
     link = wait_for(driver, lambda d: next(a for a in d.find_elements(By.TAG_NAME, "a")
                                            if "Open 6.3 in the policy reader" in a.text), 30, "the reader link")
