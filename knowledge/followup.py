@@ -22,6 +22,8 @@ _BACK = re.compile(r"\b(?:it|they|them|their|theirs|that|those|these|he|she|him|
 
 
 # a question word leading a message that names nothing ("how quickly?", "when?", "who?") asks about the last answer
+# ... unless it names the document ("who owns this policy?": 1 of the 429 dev questions would have been taken as one)
+_DOCUMENT = re.compile(r"\b(?:polic(?:y|ies)|guidance|document)\b", re.I)
 _WH = re.compile(r"^\s*(?:who|whom|whose|what|when|where|which|why|how|by when|until when)\b", re.I)
 
 
@@ -34,7 +36,7 @@ def is_follow_up(text: str, intent: str | None = None) -> bool:
     """
     if intent == "follow_up":
         return True
-    if _WH.search(text) and not has_topic(text):
+    if _WH.search(text) and not has_topic(text) and not _DOCUMENT.search(text):
         return True
     words = tokens(text)
     if len(words) > 3:

@@ -34,6 +34,7 @@ CONVERSATIONS = [
     ("how quickly?", "ask_policy", True),  # a question word naming nothing asks about the last answer
     ("when?", "nlu_fallback", True),
     ("who is the dsl?", "ask_policy", False),
+    ("who owns this policy?", "ask_policy", False),  # names the document
     ("how quickly do I have to report an incident?", "ask_policy", False),
 ])
 def test_is_follow_up(text, intent, expected):
