@@ -21,14 +21,22 @@ _OPENERS = re.compile(r"^\s*(?:and|but|so|or|also|then|what if|what about|how ab
 _BACK = re.compile(r"\b(?:it|they|them|their|theirs|that|those|these|he|she|him|her|there)\b", re.I)
 
 
+# a question word leading a message that names nothing ("how quickly?", "when?", "who?") asks about the last answer
+# ... unless it names the document ("who owns this policy?": 1 of the 429 dev questions would have been taken as one)
+_DOCUMENT = re.compile(r"\b(?:polic(?:y|ies)|guidance|document)\b", re.I)
+_WH = re.compile(r"^\s*(?:who|whom|whose|what|when|where|which|why|how|by when|until when)\b", re.I)
+
+
 def is_follow_up(text: str, intent: str | None = None) -> bool:
     """Is a message elliptical, i.e. only meaningful after the previous question?
 
-    The NLU's follow_up intent decides; a message classified otherwise still counts when it is short and either
-    opens like a follow-up ("and…", "what if…", "why…") or points back ("it", "they", "that") with at most
-    three content words of its own.
+    The NLU's follow_up intent decides; a message classified otherwise still counts when it is a question word
+    with nothing of its own ("how quickly?", "when?"), or is short and either opens like a follow-up ("and…",
+    "what if…", "why…") or points back ("it", "they", "that") with at most three content words of its own.
     """
     if intent == "follow_up":
+        return True
+    if _WH.search(text) and not has_topic(text) and not _DOCUMENT.search(text):
         return True
     words = tokens(text)
     if len(words) > 3:
@@ -37,8 +45,9 @@ def is_follow_up(text: str, intent: str | None = None) -> bool:
 
 
 # words of a message that only points back at the last answer ("why was that wrong?", "explain please")
+# and words of degree or time that say nothing without it ("how quickly?", "how soon?")
 _EMPTY = {_stem(w) for w in "else long happen happens happened instead then true really exactly wrong right correct "
-                            "incorrect answer explain please mean".split()}
+                            "incorrect answer explain please mean quickly quick soon often fast early late".split()}
 
 
 def has_topic(text: str) -> bool:

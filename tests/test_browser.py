@@ -163,6 +163,9 @@ def test_sign_in_ask_and_see_clause_6_3(ui, driver):
     assert "family members" in " ".join(
         e.text for e in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"] strong'))
     screenshot(driver, "chat-follow-up.png", 1400)
+    driver.refresh()  # a reload keeps the conversation, follow-up context included
+    wait_for(driver, lambda d: "Following on from: A pupil sent me a friend request" in body(d)
+             and "6.3 — 6 Personal Use of Social Media" in body(d), 90, "the conversation after a reload")
     # the citation links to the clause in the policy reader
     link = wait_for(driver, lambda d: next(a for a in d.find_elements(By.TAG_NAME, "a")
                                            if "Open 6.3 in the policy reader" in a.text), 30, "the reader link")
@@ -229,7 +232,7 @@ def test_coordinator_dashboard(ui, driver, live_env):
     screenshot(driver, "dashboard.png", 2200)
 
 
-def test_sign_in_survives_a_reload_by_http_only_cookie_and_deep_links_survive_sign_in(ui, driver):
+def test_sign_in_survives_a_reload_by_http_only_cookie_and_deep_links_survive_sign_in(ui, driver, live_env):
     from selenium.webdriver.common.by import By
 
     driver.delete_all_cookies()
@@ -251,6 +254,10 @@ def test_sign_in_survives_a_reload_by_http_only_cookie_and_deep_links_survive_si
     driver.get(f"{ui}/training")  # so does a new page load (as in a new tab)
     wait_for(driver, lambda d: "My training" in d.find_element(By.TAG_NAME, "h1").text, 90,
              "my training page without signing in again")
+    driver.get(f"{ui}/dashboard")  # a coordinator URL opened by staff: told so, and still signed in
+    wait_for(driver, lambda d: "for the training coordinator" in body(d) and button(d, "Sign out"), 90,
+             "the coordinator-only notice for staff")
+    assert "Training dashboard" not in body(driver)
     settle(driver)
     button(driver, "Sign out").click()
     wait_for(driver, lambda d: not any(c["name"] == "policy_coach_session" for c in d.get_cookies()), 30,
@@ -261,3 +268,23 @@ def test_sign_in_survives_a_reload_by_http_only_cookie_and_deep_links_survive_si
     driver.add_cookie({"name": "policy_coach_session", "value": "eyJzaWQiOiJzYW0ifQ.forged.sig", "path": "/"})
     driver.refresh()
     wait_for(driver, lambda d: field(d, "Your name (as on the staff list)"), 90, "the sign-in form with a forged cookie")
+    # a coordinator page's URL opened before signing in is where the coordinator lands after signing in
+    driver.delete_all_cookies()
+    driver.get(f"{ui}/questions")
+
+    def coordinator_form(d):
+        try:
+            return field(d, "Coordinator email")
+        except StopIteration:
+            d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]").click()
+            return None
+
+    wait_for(driver, coordinator_form, 90, "the coordinator sign-in form on the questions URL").send_keys(
+        live_env["COORDINATOR_EMAIL"])
+    wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
+                                    if e.is_displayed()), 10, "the password box").send_keys(
+        live_env["COORDINATOR_PASSWORD"])
+    button(driver, "Sign in as coordinator").click()
+    wait_for(driver, lambda d: "/questions" in d.current_url
+             and "Unanswered questions" in d.find_element(By.TAG_NAME, "h1").text, 90,
+             "the questions page after the coordinator signs in")

@@ -31,6 +31,11 @@ CONVERSATIONS = [
     ("who is responsible for this policy?", "ask_policy", False),  # "this policy" names the document
     ("Can I take a school laptop home?", "ask_policy", False),
     ("A pupil sent me a friend request on Facebook, what do I do?", "follow_up", True),  # the NLU decides
+    ("how quickly?", "ask_policy", True),  # a question word naming nothing asks about the last answer
+    ("when?", "nlu_fallback", True),
+    ("who is the dsl?", "ask_policy", False),
+    ("who owns this policy?", "ask_policy", False),  # names the document
+    ("how quickly do I have to report an incident?", "ask_policy", False),
 ])
 def test_is_follow_up(text, intent, expected):
     assert is_follow_up(text, intent) is expected
@@ -38,6 +43,7 @@ def test_is_follow_up(text, intent, expected):
 
 def test_has_topic_tells_pointing_back_from_naming_something():
     assert not has_topic("why not?") and not has_topic("how come?") and not has_topic("what else?")
+    assert not has_topic("how quickly?") and not has_topic("how soon?") and has_topic("how do I report it?")
     assert has_topic("and on instagram?") and has_topic("who has to approve it?")
 
 
@@ -199,3 +205,140 @@ def test_follow_ups_on_another_policy_are_answered_in_context(lone_working):
         print(f"{'OK ' if top in expected else 'MISS'} {first!r} -> {follow!r} [{top}]")
     print(f"follow-ups on the lone working policy answered in context: {sum(results)}/{len(results)}")
     assert sum(results) >= 5, results  # measured 5/6: "and when I leave?" cites 2.1 first, 2.2 second
+
+
+# -- ten more conversations on other policies, live over REST ---------------------------------------------------
+# Written (questions and gold) from the policy text before any of them was run. One library of four policies, as a
+# school would load them: the Northfield staff mobile phone policy (dev), the Castlewellan photographic images and
+# Cromer acceptable use policies (dev), and the lone working fixture. Each turn is (message, gold): gold is the
+# policy id and a verbatim snippet of the clause that answers the message in its conversation, or None for the
+# first turn of a conversation whose answer is not scored. `NEW` marks a message that is a new question and must
+# NOT be taken in context.
+NEW = "new question"
+LIBRARY = {
+    "staff-mobile-phone-policy": "data/eval/policies/staff-mobile-phone-policy.txt",
+    "castlewellan-primary-photographic-images": "data/eval/dev/policies/castlewellan-primary-photographic-images",
+    "cromer-academy-staff-acceptable-use": "data/eval/dev/policies/cromer-academy-staff-acceptable-use",
+    "lone-working-policy": "tests/fixtures/policies/lone-working-policy.txt",
+}
+PHONES, PHOTOS, AUP, LONE = LIBRARY
+MORE_CONVERSATIONS = [
+    # a new subject: "what about X?" keeps the action (recording pupils) and replaces the device
+    [("Can I take photos of my class on my own phone?", None),
+     ("what about on a school iPad?", (PHONES, "Staff must use only school-issued devices to record"))],
+    # why: the reason is the policy's stated purpose
+    [("Do I have to keep my phone in a locker during the school day?", None),
+     ("why?", (PHONES, "Its main aim is to keep children safe"))],
+    # who approves
+    [("Can I keep my phone on me in class while my dad is in hospital?", None),
+     ("who has to agree to that?", (PHONES, "only with the prior agreement of the Headteacher"))],
+    # contact details
+    [("Who is the designated safeguarding lead?", None),
+     ("what's his phone number?", (PHONES, "Designated Safeguarding Lead (DSL): Mr Daniel Osei"))],
+    # "and on instagram?"
+    [("Can I post photos from the school trip on Facebook?", None),
+     ("and on instagram?", (PHONES, "post anything about the visit on social media"))],
+    # a follow-up that is really a new question
+    [("Can I use my phone in the staffroom?", None),
+     ("What should I do if my school laptop gets stolen?", (NEW, PHONES, "If a school-issued device is lost or stolen"))],
+    # three turns, each in the context of the one before
+    [("I lost my school iPad, who do I tell?", None),
+     ("how quickly?", (PHONES, "in any case within 24 hours")),
+     ("and if it's my own phone that has school email on it?", (PHONES, "If a personal device that has been used"))],
+    # three turns on the lone working policy: a form, then a new subject that keeps the context
+    [("How soon do I have to report a near miss?", None),
+     ("what form do I use?", (LONE, "using the school's incident form")),
+     ("and if I think working alone is unsafe?", (LONE, "Staff may refuse to work alone"))],
+    # contact details on the lone working policy
+    [("Do I need to tell anyone before working alone on site in the evening?", None),
+     ("what's the out of hours security number?", (LONE, "Out-of-hours security: 01632 960 399"))],
+    # what if: consent refused
+    [("Do I need permission to photograph children for the school website?", None),
+     ("what if the parents say no?", (PHOTOS, "Where parents or carers do not give their consent"))],
+    # how come: the reason is the Data Protection Act clause
+    [("Can I put photos of pupils in the local newspaper?", None),
+     ("how come?", (PHOTOS, "classified as personal data"))],
+    # who keeps the record
+    [("Do I have to sign anything before I get internet access?", None),
+     ("who keeps a record of it?", (AUP, "network manager will keep a record of this"))],
+    # a new question after an answer on another policy: not in context
+    [("Is the internet filtered at school?", None),
+     ("Can I use my school email to complain about a parent on a forum?", (NEW, AUP, "bring the school into disrepute"))],
+]
+
+
+@pytest.fixture(scope="module")
+def library_stack(tmp_path_factory):
+    """A second live stack (Rasa + action server) over one index of the four LIBRARY policies."""
+    import shutil
+    from pathlib import Path
+
+    from bot.ops.stack import MODEL, Stack
+    from knowledge.encoder import load_encoder
+    from knowledge.index import ingest
+    from knowledge.settings import get_settings
+    from tests.conftest import ROOT, free_port
+
+    if not MODEL.exists():
+        pytest.fail("No trained Rasa model: run `make model` (make test does this) first")
+    base = tmp_path_factory.mktemp("library")
+    files = []
+    for slug, path in LIBRARY.items():
+        source = ROOT / path
+        if source.is_dir():  # a dev folder: its Word copy, named by the folder so the policy id is the slug
+            source = source / "policy.docx"
+        files.append(Path(shutil.copyfile(source, base / f"{slug}{source.suffix}")))
+    ingest(files, base / "index", load_encoder(get_settings().model))
+    shutil.copytree(ROOT / "data" / "quizzes", base / "quizzes")
+    env = {"POLICY_COACH_QUIZZES": str(base / "quizzes"), "POLICY_COACH_VAR": str(base / "var"),
+           "DATABASE_URL": f"sqlite:///{base / 'coach.db'}", "POLICY_COACH_INDEX": str(base / "index")}
+    stack = Stack(rasa_port=free_port(), action_port=free_port(), ui_port=free_port(), log_dir=base / "logs",
+                  env=env)
+    try:
+        stack.start_actions()
+        stack.start_rasa()
+        yield stack, env
+    finally:
+        stack.stop()
+
+
+def _cites(reply: dict, gold) -> bool:
+    top = (reply.get("citations") or [{}])[0]
+    policy, snippet = gold
+    return top.get("policy") == policy and " ".join(snippet.split()) in " ".join(str(top.get("text", "")).split())
+
+
+@pytest.mark.slow
+def test_more_follow_up_conversations_on_other_policies(library_stack):
+    stack, env = library_stack
+    scored = []
+    for turns in MORE_CONVERSATIONS:
+        sender = enrol(env["DATABASE_URL"])
+        first = turns[0][0]
+        for text, gold in turns:
+            reply = _answer(stack, sender, text)
+            chose = None
+            if reply.get("kind") == "policy_choice":  # the user picks the policy the conversation is about
+                wanted = next((g[-2] for _, g in turns if g), None)
+                chose = wanted
+                reply = _answer(stack, sender, '/ask_policy{"policy_choice":"%s"}' % wanted)
+            top = (reply.get("citations") or [{}])[0]
+            shown = f"[{reply.get('kind')} {top.get('policy')} {top.get('clause')}{' after a choice' if chose else ''}]"
+            if gold is None:
+                print(f"     {text!r} {shown}")
+                continue
+            new = gold[0] == NEW
+            if new:
+                ok = not reply.get("context") and _cites(reply, gold[1:])
+            else:
+                ok = (reply.get("kind") == "policy_answer" and not chose and _cites(reply, gold)
+                      and str(reply.get("context", "")).startswith(first[:30]))
+            scored.append(ok)
+            print(f"{'OK  ' if ok else 'MISS'} {text!r} {shown} context={reply.get('context')!r}")
+    print(f"more follow-up turns answered right: {sum(scored)}/{len(scored)}")
+    # Measured live (REST): 7/15 on the first run, before any change; 9/15 after "how quickly?" (a question word
+    # naming nothing) became a follow-up and form/deadline/reason follow-ups joined the NLU data (not these phrasings).
+    # The misses: "what about on a school iPad?" and "and on instagram?" keep the first answer's clause (4.1, 4.3);
+    # "why?"/"how come?" cite the rule again, not the purpose clause that gives its reason; "and if I think working
+    # alone is unsafe?" and "what's the out of hours security number?" are drowned by the earlier question's words.
+    assert sum(scored) >= 9, scored

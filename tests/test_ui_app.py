@@ -13,6 +13,7 @@ from bot.training import accounts
 from bot.training import reports
 from bot.training.store import Store
 from knowledge.encoder import HashingEncoder
+from knowledge.followup import has_topic, in_context, is_follow_up
 from knowledge import highlight
 from knowledge.index import ingest, load
 from knowledge.search import Answer, Searcher, normalise_question
@@ -387,6 +388,7 @@ class FakeRasa:
         self.searcher = Searcher(self.index, HashingEncoder())
         self.sent: list[tuple[str, str]] = []  # (the roster member the chat id maps to, text)
         self.chat_ids: list[str] = []
+        self.last: dict[str, str] = {}  # each member's last question (the bot's last_question slot)
 
     def cite(self, clause_id: str) -> dict:
         c = self.index.find("social-media-policy", clause_id)
@@ -415,12 +417,28 @@ class FakeRasa:
             return out
         if "<script>" in text:
             return [{"kind": "out_of_scope", "message": "I can't find that in the policy.", "contacts": []}]
+        running = self.engine.current(sender)
+        if running is not None:  # a typed reply mid-quiz, in the order bot/actions/quiz.py tries it
+            outcome = self.engine.answer(sender, text)
+            assert outcome.status != "answered", f"{text!r} was stored as a quiz answer"
+            if is_follow_up(text) and not has_topic(text):
+                answered = self.engine.last_answered(sender)
+                cites = [self.cite(c) for c in answered.scenario.clauses] if answered else []
+                text_, payload = messages.quiz_explain(answered, outcome.question.position, cites)
+                resume, notice = messages.notice("quiz_resume", "Back to the quiz:")
+                return [{**payload, "text": text_}, {**notice, "text": resume}, self.question(running)]
+        # a follow-up is searched with the previous question, as bot/actions/policy.py does
+        previous = self.last.get(sender)
+        context = previous if previous and is_follow_up(text) else None
+        question = in_context(previous, text) if context else text
         # the real highlight and message code on clause 6.3 (the hashing encoder would not pick clauses well)
         row = next(i for i, c in enumerate(self.index.clauses) if c.clause == "6.3")
         cites = [self.searcher._citation(row, 0.9)]
-        found = highlight.highlights(self.searcher, text, cites)
-        answer = Answer(True, highlight.answer_message(text, cites, found), cites, highlights=found)
-        text_, payload = messages.policy_answer(answer.to_dict())
+        focus = text if context else None
+        found = highlight.highlights(self.searcher, question, cites, focus=focus)
+        answer = Answer(True, highlight.answer_message(focus or question, cites, found), cites, highlights=found)
+        self.last[sender] = question
+        text_, payload = messages.policy_answer({**answer.to_dict(), "question": question}, context=context)
         return [{**payload, "text": text_}]
 
     @staticmethod
@@ -462,6 +480,60 @@ def test_chat_answer_leads_with_the_bold_highlight_then_the_collapsed_clause(env
     lead = highlight.lead_in("Can I accept a friend request from a pupil?", sentence)
     assert lines[0].startswith(lead) if lead else lines[0].startswith("The Guidance")
     assert not reply.expander[0].proto.expanded  # the full clause waits in the expander
+
+
+def test_follow_up_answer_shows_what_it_follows_on_from_then_the_bold_highlight(env, seeded, rasa):
+    first = "Can I accept a friend request from a pupil?"
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value(first).run()
+    at.chat_input[0].set_value("what if they're my nephew?").run()
+    no_exceptions(at)
+    assert rasa.sent[-1] == ("alice@school.example", "what if they're my nephew?")  # the app sends what was typed
+    assert len(at.chat_message) == 4
+    assert not any("Following on from" in c.value for c in at.chat_message[1].caption)  # the first follows nothing
+    reply = at.chat_message[3]
+    assert reply.caption[0].value.replace("\\", "") == f"Following on from: {first}"  # shown before the answer
+    lines = [m.value.replace("\\", "") for m in reply.markdown]
+    assert "clause 6.3 (Personal Use of Social Media), says:" in lines[0]
+    assert lines[1].startswith("**") and lines[1].strip("*") in rasa.index.find("social-media-policy", "6.3").text
+    assert not reply.expander[0].proto.expanded
+
+
+def test_a_reload_or_new_tab_shows_the_conversation_so_far_to_that_person_only(env, seeded, rasa):
+    first = "Can I accept a friend request from a pupil?"
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value(first).run()
+    at.chat_input[0].set_value("what if they're my nephew?").run()
+    again = as_user(app(), seeded, "alice@school.example").run()  # a new browser session: a reload or a new tab
+    no_exceptions(again)
+    assert len(again.chat_message) == 4 and f"Following on from: {first}" in texts(again)
+    assert not [b for b in again.button if b.key == "todo-0"]  # the to-do card is for an empty chat
+    again.chat_input[0].set_value("why not?").run()
+    assert len(again.chat_message) == 6 and len(rasa.sent) == 3
+    other = as_user(app(), seeded, "bob@school.example").run()
+    assert not other.chat_message  # another person never sees it
+
+
+def test_why_typed_mid_quiz_shows_the_best_answer_and_its_clauses_without_answering(env, seeded, rasa):
+    at = as_user(app(), seeded, "bob@school.example").run()
+    at.button(key="suggest-Quiz me").click().run()
+    at.chat_input[0].set_value("why?").run()  # before the first answer: how to answer
+    no_exceptions(at)
+    explain = [m for m in at.chat_message if m.info and "Pick the option" in m.info[0].value]
+    assert explain, texts(at)
+    options = [b for b in at.button if b.key and b.key.endswith(("-A", "-B", "-C", "-D")) and not b.disabled]
+    options[0].click().run()
+    at.chat_input[0].set_value("why not?").run()
+    no_exceptions(at)
+    answered = rasa.engine.last_answered("bob@school.example")
+    best = answered.scenario.correct_option
+    [reply] = [m for m in at.chat_message if m.info and "the best answer was" in m.info[0].value]
+    assert reply.info[0].value.replace("\\", "").startswith(f'About question 1: the best answer was "{best.text}"')
+    assert best.feedback.split()[0] in " ".join(m.value for m in reply.markdown).replace("\\", "")
+    labels = [e.label.replace("\\", "") for e in reply.expander]
+    assert [label.split(" — ")[0] for label in labels] == list(answered.scenario.clauses)
+    assert "Back to the quiz:" in texts(at) and "Question 2 of 2" in texts(at)
+    assert reports.my_attempts(seeded, "bob@school.example")[0]["answered"] == 1  # "why not?" is no answer
 
 
 def test_thumbs_down_is_stored_for_the_signed_in_user_and_shown_to_the_coordinator(env, seeded, rasa):

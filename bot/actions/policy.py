@@ -40,7 +40,7 @@ class ActionAnswerPolicy(Action):
             question = previous
         elif is_follow_up(text, intent) and previous:
             question, context, focus = in_context(previous, text), previous, text
-        elif intent == "follow_up" and not has_topic(text):
+        elif (intent == "follow_up" or is_follow_up(text, intent)) and not has_topic(text):
             # "why not?" with nothing before it: searching it alone would cite a random clause
             send(dispatcher, messages.no_context(text))
             return []

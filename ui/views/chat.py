@@ -13,6 +13,7 @@ from knowledge.settings import get_settings
 from ui import rasa_client, session
 from ui.render import bot_message, escape_md
 
+MAX_TURNS = 200  # turns kept for a reload (user and bot turns; older ones are dropped)
 SUGGESTIONS = [
     ("Quiz me", "/start_quiz"),
     ("My progress", "/show_progress"),
@@ -141,10 +142,11 @@ def render() -> None:
     settings = get_settings()
     st.title("Ask & practise")
     st.caption("Ask about the policy in your own words, or say **quiz me**. Answers quote the policy's own words.")
+    # after a reload or in a new tab the conversation so far comes back (Rasa's tracker still holds its context)
+    history = st.session_state.setdefault("history", session.conversation(user))
     prompt = st.chat_input("Ask a question about the policy…", max_chars=settings.max_question_chars)
     if prompt:
         _queue(prompt)
-    history = st.session_state.setdefault("history", [])
     if not history:
         _todo_card(user)
         st.markdown("Try one of these:")
@@ -174,4 +176,5 @@ def render() -> None:
             with st.spinner("Looking that up…"):
                 replies = _reply(user, awaiting)
         history.append({"role": "bot", "messages": replies})
+        del history[:-MAX_TURNS]
         st.rerun()
