@@ -29,7 +29,7 @@ from knowledge.search import Lexicon, OutOfScope, Searcher, clean_question
 from knowledge.settings import ROOT, get_settings
 
 SOCIAL = ROOT / "data" / "policies" / "social-media-policy.md"
-OOS_FEATURES = ("dense", "anchor", "coverage", "topic", "lift")
+OOS_FEATURES = ("dense", "anchor", "coverage", "topic", "lift", "topicgap")
 
 
 def _size(directory: Path) -> int:
