@@ -19,9 +19,10 @@ knowledge... never a school-policy topic) are embedded once; a question is refus
 clause's dense similarity less its policy's background (what the anchors reach in that policy). Topic coverage is the
 share of the question's topical words (not everyday school words) that the policy of the best clause uses at all,
 directly or through the lexicon: it refuses school-policy questions about another policy's topic ("can pupils use
-their phones at break" put to a social media policy). The topic gap is that coverage less the anchors' mean best
-coverage by the loaded policies: the more policies (and words) a library holds, the more of an off-topic question's
-words some policy uses by chance, and the gap removes that, so refusal does not weaken as policies are added. Its
+their phones at break" put to a social media policy). The topic gap is the best coverage by any loaded policy less
+the anchors' mean best coverage by the loaded policies: the more policies (and words) a library holds, the more of an
+off-topic question's words some policy uses by chance, and the gap removes that, so refusal does not weaken as
+policies are added. Its
 coefficients are data fitted on the dev sets (data/retrieval/oos.yml).
 """
 from __future__ import annotations
@@ -277,7 +278,7 @@ class OutOfScope:
     topic: float = 0.0  # share of the question's topical words found anywhere in the loaded policies ...
     topic_cap: float = 1.0  # ... counted up to this share: above it, more coverage is no more evidence
     lift: float = 0.0  # best dense similarity less the policy's background level (Searcher._policy_background)
-    topicgap: float = 0.0  # topic coverage less the anchors' mean best topic coverage by the loaded policies
+    topicgap: float = 0.0  # best topic coverage by a loaded policy less the anchors' mean best coverage (same library)
     threshold: float = 0.5
 
     def probability(self, dense: float, anchor: float, coverage: float, topic: float = 1.0, lift: float = 0.0,
@@ -390,6 +391,7 @@ class Ranking:
     anchor: float
     order: np.ndarray
     topic: float = 1.0  # topic coverage of the question by the policy of the best clause
+    topic_max: float = 1.0  # ... and by the best-covering loaded policy
     qvec: np.ndarray | None = None  # the question's embedding (reused to pick the highlighted sentence)
 
 
@@ -617,7 +619,7 @@ class Searcher:
         anchor = float((self._anchors @ qvec).max()) if len(self._anchors) else -1.0
         order = np.argsort(-combined, kind="stable")
         topic = float(topics[self._clause_policy[order[0]]]) if n else 1.0
-        return Ranking(combined, dense, keyword, base, anchor, order, topic, qvec)
+        return Ranking(combined, dense, keyword, base, anchor, order, topic, float(topics.max()) if n else 1.0, qvec)
 
     def _evidence(self, combined: np.ndarray, pool: int = 200, depth: int = 3) -> np.ndarray:
         """Each policy's mean score over its `depth` best clauses among the `pool` best overall, less the best
@@ -654,7 +656,7 @@ class Searcher:
         dense = float(ranking.dense[best])
         return {"dense": dense, "anchor": ranking.anchor, "coverage": self.bm25.coverage(ranking.terms, best),
                 "topic": ranking.topic, "lift": dense - float(self._background[self._clause_policy[best]]),
-                "topicgap": ranking.topic - self._anchor_topic}
+                "topicgap": ranking.topic_max - self._anchor_topic}
 
     def in_scope(self, ranking: Ranking) -> tuple[bool, float]:
         """Is the best match good enough to answer? Returns (decision, confidence)."""

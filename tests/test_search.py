@@ -308,9 +308,10 @@ def test_library_answers_from_the_policy_the_question_is_about(library_searcher)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="issue 11 requirement NOT MET: SM dev off-topic questions refused 23 alone vs 19 in the "
-                          "4-policy dev library (run of 06:32 UTC); on the test sets 88% -> 62%. Kept to show the gap.")
 def test_refusal_does_not_get_worse_in_a_library(library_searcher, real_searcher, mobile_searcher):
+    """Off-topic questions are refused in a 4-policy library at least as often as alone (dev sets). It failed (23 alone
+    vs 19 in the library on Social Media) until the decision compared the question's topic coverage with what the
+    anchor questions reach in the same library (OutOfScope.topicgap)."""
     for alone, path in ((real_searcher, EVAL), (mobile_searcher, MOBILE_EVAL)):
         # other_policy rows ask about a topic another library policy covers (pupils' phones): off-topic alone only
         off_topic = [r for r in load_set(path) if r.get("oos") and not r.get("other_policy")]
@@ -344,7 +345,9 @@ def test_topic_gap_allows_for_the_words_a_bigger_library_knows(hashing_searcher,
     assert hashing_library._anchor_topic > hashing_searcher._anchor_topic
     for searcher in (hashing_searcher, hashing_library):
         features = searcher.oos_features(searcher._ranking("where do i park on the first day of term?"))
-        assert features["topicgap"] == pytest.approx(features["topic"] - searcher._anchor_topic)
+        ranking = searcher._ranking("where do i park on the first day of term?")
+        assert features["topicgap"] == pytest.approx(ranking.topic_max - searcher._anchor_topic)
+        assert ranking.topic_max == pytest.approx(searcher.topic_coverage("where do i park on the first day of term?"))
 
 
 def test_library_evaluation_reports_the_policy_offered_and_the_choice_prompts(hashing_library):
