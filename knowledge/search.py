@@ -306,6 +306,14 @@ class OutOfScope:
 _NAME_END = frozenset({"policy", "guidance", "guidelines", "rules", "agreement", "procedure"})
 
 
+@lru_cache(maxsize=1)
+def _school_name_words() -> frozenset[str]:
+    """Stems of the words of a school's name in a title ("... for Little Heath Primary School"): a question saying
+    "primary school" does not name that school's policy."""
+    return frozenset(_stem(w) for w in """primary secondary school academy college nursery preschool pre infant junior
+        first middle high trust federation church catholic ce cofe vc va st saint model""".split())
+
+
 def strip_policy_name(text: str, titles: list[str]) -> str:
     """Replace a policy named by its title words ("the staff phone policy") with "the policy".
 
@@ -453,7 +461,7 @@ class Searcher:
                         self._title_policies.setdefault(_stem(word), set()).add(number[key])
                 stems = tokens(str(meta.get("title") or ""))
                 for pair in zip(stems, stems[1:]):
-                    if not set(pair) <= topic_generic() | _NAME_END:
+                    if not set(pair) <= topic_generic() | _NAME_END and not set(pair) & _school_name_words():
                         self._title_pairs.setdefault(pair, set()).add(number[key])
         self._anchors = _anchor_vectors(encoder, retrieval_dir / "anchors.yml")
         self._background = self._policy_background(index)

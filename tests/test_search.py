@@ -8,7 +8,7 @@ import pytest
 
 from knowledge.encoder import load_encoder
 from knowledge.evaluate import evaluate, load_set
-from knowledge.index import KIND_QUESTION, embedding_texts_with_kinds, ingest, load
+from knowledge.index import KIND_QUESTION, PolicyIndex, embedding_texts_with_kinds, ingest, load
 from knowledge.parser import parse_file
 from knowledge.search import BM25, Lexicon, Searcher, clean_question, strip_policy_name, tokens
 from knowledge.settings import get_settings
@@ -338,6 +338,18 @@ def test_a_title_phrase_names_its_policy_without_the_word_policy(hashing_library
     assert named("what do the social media rules say about friend requests") == {"social-media-policy"}
     assert named("is my mobile phone allowed in the classroom?") == {"staff-mobile-phone-policy"}
     assert named("can i post a photo of the class trip?") == set()  # no title phrase: no policy is named
+
+
+def test_a_school_name_in_a_title_does_not_name_the_policy(hashing_library):
+    index = hashing_library.index
+    policies = {k: dict(v) for k, v in index.policies.items()}
+    policies["lone-working-policy"]["title"] = "Lone Working Policy for Little Heath Primary School"
+    renamed = Searcher(PolicyIndex(policies, index.clauses, index.vectors, index.owners, index.model, index.dim,
+                                   kinds=index.kinds), load_encoder("hashing"), lexicon=Lexicon.load(LEXICON))
+    ids = renamed._policy_ids
+    assert [ids[p] for p in renamed.named_policies("do the lone working rules cover home visits?")] == [
+        "lone-working-policy"]
+    assert renamed.named_policies("at a primary school can i keep my phone on me?") == []
 
 
 def test_topic_gap_allows_for_the_words_a_bigger_library_knows(hashing_searcher, hashing_library):
