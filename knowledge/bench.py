@@ -29,7 +29,7 @@ from knowledge.search import Lexicon, OutOfScope, Searcher, clean_question
 from knowledge.settings import ROOT, get_settings
 
 SOCIAL = ROOT / "data" / "policies" / "social-media-policy.md"
-OOS_FEATURES = ("dense", "anchor", "coverage", "topic", "lift")
+OOS_FEATURES = ("dense", "anchor", "coverage", "topic", "lift", "topicgap")
 
 
 def _size(directory: Path) -> int:
@@ -142,11 +142,15 @@ def _latency(searcher: Searcher, questions: list[str], *, new: bool = True) -> t
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
-def _fmt(r: dict) -> str:
+def _fmt(r: dict, library: bool = False) -> str:
     oos = f"{r['oos_refused']:.0%}" if r.get("oos_refused") is not None else "  -"
     first = f"{r['first_policy']:.0%}" if r.get("first_policy") is not None else "  -"
-    return (f"R@1 {r['recall@1']:.2f} R@3 {r['recall@3']:.2f} R@5 {r['recall@5']:.2f} MRR {r['mrr']:.2f} "
+    line = (f"R@1 {r['recall@1']:.2f} R@3 {r['recall@3']:.2f} R@5 {r['recall@5']:.2f} MRR {r['mrr']:.2f} "
             f"off-topic refused {oos:>4} in-scope refused {r['in_scope_refused']:.0%} first-policy {first:>4}")
+    if library and r.get("policy_offered") is not None:
+        # strict first citation beside: the right policy among those shown (citations or choice buttons)
+        line += f" offered {r['policy_offered']:.0%} choice-prompt {r['policy_prompt']:.0%}"
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  alone    {_fmt(evaluate(alone[item.name], rows))}")
             if item.split in libraries:
                 lib = libraries[item.split]
-                print(f"  library  {_fmt(evaluate(lib, rows, policies=set(item.policy_ids)))}"
+                print(f"  library  {_fmt(evaluate(lib, rows, policies=set(item.policy_ids)), library=True)}"
                       f"  ({len(lib.index.policies)} policies)")
             if not args.no_baseline:
                 from knowledge.baseline import ChunkBaseline  # noqa: PLC0415

@@ -175,7 +175,7 @@ def cmd_eval(args) -> int:
         return 1
     if args.json:
         keys = ["n", "recall@1", "recall@3", "recall@5", "mrr", "oos_refused", "in_scope_refused", "first_policy",
-                "p50_ms", "p95_ms"]
+                "p50_ms", "p95_ms", "policy_offered", "policy_prompt"]
         out = {k: result[k] for k in keys}
         out["questions"] = [{k: d[k] for k in ("q", "rank", "top", "refused")} for d in result["questions"]]
         print(json.dumps(out, ensure_ascii=False))

@@ -126,11 +126,16 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
 
     An in-scope question that is refused counts as a miss at every k. With `policies`, a hit must also come from
     one of those policies (the library case), and `first_policy` is the share of answered in-scope questions whose
-    first citation is from one of them.
+    first citation is from one of them. Beside that strict figure, `policy_offered` is the share whose answer offers
+    one of them at all: a labelled citation, or a button of the policy-choice prompt the bot shows when two policies
+    answer about equally (knowledge.followup.policy_tie); `policy_prompt` is the share of answered in-scope
+    questions that get that prompt (a prompt on every question would be useless, so both are reported).
     """
+    from knowledge.followup import policy_tie  # noqa: PLC0415 - followup builds on search; only the library needs it
+
     hits = {1: 0, 3: 0, 5: 0}
     rr = 0.0
-    in_scope = oos = oos_refused = in_refused = first_ok = answered_in = 0
+    in_scope = oos = oos_refused = in_refused = first_ok = answered_in = offered = prompted = 0
     latencies = []
     questions = []
     searcher.ask("warm up")
@@ -156,11 +161,18 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
         for cut in hits:
             hits[cut] += int(counted is not None and counted <= cut)
         rr += 1.0 / counted if counted else 0.0
+        detail = {"q": row["q"], "gold": row["gold"], "rank": counted, "refused": refused,
+                  "top": [f"{c.policy}:{c.clause}" for c in ranked[:3]]}
         if not refused:
             answered_in += 1
             first_ok += int(policies is None or (first is not None and first.policy in policies))
-        questions.append({"q": row["q"], "gold": row["gold"], "rank": counted, "refused": refused,
-                          "top": [f"{c.policy}:{c.clause}" for c in ranked[:3]]})
+            tie = policy_tie(searcher, row["q"], answer) if policies else None
+            shown = {c.policy for c in answer.citations} | {p for p, _ in (tie.policies if tie else [])}
+            offered += int(policies is None or bool(shown & policies))
+            prompted += int(tie is not None)
+            if tie is not None:
+                detail["choice"] = [p for p, _ in tie.policies]
+        questions.append(detail)
     n_in = max(in_scope, 1)
     return {
         "n": len(rows),
@@ -173,6 +185,8 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
         "oos_refused": oos_refused / oos if oos else None,
         "in_scope_refused": in_refused / n_in,
         "first_policy": first_ok / answered_in if answered_in else None,
+        "policy_offered": offered / answered_in if answered_in else None,
+        "policy_prompt": prompted / answered_in if answered_in else None,
         "p50_ms": float(np.percentile(latencies, 50)) if latencies else 0.0,
         "p95_ms": float(np.percentile(latencies, 95)) if latencies else 0.0,
         "questions": questions,

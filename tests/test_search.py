@@ -8,7 +8,7 @@ import pytest
 
 from knowledge.encoder import load_encoder
 from knowledge.evaluate import evaluate, load_set
-from knowledge.index import KIND_QUESTION, embedding_texts_with_kinds, ingest, load
+from knowledge.index import KIND_QUESTION, PolicyIndex, embedding_texts_with_kinds, ingest, load
 from knowledge.parser import parse_file
 from knowledge.search import BM25, Lexicon, Searcher, clean_question, strip_policy_name, tokens
 from knowledge.settings import get_settings
@@ -308,12 +308,68 @@ def test_library_answers_from_the_policy_the_question_is_about(library_searcher)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="issue 11 requirement NOT MET: SM dev off-topic questions refused 23 alone vs 19 in the "
-                          "4-policy dev library (run of 06:32 UTC); on the test sets 88% -> 62%. Kept to show the gap.")
 def test_refusal_does_not_get_worse_in_a_library(library_searcher, real_searcher, mobile_searcher):
+    """Off-topic questions are refused in a 4-policy library at least as often as alone (dev sets). It failed (23 alone
+    vs 19 in the library on Social Media) until the decision compared the question's topic coverage with what the
+    anchor questions reach in the same library (OutOfScope.topicgap)."""
     for alone, path in ((real_searcher, EVAL), (mobile_searcher, MOBILE_EVAL)):
         # other_policy rows ask about a topic another library policy covers (pupils' phones): off-topic alone only
         off_topic = [r for r in load_set(path) if r.get("oos") and not r.get("other_policy")]
         refused_alone = sum(not alone.ask(r["q"]).answered for r in off_topic)
         refused_library = sum(not library_searcher.ask(r["q"]).answered for r in off_topic)
         assert refused_library >= refused_alone, (path.name, refused_alone, refused_library)
+
+
+# -- fast: the library case with the hashing encoder -------------------------------------------------------
+@pytest.fixture(scope="module")
+def hashing_library(tmp_path_factory) -> Searcher:
+    from knowledge.evaluate import dev_library_extra
+
+    directory = tmp_path_factory.mktemp("hashing-library") / "index"
+    ingest([SOCIAL, MOBILE, *dev_library_extra()], directory, load_encoder("hashing"))
+    return Searcher(load(directory), load_encoder("hashing"), lexicon=Lexicon.load(LEXICON))
+
+
+def test_a_title_phrase_names_its_policy_without_the_word_policy(hashing_library):
+    def named(question):
+        return {hashing_library._policy_ids[p] for p in hashing_library.named_policies(question)}
+
+    assert named("does lone working cover home visits?") == {"lone-working-policy"}
+    assert named("what do the social media rules say about friend requests") == {"social-media-policy"}
+    assert named("is my mobile phone allowed in the classroom?") == {"staff-mobile-phone-policy"}
+    assert named("can i post a photo of the class trip?") == set()  # no title phrase: no policy is named
+
+
+def test_a_school_name_in_a_title_does_not_name_the_policy(hashing_library):
+    index = hashing_library.index
+    policies = {k: dict(v) for k, v in index.policies.items()}
+    policies["lone-working-policy"]["title"] = "Lone Working Policy for Little Heath Primary School"
+    renamed = Searcher(PolicyIndex(policies, index.clauses, index.vectors, index.owners, index.model, index.dim,
+                                   kinds=index.kinds), load_encoder("hashing"), lexicon=Lexicon.load(LEXICON))
+    ids = renamed._policy_ids
+    assert [ids[p] for p in renamed.named_policies("do the lone working rules cover home visits?")] == [
+        "lone-working-policy"]
+    assert renamed.named_policies("at a primary school can i keep my phone on me?") == []
+
+
+def test_topic_gap_allows_for_the_words_a_bigger_library_knows(hashing_searcher, hashing_library):
+    # the anchors (generic off-topic questions) find more of their words in four policies than in one
+    assert hashing_library._anchor_topic > hashing_searcher._anchor_topic
+    for searcher in (hashing_searcher, hashing_library):
+        features = searcher.oos_features(searcher._ranking("where do i park on the first day of term?"))
+        ranking = searcher._ranking("where do i park on the first day of term?")
+        assert features["topicgap"] == pytest.approx(ranking.topic_max - searcher._anchor_topic)
+        assert ranking.topic_max == pytest.approx(searcher.topic_coverage("where do i park on the first day of term?"))
+
+
+def test_library_evaluation_reports_the_policy_offered_and_the_choice_prompts(hashing_library):
+    rows = [{"q": "can i accept a friend request from a pupil on facebook", "gold": ["6.3"]},
+            {"q": "who is the policy owner?", "gold": ["doc.person-responsible-for-policy"]},
+            {"q": "can i use my phone in the classroom", "gold": ["text:phone"]}]
+    result = evaluate(hashing_library, rows, policies={"social-media-policy"})
+    # the first citation is always among the policies shown, so "offered" is never below the strict figure
+    assert result["policy_offered"] >= result["first_policy"]
+    assert 0.0 <= result["policy_prompt"] <= 1.0
+    answered = [q for q in result["questions"] if not q["refused"]]
+    assert answered, "the hashing library answers these clause-worded questions"
+    assert result["policy_prompt"] == pytest.approx(sum("choice" in q for q in answered) / len(answered))
