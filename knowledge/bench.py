@@ -3,8 +3,8 @@
 For every evaluation set (data/eval/sets.yml; dev = tuned on, test = only reported) it prints, side by side, the
 search on the set's policy alone, the same questions in one library of all policies of that split (a hit must come
 from the right policy), and the plain 400-character chunk-and-embed baseline; then ingest time, index size, warm
-query latency on a 20-policy library, how query time grows with 10/100/1,000 policies (synthetic copies), and peak
-RSS. `--split test` (or `all`) includes the test sets: run them rarely, and never tune on what they say.
+query latency on a 20-policy library (wall and CPU, split into embed / search / highlight / other), how query time
+grows with 10/100/1,000 policies (synthetic copies), and peak RSS. `--split test` (or `all`) includes the test sets: run them rarely, and never tune on what they say.
 
 `python -m knowledge.bench --fit-oos` instead refits the out-of-scope decision (data/retrieval/oos.yml) on the dev
 sets only (each policy alone and in the dev library) and prints the coefficients to paste into that file.
