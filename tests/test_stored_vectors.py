@@ -14,7 +14,7 @@ from knowledge.bench import TimedSearcher, _latency, replicate
 from knowledge.encoder import load_encoder
 from knowledge.highlight import clause_units, units
 from knowledge.index import ingest, load, save
-from knowledge.search import Lexicon, Searcher
+from knowledge.search import Lexicon, Searcher, strip_policy_name
 from knowledge.settings import SettingsError, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,6 +127,14 @@ def test_the_bench_splits_an_ask_into_stages_and_copies_share_stored_units(built
     assert sum(share for _, _, share in timing["stages"].values()) == pytest.approx(1.0, abs=0.02)
     assert all(p95 >= p50 >= 0 for p50, p95, _ in timing["stages"].values())
     assert timing["p95"] >= timing["p50"] > 0
+
+
+@pytest.mark.parametrize("question", QUESTIONS + [
+    "what does the social media policy say about  facebook?", "Is the Staff Mobile Phone Policy strict?",
+    "can i phone in sick", "what do the guidelines say", "the POLICY. says what"])
+def test_the_highlight_step_strips_a_policy_name_as_the_search_does(built, question):
+    titles = [str(m.get("title") or "") for m in load(built).policies.values()] + ["Staff Mobile Phone Policy"]
+    assert highlight._strip_name(question, titles) == strip_policy_name(question, titles)
 
 
 def test_the_embedding_runtime_is_a_validated_setting(monkeypatch):
