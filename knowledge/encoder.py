@@ -29,6 +29,9 @@ RECENT_BATCH = 16  # calls with at most this many texts are questions: their vec
 RECENT_SIZE = 512
 ONNX_EXPORT_VERSION = "1"  # bump when export_onnx() writes a different graph, so old exports are redone
 ONNX_MIN_COSINE = 0.9999  # an ONNX model is used only if it gives torch's vectors (so data fitted on them stays valid)
+# int8 weights give other vectors (cosine 0.92-0.99 to torch's on the dev questions): the check only catches a broken
+# file, and the encoder's name says int8, so an index is re-embedded and oos.yml would need a refit for it
+INT8_MIN_COSINE = 0.9
 _PROBES = ("Can I accept a friend request from a pupil?", "hi",
            "Staff members must not post photographs of pupils on personal social media accounts, unless the "
            "headteacher has given written permission and parents have consented in writing.")
@@ -57,9 +60,13 @@ class Encoder:
         self.model.eval()
         self.runtime = "torch"
         self._onnx: OnnxModel | None = None
-        if (runtime or get_settings().embed_runtime) == "onnx":
-            self._onnx = load_onnx(self.model, self.name, Path(get_settings().var_dir) / "models")
-            self.runtime = "onnx" if self._onnx is not None else "torch"
+        wanted = runtime or get_settings().embed_runtime
+        if wanted in ("onnx", "onnx-int8"):
+            self._onnx = load_onnx(self.model, self.name, Path(get_settings().var_dir) / "models",
+                                   int8=wanted == "onnx-int8")
+            self.runtime = wanted if self._onnx is not None else "torch"
+            if self.runtime == "onnx-int8":
+                self.name = f"{self.name}+int8"
         # Recent short texts (questions, their parts) -> vector. One answer encodes the same question twice
         # (ranking, then highlights), which was ~40% of the action server's CPU per turn (py-spy, issue 16).
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -187,26 +194,40 @@ def export_onnx(st_model, path: Path) -> Path:
     return path
 
 
-def load_onnx(st_model, name: str, folder: Path) -> OnnxModel | None:
+def quantize_onnx(source: Path, path: Path) -> Path:
+    """Dynamic int8 quantisation of an exported model's weights (ONNX Runtime's quantize_dynamic)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415 - optional
+
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
+def load_onnx(st_model, name: str, folder: Path, *, int8: bool = False) -> OnnxModel | None:
     """ONNX Runtime for a loaded model: its export under `folder` (made now if missing or not giving torch's
-    vectors), or None (torch is used) when onnxruntime or the export is unavailable."""
+    vectors; with int8, quantised from it), or None (torch is used) when onnxruntime or the export is unavailable."""
     threads = get_settings().torch_threads
     expected = np.asarray(st_model.encode(list(_PROBES), convert_to_numpy=True, normalize_embeddings=True,
                                           show_progress_bar=False))
     path = onnx_path(name, folder)
+    final = path.with_name(path.name.replace(".onnx", ".int8.onnx")) if int8 else path
     for attempt in range(2):
         try:
             if attempt or not path.exists():
                 export_onnx(st_model, path)
-            runner = OnnxModel(st_model, path, threads)
+            if int8 and (attempt or not final.exists()):
+                quantize_onnx(path, final)
+            runner = OnnxModel(st_model, final, threads)
             got = runner.encode(list(_PROBES))
         except Exception as exc:  # noqa: BLE001 - any failure here means "use torch", said once in the log
             log.warning("ONNX Runtime not used, embedding with torch: %s", exc)
             return None
         cosine = float(np.min(np.sum(got * expected, axis=1)))
-        if cosine >= ONNX_MIN_COSINE:
+        if cosine >= (INT8_MIN_COSINE if int8 else ONNX_MIN_COSINE):
             return runner
-        log.warning("ONNX export %s gives other vectors than torch (cosine %.6f)%s", path, cosine,
+        log.warning("ONNX export %s gives other vectors than torch (cosine %.6f)%s", final, cosine,
                     "; exporting again" if not attempt else "; embedding with torch")
     return None
 

@@ -178,3 +178,18 @@ def test_the_onnx_runtime_gives_torchs_vectors_or_is_not_used(tmp_path, monkeypa
         assert onnx_encoder.runtime == "torch"  # said in the log; answers go on with torch
     else:
         assert onnx_encoder.runtime == "onnx" and any((tmp_path / "models").glob("*.onnx"))
+
+
+@pytest.mark.slow
+def test_int8_onnx_is_named_apart_so_an_index_of_torch_vectors_is_re_embedded(tmp_path, monkeypatch):
+    from knowledge.encoder import Encoder
+
+    monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path))
+    model = get_settings().model
+    torch_encoder, int8 = Encoder(model, runtime="torch"), Encoder(model, runtime="onnx-int8")
+    a, b = torch_encoder._encode(QUESTIONS, False, 32), int8._encode(QUESTIONS, False, 32)
+    if int8.runtime == "torch":  # onnxruntime missing: torch's vectors under torch's name
+        assert int8.name == torch_encoder.name and float(np.min(np.sum(a * b, axis=1))) >= 0.9999
+    else:
+        assert int8.runtime == "onnx-int8" and int8.name == torch_encoder.name + "+int8"
+        assert 0.9 <= float(np.min(np.sum(a * b, axis=1))) < 0.9999  # close to torch's, but other vectors
