@@ -3,8 +3,8 @@
 For every evaluation set (data/eval/sets.yml; dev = tuned on, test = only reported) it prints, side by side, the
 search on the set's policy alone, the same questions in one library of all policies of that split (a hit must come
 from the right policy), and the plain 400-character chunk-and-embed baseline; then ingest time, index size, warm
-query latency on a 20-policy library, how query time grows with 10/100/1,000 policies (synthetic copies), and peak
-RSS. `--split test` (or `all`) includes the test sets: run them rarely, and never tune on what they say.
+query latency on a 20-policy library (wall and CPU, split into embed / search / highlight / other), how query time
+grows with 10/100/1,000 policies (synthetic copies), and peak RSS. `--split test` (or `all`) includes the test sets: run them rarely, and never tune on what they say.
 
 `python -m knowledge.bench --fit-oos` instead refits the out-of-scope decision (data/retrieval/oos.yml) on the dev
 sets only (each policy alone and in the dev library) and prints the coefficients to paste into that file.
@@ -121,25 +121,121 @@ def replicate(index: PolicyIndex, copies: int, *, seed: int = 0) -> PolicyIndex:
         jitter = index.vectors + rng.normal(0, 0.01, index.vectors.shape).astype(np.float32) if i else index.vectors
         vectors.append(jitter / np.linalg.norm(jitter, axis=1, keepdims=True))
         kinds.append(index.kinds)
+    # copies share their clauses' texts, so the stored highlight vectors serve every copy
     return PolicyIndex(policies, clauses, np.vstack(vectors).astype(np.float32), np.concatenate(owners),
-                       index.model, index.dim, kinds=np.concatenate(kinds))
+                       index.model, index.dim, kinds=np.concatenate(kinds), unit_texts=list(index.unit_texts),
+                       unit_vectors=index.unit_vectors, unit_spans=index.unit_spans, units_version=index.units_version)
 
 
-def _latency(searcher: Searcher, questions: list[str], *, new: bool = True) -> tuple[float, float]:
-    """p50/p95 ms of `ask`; new=True times each question as never seen (the encoder's recent-question memory is
-    cleared first), new=False as asked again (encoder memory hit: what a repeated or highlighted question costs)."""
+STAGES = ("embed", "search", "highlight", "other")
+
+
+class _Clock:
+    """Wall and CPU (this thread's) milliseconds spent in each stage of the asks being timed."""
+
+    def __init__(self):
+        self.wall = dict.fromkeys(STAGES, 0.0)
+        self.cpu = dict.fromkeys(STAGES, 0.0)
+
+    def timed(self, stage: str, fn, *args, **kwargs):
+        """Run fn, adding its time to `stage` and taking it out of the stage around it (embed inside search)."""
+        wall, cpu = time.perf_counter(), time.thread_time()
+        out = fn(*args, **kwargs)
+        wall, cpu = (time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000
+        self.wall[stage] += wall
+        self.cpu[stage] += cpu
+        return out, wall, cpu
+
+
+class _TimedEncoder:
+    """The encoder with its calls clocked as the embed stage (everything else passes through)."""
+
+    def __init__(self, encoder, clock: _Clock):
+        self._encoder, self._clock = encoder, clock
+        self.calls = self.texts = 0
+
+    def __getattr__(self, name):
+        return getattr(self._encoder, name)
+
+    def encode(self, texts, **kwargs):
+        """Embed texts, clocked."""
+        self.calls += 1
+        self.texts += len(texts)
+        return self._clock.timed("embed", self._encoder.encode, texts, **kwargs)[0]
+
+
+class TimedSearcher(Searcher):
+    """A Searcher that clocks each ask's stages: embed (every encoder call), search (ranking, refusal and
+    citations without the embedding), highlight (picking the sentences, without any embedding), other."""
+
+    def __init__(self, index: PolicyIndex, encoder, **kwargs):
+        self.clock = _Clock()
+        super().__init__(index, _TimedEncoder(encoder, self.clock), **kwargs)
+
+    def _inner(self, stage: str, fn, *args, **kwargs):
+        embed_wall, embed_cpu = self.clock.wall["embed"], self.clock.cpu["embed"]
+        out, wall, cpu = self.clock.timed(stage, fn, *args, **kwargs)
+        self.clock.wall[stage] -= self.clock.wall["embed"] - embed_wall
+        self.clock.cpu[stage] -= self.clock.cpu["embed"] - embed_cpu
+        return out
+
+    def _ranking(self, question):
+        return self._inner("search", super()._ranking, question)
+
+    def _answer(self, question, cites, qvec=None):
+        return self._inner("highlight", super()._answer, question, cites, qvec)
+
+    def ask(self, question: str):
+        """Ask, clocking the whole ask; what no other stage took is `other`."""
+        before = dict(self.clock.wall), dict(self.clock.cpu)
+        out = self.clock.timed("other", super().ask, question)[0]
+        for spent, start in ((self.clock.wall, before[0]), (self.clock.cpu, before[1])):
+            # `timed` added the whole ask to `other`: keep only what the other stages did not take
+            spent["other"] -= sum(spent[k] - start[k] for k in STAGES if k != "other")
+        return out
+
+
+def _latency(searcher: Searcher, questions: list[str], *, new: bool = True) -> dict:
+    """Timings of `ask` over the questions: p50/p95 ms wall and CPU, and with a TimedSearcher the per-stage split
+    (each stage's p50/p95 ms and share of the total). new=True times each question as never seen (the encoder's
+    recent-question memory is cleared first), new=False as asked again (encoder memory hit)."""
     searcher.ask("warm up")
     forget = getattr(searcher.encoder, "forget", lambda: None)
-    times = []
+    clock = getattr(searcher, "clock", None)
+    wall, cpu, stages = [], [], {k: [] for k in STAGES}
+    calls = texts = 0
     for q in questions:
         if new:
             forget()
         else:
             searcher.ask(q)
-        begin = time.perf_counter()
+        spent = dict(clock.wall) if clock else {}
+        calls0, texts0 = getattr(searcher.encoder, "calls", 0), getattr(searcher.encoder, "texts", 0)
+        begin, begin_cpu = time.perf_counter(), time.thread_time()
         searcher.ask(q)
-        times.append((time.perf_counter() - begin) * 1000)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+        wall.append((time.perf_counter() - begin) * 1000)
+        cpu.append((time.thread_time() - begin_cpu) * 1000)
+        calls += getattr(searcher.encoder, "calls", 0) - calls0
+        texts += getattr(searcher.encoder, "texts", 0) - texts0
+        for k in STAGES if clock else ():
+            stages[k].append(clock.wall[k] - spent[k])
+    out = {"p50": float(np.percentile(wall, 50)), "p95": float(np.percentile(wall, 95)),
+           "cpu_p50": float(np.percentile(cpu, 50)), "cpu_p95": float(np.percentile(cpu, 95)),
+           "calls": calls / len(questions), "texts": texts / len(questions)}
+    if clock:
+        total = sum(wall) or 1.0
+        out["stages"] = {k: (float(np.percentile(v, 50)), float(np.percentile(v, 95)), sum(v) / total)
+                         for k, v in stages.items()}
+    return out
+
+
+def _fmt_latency(t: dict) -> str:
+    line = (f"p50 {t['p50']:.1f} ms  p95 {t['p95']:.1f} ms (CPU p50 {t['cpu_p50']:.1f}  p95 {t['cpu_p95']:.1f}); "
+            f"{t['calls']:.2f} encoder calls, {t['texts']:.1f} texts per ask")
+    if "stages" in t:
+        line += "\n    stages p50/p95 ms (share): " + "  ".join(
+            f"{k} {p50:.1f}/{p95:.1f} ({share:.0%})" for k, (p50, p95, share) in t["stages"].items())
+    return line
 
 
 def _fmt(r: dict, library: bool = False) -> str:
@@ -259,23 +355,24 @@ def main(argv: list[str] | None = None) -> int:
         n_base = len(base.index.policies)
         copies = max(1, -(-20 // n_base))
         lexicon = Lexicon.load(settings.lexicon_path)
-        twenty = Searcher(replicate(base.index, copies), encoder, lexicon=lexicon)  # uncached encoder: real timing
+        # uncached encoder: real timing
+        twenty = TimedSearcher(replicate(base.index, copies), encoder, lexicon=lexicon)
         questions = questions[:: max(1, len(questions) // 150)]
-        p50, p95 = _latency(twenty, questions)
-        seen50, seen95 = _latency(twenty, questions, new=False)
         busy = os.getloadavg()[0]
+        fresh = _latency(twenty, questions)
+        again = _latency(twenty, questions, new=False)
         print(f"\nwarm query latency, {len(twenty.index.policies)}-policy library "
-              f"({len(twenty.index.owners)} vectors), {len(questions)} asks: new question p50 {p50:.1f} ms  "
-              f"p95 {p95:.1f} ms; same question again p50 {seen50:.1f} ms  p95 {seen95:.1f} ms  "
-              f"(load average {busy:.1f} on {os.cpu_count()} cores)")
+              f"({len(twenty.index.owners)} vectors), {len(questions)} asks, load average {busy:.1f} → "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:\n  new question      {_fmt_latency(fresh)}\n"
+              f"  same again        {_fmt_latency(again)}")
         for size in [int(x) for x in args.scale.split(",") if x.strip()]:
             start = time.perf_counter()
-            big = Searcher(replicate(base.index, max(1, size // n_base)), encoder, lexicon=lexicon)
+            big = TimedSearcher(replicate(base.index, max(1, size // n_base)), encoder, lexicon=lexicon)
             built = time.perf_counter() - start
-            p50, p95 = _latency(big, questions[:60])
+            t = _latency(big, questions[:60])
             kind = type(big.index.faiss_index).__name__
             print(f"library of {len(big.index.policies):>5} policies ({len(big.index.owners):>7} vectors, {kind}): "
-                  f"query p50 {p50:.1f} ms  p95 {p95:.1f} ms  (index+searcher build {built:.1f} s)")
+                  f"query {_fmt_latency(t)}  (index+searcher build {built:.1f} s)")
             del big
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

@@ -11,9 +11,11 @@ Rebuild the adapter (deterministic, from the repo's data) with:
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
@@ -25,12 +27,21 @@ from knowledge.settings import DATA, get_settings, offline_hub
 ADAPTER_PATH = DATA / "retrieval" / "adapter.npz"
 RECENT_BATCH = 16  # calls with at most this many texts are questions: their vectors are remembered
 RECENT_SIZE = 512
+ONNX_EXPORT_VERSION = "1"  # bump when export_onnx() writes a different graph, so old exports are redone
+ONNX_MIN_COSINE = 0.9999  # an ONNX model is used only if it gives torch's vectors (so data fitted on them stays valid)
+# int8 weights give other vectors (cosine 0.92-0.99 to torch's on the dev questions): the check only catches a broken
+# file, and the encoder's name says int8, so an index is re-embedded and oos.yml would need a refit for it
+INT8_MIN_COSINE = 0.9
+_PROBES = ("Can I accept a friend request from a pupil?", "hi",
+           "Staff members must not post photographs of pupils on personal social media accounts, unless the "
+           "headteacher has given written permission and parents have consented in writing.")
+log = logging.getLogger(__name__)
 
 
 class Encoder:
     """Wraps a sentence-transformers model; vectors are L2-normalised float32."""
 
-    def __init__(self, model: str, *, adapter: Path | None = ADAPTER_PATH):
+    def __init__(self, model: str, *, adapter: Path | None = ADAPTER_PATH, runtime: str | None = None):
         offline_hub()
         import torch  # noqa: PLC0415 - heavy import, only when used
         from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - heavy import, only when used
@@ -47,6 +58,15 @@ class Encoder:
                 self.adapter = tag
                 self.name = f"{self.name}+{tag}"
         self.model.eval()
+        self.runtime = "torch"
+        self._onnx: OnnxModel | None = None
+        wanted = runtime or get_settings().embed_runtime
+        if wanted in ("onnx", "onnx-int8"):
+            self._onnx = load_onnx(self.model, self.name, Path(get_settings().var_dir) / "models",
+                                   int8=wanted == "onnx-int8")
+            self.runtime = wanted if self._onnx is not None else "torch"
+            if self.runtime == "onnx-int8":
+                self.name = f"{self.name}+int8"
         # Recent short texts (questions, their parts) -> vector. One answer encodes the same question twice
         # (ranking, then highlights), which was ~40% of the action server's CPU per turn (py-spy, issue 16).
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -80,6 +100,8 @@ class Encoder:
             self._recent.clear()
 
     def _encode(self, texts: list[str], progress: bool, batch_size: int) -> np.ndarray:
+        if self._onnx is not None:
+            return self._onnx.encode(list(texts), batch_size)
         vectors = self.model.encode(
             list(texts),
             batch_size=batch_size,
@@ -88,6 +110,126 @@ class Encoder:
             normalize_embeddings=True,
         )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+class OnnxModel:
+    """A sentence-transformers model exported to ONNX (export_onnx) and run by ONNX Runtime on the CPU.
+
+    Tokenised by the loaded model's own tokenizer, so its vectors are torch's up to float rounding.
+    """
+
+    def __init__(self, st_model, path: Path, threads: int):
+        import onnxruntime  # noqa: PLC0415 - optional, only with POLICY_COACH_EMBED_RUNTIME=onnx
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads  # same reason as Settings.torch_threads
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.tokenizer = st_model.tokenizer
+        self.max_length = int(st_model.max_seq_length)
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Embed texts into normalised vectors, longest first in each batch (less padding, as sentence-transformers)."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            rows = order[start:start + batch_size]
+            features = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
+                                      max_length=self.max_length, return_tensors="np")
+            feed = {k: np.asarray(v, dtype=np.int64) for k, v in features.items() if k in self.inputs}
+            if "token_type_ids" in self.inputs and "token_type_ids" not in feed:
+                feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+            vectors = self.session.run(None, feed)[0]
+            if not out.shape[1]:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        return out
+
+
+def onnx_path(name: str, folder: Path) -> Path:
+    """Where the ONNX export of the encoder called `name` lives (one file per model and adapter)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")
+    return Path(folder) / f"{slug}.v{ONNX_EXPORT_VERSION}.onnx"
+
+
+def export_onnx(st_model, path: Path) -> Path:
+    """Export a loaded sentence-transformers model (transformer, mean pooling, normalisation) to an ONNX file."""
+    import torch  # noqa: PLC0415
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling  # noqa: PLC0415
+
+    modules = list(st_model)
+    pooling = modules[1] if len(modules) > 1 else None
+    if (len(modules) != 3 or not isinstance(pooling, Pooling) or pooling.pooling_mode != "mean"
+            or not isinstance(modules[2], Normalize)):
+        raise ValueError("only a transformer with mean pooling and normalisation can be exported")
+    transformer = modules[0].auto_model
+
+    class Embed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask,
+                                      token_type_ids=token_type_ids)[0]
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    sample = st_model.tokenizer(list(_PROBES[:2]), padding=True, return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    args = tuple(sample.get(n, torch.zeros_like(sample["input_ids"])) for n in names)
+    path = Path(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # inside the runtime dir, private like the rest
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes about the legacy exporter and constant shapes
+        # the TorchScript exporter: its dynamic axes carry a batch of any size and length (checked by load_onnx)
+        torch.onnx.export(Embed().eval(), args, str(tmp), input_names=names, output_names=["embedding"],
+                          dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
+def quantize_onnx(source: Path, path: Path) -> Path:
+    """Dynamic int8 quantisation of an exported model's weights (ONNX Runtime's quantize_dynamic)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415 - optional
+
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
+def load_onnx(st_model, name: str, folder: Path, *, int8: bool = False) -> OnnxModel | None:
+    """ONNX Runtime for a loaded model: its export under `folder` (made now if missing or not giving torch's
+    vectors; with int8, quantised from it), or None (torch is used) when onnxruntime or the export is unavailable."""
+    threads = get_settings().torch_threads
+    expected = np.asarray(st_model.encode(list(_PROBES), convert_to_numpy=True, normalize_embeddings=True,
+                                          show_progress_bar=False))
+    path = onnx_path(name, folder)
+    final = path.with_name(path.name.replace(".onnx", ".int8.onnx")) if int8 else path
+    for attempt in range(2):
+        try:
+            if attempt or not path.exists():
+                export_onnx(st_model, path)
+            if int8 and (attempt or not final.exists()):
+                quantize_onnx(path, final)
+            runner = OnnxModel(st_model, final, threads)
+            got = runner.encode(list(_PROBES))
+        except Exception as exc:  # noqa: BLE001 - any failure here means "use torch", said once in the log
+            log.warning("ONNX Runtime not used, embedding with torch: %s", exc)
+            return None
+        cosine = float(np.min(np.sum(got * expected, axis=1)))
+        if cosine >= (INT8_MIN_COSINE if int8 else ONNX_MIN_COSINE):
+            return runner
+        log.warning("ONNX export %s gives other vectors than torch (cosine %.6f)%s", final, cosine,
+                    "; exporting again" if not attempt else "; embedding with torch")
+    return None
 
 
 def model_label(model: str) -> str:

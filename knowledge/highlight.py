@@ -16,12 +16,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from knowledge.search import Citation, Searcher, strip_policy_name, tokens
+from knowledge.search import _NAME_END, Citation, Searcher, strip_policy_name, tokens
 
 LEXICAL_WEIGHT = 0.35  # weight of the word-overlap share added to the cosine similarity
 REASON_BONUS = 0.15  # a "why" question prefers the sentence that gives the reason ("This is because…")
 SECOND_MARGIN = 0.04  # a later citation is highlighted too when its best unit is within this of the first's
 MAX_HIGHLIGHTS = 2  # clauses highlighted per answer
+# Bump when units() cuts a clause differently: an index stores each clause's units (PolicyIndex.unit_spans) and
+# ignores stored ones of another version until the next ingest re-cuts them.
+UNITS_VERSION = "1"
 
 _NUMBER = re.compile(r"^\s*[A-Z]?\d+(?:\.\d+)*\.?\s+")  # the clause's own number, first line only
 _BULLET = re.compile(r"^\s*[-•*]\s+")
@@ -86,6 +89,21 @@ def _sentences(text: str, offset: int) -> list[tuple[int, int]]:
 
 def units(text: str) -> list[Unit]:
     """The sentences and list items of a clause's text, without its leading clause number or bullet."""
+    return list(_units(text))
+
+
+def clause_units(index, text: str) -> list[Unit]:
+    """A cited clause's units: stored in the index at ingest when it has them, else cut now (units())."""
+    spans = index.unit_spans.get(text) if getattr(index, "units_version", None) == UNITS_VERSION else None
+    if spans is None:
+        return units(text)
+    return [Unit(start, end, (lead_start, lead_end) if lead_start >= 0 else None)
+            for start, end, lead_start, lead_end in spans]
+
+
+@lru_cache(maxsize=4096)
+def _units(text: str) -> tuple[Unit, ...]:
+    # pysbd takes a few ms a clause (it compiles regexes per abbreviation): cut each clause text once per process
     out: list[Unit] = []
     lead: tuple[int, int] | None = None
     pos = 0
@@ -106,23 +124,31 @@ def units(text: str) -> list[Unit]:
         spans = _sentences(text[body_start:end], body_start)
         out.extend(Unit(s, e) for s, e in spans)
         lead = spans[-1] if spans and text[spans[-1][1] - 1] == ":" else None
-    return out
+    return tuple(out)
 
 
 class _VectorCache:
-    """Embeddings of clause units, computed once per encoder (clauses are few and do not change between answers)."""
+    """Embeddings of clause units not stored in the index (one built before they were), computed once per encoder.
+
+    An index built by `ingest` stores every unit's vector (PolicyIndex.unit_vector), so an answer makes no encoder
+    call here: computing them per answer was half the encoder calls and most of the p95 of a new question
+    (docs/retrieval-eval.md, "Latency and scale").
+    """
 
     def __init__(self, size: int = 4096):
         self.size = size
         self.vectors: dict[tuple[str, str], np.ndarray] = {}
         self.lock = threading.Lock()
 
-    def encode(self, encoder, question: str, texts: list[str],
-               qvec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The question's vector (qvec when the searcher already has it) and the texts' cached vectors."""
+    def encode(self, encoder, question: str, texts: list[str], qvec: np.ndarray | None = None,
+               index=None) -> tuple[np.ndarray, np.ndarray]:
+        """The question's vector (qvec when the searcher already has it) and the texts' stored or cached vectors."""
         name = getattr(encoder, "name", str(id(encoder)))
+        stored = {}
+        if index is not None and getattr(index, "model", None) == name:
+            stored = {t: v for t in dict.fromkeys(texts) if (v := index.unit_vector(t)) is not None}
         with self.lock:
-            missing = [t for t in dict.fromkeys(texts) if (name, t) not in self.vectors]
+            missing = [t for t in dict.fromkeys(texts) if t not in stored and (name, t) not in self.vectors]
         ask = ([] if qvec is not None else [question]) + missing
         vecs = encoder.encode(ask) if ask else np.zeros((0, 0), dtype=np.float32)
         if qvec is None:
@@ -132,7 +158,8 @@ class _VectorCache:
                 self.vectors.clear()
             for text, vec in zip(missing, vecs):
                 self.vectors[(name, text)] = vec
-            rows = np.stack([self.vectors[(name, t)] for t in texts]) if texts else np.zeros((0, len(qvec)))
+            rows = (np.stack([stored[t] if t in stored else self.vectors[(name, t)] for t in texts]) if texts
+                    else np.zeros((0, len(qvec))))
         return qvec, rows
 
 
@@ -148,6 +175,14 @@ def _lexical(searcher: Searcher, terms: dict[str, float], text: str) -> float:
     return sum(w for t, w in terms.items() if t in present) / total
 
 
+def _strip_name(question: str, titles: list[str]) -> str:
+    """strip_policy_name, skipped when no word of the question can end a policy's name (the usual case): it stems
+    every policy's title on each call, 8.5 ms with 990 policies (knowledge.bench --scale 1000)."""
+    if not any(re.sub(r"[^\w']", "", word.lower()) in _NAME_END for word in question.split()):
+        return " ".join(question.split())
+    return strip_policy_name(question, titles)
+
+
 def score_units(searcher: Searcher, question: str, clause_text: str) -> list[tuple[float, Unit]]:
     """Every unit of one clause with its score for the question, best first."""
     return _score(searcher, question, [clause_text])[0]
@@ -155,13 +190,13 @@ def score_units(searcher: Searcher, question: str, clause_text: str) -> list[tup
 
 def _score(searcher: Searcher, question: str, texts: list[str],
            qvec: np.ndarray | None = None) -> list[list[tuple[float, Unit]]]:
-    question = strip_policy_name(question, getattr(searcher, "_titles", []))
+    question = _strip_name(question, getattr(searcher, "_titles", []))
     terms = {t: searcher.bm25.idf.get(t, 0.0) for t in tokens(question)}
     for t in tokens(searcher.lexicon.expand(question)):
         terms.setdefault(t, 0.5 * searcher.bm25.idf.get(t, 0.0))
-    per_clause = [units(text) for text in texts]
+    per_clause = [clause_units(getattr(searcher, "index", None), text) for text in texts]
     flat = [u.full(text) for text, us in zip(texts, per_clause) for u in us]
-    qvec, vecs = _CACHE.encode(searcher.encoder, question, flat, qvec)
+    qvec, vecs = _CACHE.encode(searcher.encoder, question, flat, qvec, getattr(searcher, "index", None))
     why = bool(_WHY.search(question))
     dense = vecs @ qvec if len(flat) else np.zeros(0)
     out, i = [], 0

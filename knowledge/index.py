@@ -161,10 +161,30 @@ class PolicyIndex:
     dim: int
     faiss_index: object = field(default=None, repr=False)
     kinds: np.ndarray | None = None  # (n_vectors,) KIND_* of each vector; None means all KIND_TEXT
+    # The highlight step's sentences and list items of every clause (knowledge.highlight.units), cut and embedded at
+    # ingest so an answer neither splits sentences nor calls the encoder to pick its sentence: unit_spans maps a
+    # clause text to its units' [start, end, lead start, lead end] (-1: no lead-in), and text i of unit_texts has
+    # vector unit_vectors[i]. Not searched. units_version is knowledge.highlight.UNITS_VERSION when they were cut.
+    unit_texts: list[str] = field(default_factory=list, repr=False)
+    unit_vectors: np.ndarray | None = field(default=None, repr=False)
+    unit_spans: dict[str, list[list[int]]] = field(default_factory=dict, repr=False)
+    units_version: str = ""
 
     def __post_init__(self):
         if self.kinds is None or len(self.kinds) != len(self.owners):
             self.kinds = np.zeros(len(self.owners), dtype=np.int8)
+        if self.unit_vectors is None or len(self.unit_vectors) != len(self.unit_texts):
+            self.unit_texts, self.unit_vectors = [], np.zeros((0, self.dim), dtype=np.float32)
+            self.units_version = ""  # so the next ingest stores them again
+        self._unit_rows: dict[str, int] | None = None
+
+    def unit_vector(self, text: str) -> np.ndarray | None:
+        """The stored vector of one highlight unit text, or None when the index has none for it."""
+        rows = self._unit_rows
+        if rows is None:  # built on first use; two threads building it at once build the same dict
+            rows = self._unit_rows = {t: i for i, t in enumerate(self.unit_texts)}
+        row = rows.get(text)
+        return None if row is None else self.unit_vectors[row]
 
     def build_faiss(self) -> None:
         """(Re)build the in-memory FAISS inner-product index from the vectors."""
@@ -194,6 +214,8 @@ class PolicyIndex:
 
 
 INDEX_FILES = ("vectors.npy", "owners.npy", "kinds.npy", "clauses.faiss", "clauses.json")
+# units.npy and units.json (the highlight vectors) are optional: an index written before them still loads, and its
+# highlights are embedded at ask time until the next ingest adds them. When present they are checksummed like the rest.
 
 
 def file_checksum(path: Path) -> str:
@@ -241,6 +263,10 @@ def save(index: PolicyIndex, directory: Path) -> None:
         np.save(tmp / "kinds.npy", np.asarray(index.kinds, dtype=np.int8))
         faiss.write_index(index.faiss_index, str(tmp / "clauses.faiss"))
         (tmp / "clauses.json").write_text(json.dumps([c.to_dict() for c in index.clauses], indent=1))
+        if index.units_version:
+            np.save(tmp / "units.npy", np.asarray(index.unit_vectors, dtype=np.float32))
+            (tmp / "units.json").write_text(json.dumps({"version": index.units_version, "texts": index.unit_texts,
+                                                        "spans": index.unit_spans}))
         manifest = {
             "format": FORMAT_VERSION,
             # checksums of every other file, so `ingest` can tell a damaged index from an unchanged one
@@ -285,6 +311,12 @@ def load(directory: Path) -> PolicyIndex:
         owners = np.load(directory / "owners.npy")
         kinds = np.load(directory / "kinds.npy") if (directory / "kinds.npy").exists() else None
         faiss_index = faiss.read_index(str(directory / "clauses.faiss"))
+        stored_units, stored_unit_vectors = [], None
+        stored_spans, units_version = {}, ""
+        if (directory / "units.json").exists():
+            stored = json.loads((directory / "units.json").read_text())
+            stored_units, stored_spans, units_version = stored["texts"], stored["spans"], str(stored["version"])
+            stored_unit_vectors = np.load(directory / "units.npy")
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexError_(f"The policy index at {directory} is damaged ({exc}); rebuild it with policy-coach ingest") from exc
     if manifest.get("format") != FORMAT_VERSION:
@@ -298,7 +330,48 @@ def load(directory: Path) -> PolicyIndex:
         dim=manifest["dim"],
         faiss_index=faiss_index,
         kinds=kinds,
+        unit_texts=stored_units,
+        unit_vectors=stored_unit_vectors,
+        unit_spans=stored_spans,
+        units_version=units_version,
     )
+
+
+def cut_units(clauses: list[Clause]) -> tuple[dict[str, list[list[int]]], list[str]]:
+    """The highlight step's units of these clauses (knowledge.highlight.units) as stored spans, and every distinct
+    text it scores (Unit.full)."""
+    from knowledge.highlight import units  # noqa: PLC0415 - highlight builds on search, which builds on this module
+
+    spans: dict[str, list[list[int]]] = {}
+    texts: dict[str, None] = {}
+    for clause in clauses:
+        if clause.text in spans:
+            continue
+        cut = units(clause.text)
+        spans[clause.text] = [[u.start, u.end, *(u.lead or (-1, -1))] for u in cut]
+        texts.update(dict.fromkeys(u.full(clause.text) for u in cut))
+    return spans, list(texts)
+
+
+def _units_current(index: PolicyIndex) -> bool:
+    """Whether an index's stored highlight units were cut by the current knowledge.highlight.units."""
+    from knowledge.highlight import UNITS_VERSION  # noqa: PLC0415 - see cut_units
+
+    return index.units_version == UNITS_VERSION
+
+
+def _unit_store(clauses: list[Clause], old: PolicyIndex | None, encoder, *, progress: bool,
+                on_progress) -> tuple[dict[str, list[list[int]]], list[str], np.ndarray]:
+    """The highlight units of `clauses` and their vectors: vectors kept from `old` where it has them (a text's
+    vector does not depend on how it was cut), else embedded now."""
+    spans, texts = cut_units(clauses)
+    keep = {} if old is None else {t: v for t in texts if (v := old.unit_vector(t)) is not None}
+    missing = [t for t in texts if t not in keep]
+    fresh = (_encode(encoder, missing, progress=progress, on_progress=on_progress, start=0.75, span=0.15) if missing
+             else np.zeros((0, encoder.dim), np.float32))
+    keep.update(zip(missing, fresh))
+    vectors = np.stack([keep[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, encoder.dim), np.float32)
+    return spans, texts, vectors
 
 
 def _policy_meta(policy: Policy, extras_dir: Path | None = None) -> dict:
@@ -355,14 +428,15 @@ def diff_clauses(old: list[Clause], new: list[Clause]) -> dict[str, list[str]]:
     }
 
 
-def _encode(encoder, texts: list[str], *, progress: bool, on_progress) -> np.ndarray:
+def _encode(encoder, texts: list[str], *, progress: bool, on_progress, start: float = 0.15,
+            span: float = 0.6) -> np.ndarray:
     """Embed texts, reporting the share done to `on_progress` batch by batch (the upload page's progress bar)."""
     if on_progress is None or len(texts) <= 256:
         return encoder.encode(texts, progress=progress)
     parts = []
-    for start in range(0, len(texts), 256):
-        on_progress("Embedding the clauses", 0.15 + 0.75 * start / len(texts))
-        parts.append(encoder.encode(texts[start:start + 256], progress=False))
+    for first in range(0, len(texts), 256):
+        on_progress("Embedding the clauses", start + span * first / len(texts))
+        parts.append(encoder.encode(texts[first:first + 256], progress=False))
     return np.vstack(parts)
 
 
@@ -434,7 +508,9 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
         old_clauses = current.policy_clauses(policy.policy) if current else []
         report.changes[policy.policy] = diff_clauses(old_clauses, policy.clauses)
         todo.append(policy)
-    if not todo:
+    # an index from before stored highlight units (or cut by an older units()) gains them at the next ingest
+    needs_units = current is not None and bool(current.clauses) and not _units_current(current)
+    if not todo and not needs_units:
         return report
 
     replaced = {p.policy for p in todo}
@@ -478,6 +554,10 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
     kinds.extend(text_kind)
     # keep vectors grouped in clause order so owners stay consistent
     all_vectors = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, encoder.dim), np.float32)
+    from knowledge.highlight import UNITS_VERSION  # noqa: PLC0415 - see cut_units
+
+    spans, units_text, units_vectors = _unit_store(clauses, current, encoder, progress=progress,
+                                                   on_progress=on_progress)
     index = PolicyIndex(
         policies=keep_policies,
         clauses=clauses,
@@ -486,6 +566,10 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
         model=encoder.name,
         dim=encoder.dim,
         kinds=np.asarray(kinds, dtype=np.int8),
+        unit_texts=units_text,
+        unit_vectors=units_vectors,
+        unit_spans=spans,
+        units_version=UNITS_VERSION,
     )
     if on_progress:
         on_progress("Saving the index", 0.92)

@@ -1,0 +1,195 @@
+"""What an answer no longer computes per question: highlight units cut and embedded at ingest (stored with the index),
+the benchmark's per-stage split, and the optional ONNX Runtime encoder giving torch's vectors."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge import highlight
+from knowledge.bench import TimedSearcher, _latency, replicate
+from knowledge.encoder import load_encoder
+from knowledge.highlight import clause_units, units
+from knowledge.index import ingest, load, save
+from knowledge.search import Lexicon, Searcher, strip_policy_name
+from knowledge.settings import SettingsError, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SOCIAL = ROOT / "data" / "policies" / "social-media-policy.md"
+MOBILE = ROOT / "data" / "eval" / "policies" / "staff-mobile-phone-policy.txt"
+LEXICON = ROOT / "data" / "lexicon.yml"
+QUESTIONS = ["A pupil sent me a friend request, what do I do?", "can I post photos of pupils on my instagram?",
+             "who do I tell if I see something worrying online", "why can't I use my own phone to take photos?"]
+
+
+class Counting:
+    """The hashing encoder, counting the texts it is asked to embed."""
+
+    def __init__(self):
+        self.inner = load_encoder("hashing")
+        self.name, self.dim = self.inner.name, self.inner.dim
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts, **kwargs):
+        """Embed with the hashing encoder, recording the call."""
+        self.calls.append(list(texts))
+        return self.inner.encode(texts, **kwargs)
+
+
+def without_units(index):
+    """The same index as one built before highlight units were stored."""
+    index.unit_texts, index.unit_vectors, index.unit_spans, index.units_version = [], np.zeros((0, index.dim)), {}, ""
+    index._unit_rows = None
+    return index
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("units") / "index"
+    ingest([SOCIAL], directory, load_encoder("hashing"))
+    return directory
+
+
+# -- fast: hashing encoder ----------------------------------------------------------------------------------
+def test_ingest_stores_every_clause_units_and_their_vectors(built):
+    index = load(built)
+    encoder = load_encoder("hashing")
+    assert index.units_version == highlight.UNITS_VERSION and (built / "units.npy").exists()
+    for clause in index.clauses:
+        assert clause_units(index, clause.text) == units(clause.text)
+        for unit in units(clause.text):
+            text = unit.full(clause.text)
+            assert np.allclose(index.unit_vector(text), encoder.encode([text])[0], atol=1e-6)
+    assert index.unit_vector("a sentence no clause has") is None
+    manifest = json.loads((built / "manifest.json").read_text())
+    assert {"units.npy", "units.json"} <= set(manifest["files"])  # checksummed like the rest
+
+
+def test_an_answer_embeds_only_the_question_and_highlights_as_before(built):
+    stored, computed = Counting(), Counting()
+    with_units = Searcher(load(built), stored, lexicon=Lexicon.load(LEXICON))
+    old = Searcher(without_units(load(built)), computed, lexicon=Lexicon.load(LEXICON))
+    for question in QUESTIONS:
+        stored.calls.clear()
+        computed.calls.clear()
+        new_answer, old_answer = with_units.ask(question), old.ask(question)
+        assert new_answer.highlights and new_answer.highlights == old_answer.highlights
+        assert len(stored.calls) == 1 and stored.calls[0][0] == question  # the question (and its parts) only
+        assert sum(map(len, computed.calls)) >= len(stored.calls[0])
+
+
+def test_units_cut_by_another_version_of_units_are_not_used(built, monkeypatch):
+    index = load(built)
+    text = next(c.text for c in index.clauses if len(units(c.text)) > 1)
+    index.unit_spans[text] = [[0, 5, -1, -1]]
+    assert [(u.start, u.end) for u in clause_units(index, text)] == [(0, 5)]
+    monkeypatch.setattr(highlight, "UNITS_VERSION", "a later one")
+    assert clause_units(index, text) == units(text)
+
+
+def test_an_index_from_before_stored_units_gains_them_at_the_next_ingest(built, tmp_path):
+    directory = tmp_path / "index"
+    shutil.copytree(built, directory)
+    save(without_units(load(directory)), directory)
+    assert not (directory / "units.json").exists() and not len(load(directory).unit_texts)
+    report = ingest([SOCIAL], directory, load_encoder("hashing"))
+    assert report.unchanged == [load(directory).clauses[0].policy] and report.written
+    assert load(directory).units_version == highlight.UNITS_VERSION
+    assert ingest([SOCIAL], directory, load_encoder("hashing")).written is False  # and then nothing to do
+
+
+def test_a_changed_policy_embeds_only_its_own_new_units(tmp_path):
+    directory = tmp_path / "index"
+    ingest([SOCIAL, MOBILE], directory, load_encoder("hashing"))
+    before = load(directory)
+    changed = tmp_path / MOBILE.name
+    changed.write_text(MOBILE.read_text() + "\n\n99.1 Staff must keep their phones in the staff room during lessons.\n")
+    encoder = Counting()
+    ingest([changed], directory, encoder)
+    after = load(directory)
+    embedded = {t for call in encoder.calls for t in call}
+    assert "Staff must keep their phones in the staff room during lessons." in embedded
+    social = {u.full(c.text) for c in before.clauses if c.policy == before.clauses[0].policy for u in units(c.text)}
+    assert social and not social & embedded  # the unchanged policy's units were kept, not embedded again
+    assert all(np.array_equal(after.unit_vector(t), before.unit_vector(t)) for t in social)
+
+
+def test_the_bench_splits_an_ask_into_stages_and_copies_share_stored_units(built):
+    index = load(built)
+    big = TimedSearcher(replicate(index, 3), load_encoder("hashing"), lexicon=Lexicon.load(LEXICON))
+    assert len(big.index.unit_texts) == len(index.unit_texts)
+    timing = _latency(big, QUESTIONS)
+    assert timing["calls"] == 1.0  # no highlight embedding in any copy
+    assert set(timing["stages"]) == {"embed", "search", "highlight", "other"}
+    assert sum(share for _, _, share in timing["stages"].values()) == pytest.approx(1.0, abs=0.02)
+    assert all(p95 >= p50 >= 0 for p50, p95, _ in timing["stages"].values())
+    assert timing["p95"] >= timing["p50"] > 0
+
+
+@pytest.mark.parametrize("question", QUESTIONS + [
+    "what does the social media policy say about  facebook?", "Is the Staff Mobile Phone Policy strict?",
+    "can i phone in sick", "what do the guidelines say", "the POLICY. says what"])
+def test_the_highlight_step_strips_a_policy_name_as_the_search_does(built, question):
+    titles = [str(m.get("title") or "") for m in load(built).policies.values()] + ["Staff Mobile Phone Policy"]
+    assert highlight._strip_name(question, titles) == strip_policy_name(question, titles)
+
+
+def test_the_embedding_runtime_is_a_validated_setting(monkeypatch):
+    assert get_settings().embed_runtime == "torch"
+    monkeypatch.setenv("POLICY_COACH_EMBED_RUNTIME", "onnx")
+    assert get_settings().embed_runtime == "onnx"
+    monkeypatch.setenv("POLICY_COACH_EMBED_RUNTIME", "gpu")
+    with pytest.raises(SettingsError, match="POLICY_COACH_EMBED_RUNTIME"):
+        get_settings()
+
+
+# -- slow: the real model -------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_stored_unit_vectors_are_the_ones_an_answer_would_compute(real_index):
+    encoder = load_encoder(get_settings().model)
+    index = load(real_index)
+    assert index.model == encoder.name and len(index.unit_texts) > 100
+    rng = np.random.default_rng(0)
+    sample = [index.unit_texts[i] for i in rng.choice(len(index.unit_texts), 40, replace=False)]
+    computed = np.vstack([encoder._encode([t], False, 32) for t in sample])  # one by one, as an answer would
+    stored = np.vstack([index.unit_vector(t) for t in sample])
+    assert float(np.min(np.sum(computed * stored, axis=1))) >= 0.9999
+
+
+@pytest.mark.slow
+def test_the_onnx_runtime_gives_torchs_vectors_or_is_not_used(tmp_path, monkeypatch):
+    from knowledge.encoder import Encoder
+
+    monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path))
+    model = get_settings().model
+    torch_encoder, onnx_encoder = Encoder(model, runtime="torch"), Encoder(model, runtime="onnx")
+    texts = QUESTIONS + [c for c in QUESTIONS[0].split(",")] + ["Staff members must decline 'friend requests' from "
+                                                                "pupils they receive in their personal accounts."]
+    a, b = torch_encoder._encode(texts, False, 32), onnx_encoder._encode(texts, False, 32)
+    assert onnx_encoder.name == torch_encoder.name  # same vectors, so the index and oos.yml stay valid
+    assert float(np.min(np.sum(a * b, axis=1))) >= 0.9999
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        assert onnx_encoder.runtime == "torch"  # said in the log; answers go on with torch
+    else:
+        assert onnx_encoder.runtime == "onnx" and any((tmp_path / "models").glob("*.onnx"))
+
+
+@pytest.mark.slow
+def test_int8_onnx_is_named_apart_so_an_index_of_torch_vectors_is_re_embedded(tmp_path, monkeypatch):
+    from knowledge.encoder import Encoder
+
+    monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path))
+    model = get_settings().model
+    torch_encoder, int8 = Encoder(model, runtime="torch"), Encoder(model, runtime="onnx-int8")
+    a, b = torch_encoder._encode(QUESTIONS, False, 32), int8._encode(QUESTIONS, False, 32)
+    if int8.runtime == "torch":  # onnxruntime missing: torch's vectors under torch's name
+        assert int8.name == torch_encoder.name and float(np.min(np.sum(a * b, axis=1))) >= 0.9999
+    else:
+        assert int8.runtime == "onnx-int8" and int8.name == torch_encoder.name + "+int8"
+        assert 0.9 <= float(np.min(np.sum(a * b, axis=1))) < 0.9999  # close to torch's, but other vectors
