@@ -53,10 +53,10 @@ class Settings(BaseSettings):
     torch_threads: int = _env("POLICY_COACH_TORCH_THREADS", default=1, ge=1, le=256)
     # What runs the model: "torch" (sentence-transformers), or "onnx": the same weights (adapter merged) exported once
     # to <runtime dir>/models/ and run by ONNX Runtime with the same thread count, checked at load to give torch's
-    # vectors (cosine >= 0.9999), else torch is used. Needs the onnxruntime package (and onnx to export). Measured
+    # vectors (cosine >= 0.9999), else torch is used (onnxruntime and onnx are in requirements/app.lock). Measured
     # 2026-12-02 at load average ~4: one question 11.4 ms CPU against 28.9 ms with torch (docs/retrieval-eval.md).
     # "onnx-int8" (opt-in) quantises the export's weights: other vectors, so a re-ingest and an oos.yml refit for it.
-    embed_runtime: Literal["torch", "onnx", "onnx-int8"] = _env("POLICY_COACH_EMBED_RUNTIME", default="torch")
+    embed_runtime: Literal["torch", "onnx", "onnx-int8"] = _env("POLICY_COACH_EMBED_RUNTIME", default="onnx")
     index_dir: Path | None = _env("POLICY_COACH_INDEX", default=None)
     policies_dir: Path = _env("POLICY_COACH_POLICIES", default=DATA / "policies")
     quizzes_dir: Path = _env("POLICY_COACH_QUIZZES", default=DATA / "quizzes")
