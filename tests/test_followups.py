@@ -416,10 +416,12 @@ def test_more_follow_up_conversations_on_other_policies(library_stack):
     print(f"more follow-up turns answered right: {sum(scored)}/{len(scored)}")
     # Measured live (REST): 7/15 on the first run, before any change; 9/15 after "how quickly?" (a question word
     # naming nothing) became a follow-up and form/deadline/reason follow-ups joined the NLU data (not these phrasings).
-    # The misses: "what about on a school iPad?" and "and on instagram?" keep the first answer's clause (4.1, 4.3);
-    # "why?"/"how come?" cite the rule again, not the purpose clause that gives its reason; "and if I think working
-    # alone is unsafe?" and "what's the out of hours security number?" are drowned by the earlier question's words.
-    assert sum(scored) >= 9, scored
+    # Then 13/15 (live REST, 2026-12-02) with knowledge.followup.ask_follow_up: "why?"/"how come?" lead with the
+    # clause that gives the rule's reason (1.2 purpose, 1.2 Data Protection Act) and a follow-up naming a new subject
+    # is ranked by its own words fused with the in-context question ("working alone is unsafe" -> 3.2, "out of hours
+    # security number" -> A2.3). Still missed: "what about on a school iPad?" cites 4.1 (personal phone, tablet or
+    # camera) before 4.2, and "and on instagram?" cites 4.3 (school social media) before 7.2 (trip posts).
+    assert sum(scored) >= 13, scored
 
 
 # -- the held-out conversations (data/eval/dev/followups.jsonl): the report set, never tuned on -----------------
