@@ -458,6 +458,7 @@ def held_out_stack(tmp_path_factory):
 @pytest.mark.slow
 def test_held_out_follow_up_conversations(held_out_stack):
     from knowledge.evaluate import _norm
+    from knowledge.parser import policy_id_for
 
     stack, env = held_out_stack
     scored = []
@@ -466,10 +467,10 @@ def test_held_out_follow_up_conversations(held_out_stack):
         first, follow = row["turns"][0]["q"], row["turns"][1]
         before = _answer(stack, sender, first)
         if before.get("kind") == "policy_choice":  # the user picks the policy the conversation is about
-            before = _answer(stack, sender, '/ask_policy{"policy_choice":"%s"}' % row["policy"])
+            before = _answer(stack, sender, '/ask_policy{"policy_choice":"%s"}' % policy_id_for(Path(row["policy"])))
         reply = _answer(stack, sender, follow["q"])
         top = (reply.get("citations") or [{}])[0]
-        ok = (reply.get("kind") == "policy_answer" and top.get("policy") == row["policy"]
+        ok = (reply.get("kind") == "policy_answer" and top.get("policy") == policy_id_for(Path(row["policy"]))
               and any(_norm(g) in _norm(str(top.get("text", ""))) for g in follow["gold"])
               and str(reply.get("context", "")).startswith(first[:30]))
         scored.append(ok)
@@ -477,4 +478,10 @@ def test_held_out_follow_up_conversations(held_out_stack):
               f" -> {follow['q']!r} [{reply.get('kind')} {top.get('policy')} {top.get('clause')}]"
               f" context={reply.get('context')!r}")
     print(f"held-out follow-up conversations answered in context: {sum(scored)}/{len(scored)}")
-    assert sum(scored) >= 0, scored  # FLOOR: set from the one measured run
+    # Run once, after the follow-up search was settled on the tuning conversations (live REST, 2026-12-02): 6/10
+    # (first printed as 5/10: the test compared the 41-character folder name with the policy id, which is cut to
+    # 40; the cerne-aims turn cited the right clause). Misses, reported and not tuned on: "Can I swear in front of
+    # the kids?" is refused, so "why does it matter?" has no context; "what happens to staff who don't follow it?"
+    # and "when is it due for review?" point back ("it") and so are searched in context only, where the first
+    # question's words win; "how do I contact her?" cites another policy's clause (the first answer was a title).
+    assert sum(scored) >= 6, scored
