@@ -141,8 +141,10 @@ _ASKS_WHY = re.compile(r"^\W*(?:and\s+|but\s+|so\s+)?(?:why|how come|what for|fo
 # at large, not of one document
 _REASON = re.compile(r"\b(?:because|in order to|so that|so as to|this is (?:to|so)|designed to|aims?\s+(?:is\s+|are\s+)?to|"
                      r"to (?:protect|ensure|prevent|safeguard|make sure))\b", re.I)
-# the sections where a policy states why it exists
-_PURPOSE = re.compile(r"\b(?:purpose|aims?|objectives?|introduction|rationale|background|principles)\b", re.I)
+# the top-level sections where a policy states why it exists ("1 Purpose", "Aims", "Section 1: Introduction"); not an
+# appendix's introduction, and not "Principles", which in school policies lists rules
+_PURPOSE = re.compile(r"^\s*(?:\d+\.?\s*|section \d+:?\s*)?(?:purpose|aims?|objectives?|introduction|rationale|"
+                      r"background)\b", re.I)
 
 
 def asks_why(text: str) -> bool:
@@ -191,13 +193,18 @@ def _with_reason(searcher: Searcher, everything: list[Citation], rules: list[Cit
     rule = rules[0]
     if _REASON.search(rule.text):
         return [rule]
-    candidates = [c for c in everything if c.policy == rule.policy and _key(c) != _key(rule)
-                  and (_REASON.search(c.text) or _PURPOSE.search(c.section))]
+    mine = [c for c in everything if c.policy == rule.policy and _key(c) != _key(rule)]
+    # the policy's own statement of why it exists first; another rule's "so that…" explains that rule, not this one
+    # ("why not?" after the friend-request rule took 6.15's "so that any other contact details are not given away")
+    candidates = [c for c in mine if _PURPOSE.search(c.section)] or [c for c in mine if _REASON.search(c.text)]
     if not candidates:
         return [rule]
-    # ranked by the in-context question alone: preferring clauses with a reason phrase (+0.05 / +0.1) lost the
-    # photo policy's "classified as personal data" introduction clause to a "to ensure" one (tuning set, 2026-12-02)
-    return [max(candidates, key=lambda c: c.score), rule]
+    # ranked by likeness to the rule's own text, not to the question: measured on the tuning conversations'
+    # reason follow-ups (2026-12-02) the question picked a background clause that shares its words (Social Media
+    # 1.1 "rediscovering friends on … Facebook" for the friend-request rule); the rule's text picked 1.3, and kept
+    # the phone policy's 1.2 and the photo policy's 1.2 (3/3, the question 2/3, reason words first 2/3)
+    like = {_key(c): c.score for c in searcher.search(rule.text, k=len(searcher.index.clauses))}
+    return [max(candidates, key=lambda c: like.get(_key(c), float("-inf"))), rule]
 
 
 def _fused(searcher: Searcher, context: list[Citation], own: list[Citation], base: list[Citation]) -> list[Citation]:
