@@ -9,7 +9,7 @@ from bot.training import reports
 from bot.training.quiz import QuizEngine
 from bot.training.store import Store, StoreUnavailable, get_store
 from knowledge import highlight
-from knowledge.followup import Tie, ask_in_policy, policy_tie
+from knowledge.followup import Tie, ask_follow_up, ask_in_policy, policy_tie
 from knowledge.search import Searcher, normalise_question
 from knowledge.service import get_searcher
 from knowledge.settings import get_settings
@@ -78,14 +78,20 @@ def ask_and_log(sender_id: str, question: str) -> dict:
 
 
 def answer(sender_id: str, question: str, policy: str | None = None, *,
-           focus: str | None = None) -> tuple[dict, Tie | None]:
+           focus: str | None = None, context: str | None = None,
+           cited: list[str] | None = None) -> tuple[dict, Tie | None]:
     """Answer (and log) a question, from one policy when the user chose it; a Tie when two policies fit equally.
 
-    `focus` is the follow-up part of a question asked in context; the highlighted sentence is chosen for it.
+    `focus` is the follow-up part of a question asked in context; the highlighted sentence is chosen for it. With
+    `context` (the previous question) and `cited` (its "policy#clause" citations) the follow-up is searched by
+    knowledge.followup.ask_follow_up and never offered as a choice of policies (the conversation chose one).
     """
     found = searcher()
     if policy:
         result = ask_in_policy(found, question, policy)
+    elif context and focus:
+        result = ask_follow_up(found, context, focus, cited)
+        focus = None  # its highlights are already chosen for the follow-up
     else:
         result = found.ask(question)
         tie = policy_tie(found, question, result)

@@ -1,10 +1,12 @@
 """Follow-ups in context through the real Rasa server and action server over REST, and the context rules."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 
 import pytest
 
-from knowledge.followup import has_topic, in_context, is_follow_up
+from knowledge.followup import ask_follow_up, asks_why, has_topic, in_context, is_follow_up
 from tests.conftest import enrol, payloads, rest
 
 # Ten two-turn conversations written before looking at any answer: (first question, follow-up, clauses that
@@ -55,6 +57,75 @@ def test_in_context_keeps_the_question_short_and_verbatim():
     assert len(in_context(long, "why?")) <= 310
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("why?", True), ("how come?", True), ("why is that?", True), ("and why not?", True), ("what for?", True),
+    ("why can't I use instagram?", False),  # names its own subject: searched as a question of its own
+    ("what about at the weekend?", False), ("who has to approve it?", False),
+])
+def test_asks_why_is_only_a_bare_request_for_the_reason(text, expected):
+    assert asks_why(text) is expected
+
+
+SMALL_POLICY = """GREENFIELD SCHOOL
+Staff Phone Policy
+
+PURPOSE
+
+This policy aims to keep pupils safe when staff use mobile phones.
+
+1. PHONES IN SCHOOL
+
+1.1 Staff must keep personal phones in a locker during lessons.
+
+1.2 Staff must not post images of pupils online. This is because images can be copied and shared without consent.
+
+1.3 Staff must report a lost school phone to the office within 24 hours.
+"""
+
+
+@pytest.fixture(scope="module")
+def small_searcher(tmp_path_factory):
+    from knowledge.encoder import load_encoder
+    from knowledge.index import ingest, load
+    from knowledge.search import Searcher
+
+    base = tmp_path_factory.mktemp("small")
+    (base / "phones.txt").write_text(SMALL_POLICY)
+    ingest([base / "phones.txt"], base / "index", load_encoder("hashing"))
+    return Searcher(load(base / "index"), load_encoder("hashing"))
+
+
+def test_why_leads_with_the_purpose_clause_when_the_rule_gives_no_reason(small_searcher):
+    first = "Do staff have to keep personal phones in a locker during lessons?"
+    before = small_searcher.ask(first)
+    assert [c.clause for c in before.citations] == ["1.1"]
+    after = ask_follow_up(small_searcher, first, "why?", [f"{c.policy}#{c.clause}" for c in before.citations])
+    assert [c.clause for c in after.citations] == ["purpose.1", "1.1"]
+    assert after.highlights[0].text == "This policy aims to keep pupils safe when staff use mobile phones."
+
+
+def test_why_keeps_a_rule_that_gives_its_own_reason(small_searcher):
+    first = "Can staff post images of pupils online?"
+    after = ask_follow_up(small_searcher, first, "how come?", ["phones#1.2"])
+    assert [c.clause for c in after.citations] == ["1.2"]
+    assert any(h.text.startswith("This is because") for h in after.highlights)
+
+
+def test_why_explains_the_rule_cited_before_not_a_new_search(small_searcher):
+    # the slot's citation decides which rule "why?" is about, even when the question's words fit another rule better
+    first = "Do staff have to keep personal phones in a locker during lessons?"
+    after = ask_follow_up(small_searcher, first, "why?", ["phones#1.3"])
+    assert [c.clause for c in after.citations][1:] == ["1.3"]
+    assert after.citations[0].clause in ("purpose.1", "1.2")  # the clauses that give a reason
+
+
+def test_a_follow_up_pointing_back_is_the_in_context_answer(small_searcher):
+    first = "Do staff have to keep personal phones in a locker during lessons?"
+    after = ask_follow_up(small_searcher, first, "who do I report it to?", ["phones#1.1"])
+    plain = small_searcher.ask(in_context(first, "who do I report it to?"))
+    assert [c.clause for c in after.citations] == [c.clause for c in plain.citations]
+
+
 # -- live stack -------------------------------------------------------------------------------------------------
 def _answer(stack, sender: str, text: str) -> dict:
     found = [p for p in payloads(rest(stack, sender, text)) if p.get("kind") != "text"]
@@ -76,7 +147,8 @@ def test_ten_follow_up_conversations_are_answered_in_context(live_stack, live_en
               f"{follow!r} [{after.get('kind')} {top}]")
     score = sum(results)
     print(f"follow-up conversations answered in context: {score}/{len(results)}")
-    # measured 9/10 (live REST, this commit); the miss: "what about a pupil's mum?" after a colleagues question
+    # measured 9/10 (live REST), before and after knowledge.followup.ask_follow_up (2026-12-02); the miss: "what
+    # about a pupil's mum?" after a colleagues question
     # cites 6.3 (pupils) before 6.5 (pupils' family members): the search reads "pupil's mum" as about pupils
     assert score >= 9, results
 
@@ -97,6 +169,26 @@ def test_why_not_as_the_first_message_asks_for_a_full_question(live_stack, sende
     reply = _answer(live_stack, sender, "why not?")
     assert reply["kind"] == "no_context"
     assert "full question" in reply["text"] and not reply.get("citations")
+
+
+@pytest.mark.slow
+def test_why_not_after_a_rule_with_no_reason_leads_with_the_policys_own_reason(real_index):
+    from knowledge.encoder import load_encoder
+    from knowledge.index import load
+    from knowledge.search import Lexicon, Searcher
+    from knowledge.settings import get_settings
+
+    searcher = Searcher(load(real_index), load_encoder(get_settings().model),
+                        lexicon=Lexicon.load(get_settings().lexicon_path))
+    first = "A pupil sent me a friend request on Facebook, what do I do?"
+    before = searcher.ask(first)
+    assert before.citations[0].clause == "6.3"
+    after = ask_follow_up(searcher, first, "why not?", [f"{c.policy}#{c.clause}" for c in before.citations])
+    # 6.3 says what to do but not why; 1.3 (Introduction) says why: confidence in the establishment, confidentiality
+    # and reputation safeguarded. Before ranking the reason by the rule's text, 6.15's "so that…" (then the
+    # introduction's background clause 1.1) came first.
+    assert [c.clause for c in after.citations] == ["1.3", "6.3"]
+    assert "designed to ensure" in " ".join(h.text for h in after.highlights)
 
 
 @pytest.mark.slow
@@ -199,12 +291,15 @@ def test_follow_ups_on_another_policy_are_answered_in_context(lone_working):
     results = []
     for first, follow, expected in OTHER_POLICY:
         assert is_follow_up(follow, "ask_policy"), follow  # recognised even when the NLU calls it a question
-        answer = lone_working.ask(in_context(first, follow))
+        answer = ask_follow_up(lone_working, first, follow,
+                               [f"{c.policy}#{c.clause}" for c in lone_working.ask(first).citations])
         top = answer.citations[0].clause if answer.answered else None
         results.append(top in expected)
         print(f"{'OK ' if top in expected else 'MISS'} {first!r} -> {follow!r} [{top}]")
     print(f"follow-ups on the lone working policy answered in context: {sum(results)}/{len(results)}")
-    assert sum(results) >= 5, results  # measured 5/6: "and when I leave?" cites 2.1 first, 2.2 second
+    # measured 5/6 searching previous + follow-up ("and when I leave?" cited 2.1 first, 2.2 second); 6/6 since a
+    # follow-up naming a new subject is ranked by its own words fused with the in-context question (ask_follow_up)
+    assert sum(results) >= 6, results
 
 
 # -- ten more conversations on other policies, live over REST ---------------------------------------------------
@@ -267,11 +362,9 @@ MORE_CONVERSATIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def library_stack(tmp_path_factory):
-    """A second live stack (Rasa + action server) over one index of the four LIBRARY policies."""
+def _library_stack(tmp_path_factory, name: str, library: dict[str, str]):
+    """A live stack (Rasa + action server) over one index of a library of policies (id -> path)."""
     import shutil
-    from pathlib import Path
 
     from bot.ops.stack import MODEL, Stack
     from knowledge.encoder import load_encoder
@@ -281,9 +374,9 @@ def library_stack(tmp_path_factory):
 
     if not MODEL.exists():
         pytest.fail("No trained Rasa model: run `make model` (make test does this) first")
-    base = tmp_path_factory.mktemp("library")
+    base = tmp_path_factory.mktemp(name)
     files = []
-    for slug, path in LIBRARY.items():
+    for slug, path in library.items():
         source = ROOT / path
         if source.is_dir():  # a dev folder: its Word copy, named by the folder so the policy id is the slug
             source = source / "policy.docx"
@@ -300,6 +393,12 @@ def library_stack(tmp_path_factory):
         yield stack, env
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="module")
+def library_stack(tmp_path_factory):
+    """A second live stack over one index of the four LIBRARY policies."""
+    yield from _library_stack(tmp_path_factory, "library", LIBRARY)
 
 
 def _cites(reply: dict, gold) -> bool:
@@ -338,7 +437,72 @@ def test_more_follow_up_conversations_on_other_policies(library_stack):
     print(f"more follow-up turns answered right: {sum(scored)}/{len(scored)}")
     # Measured live (REST): 7/15 on the first run, before any change; 9/15 after "how quickly?" (a question word
     # naming nothing) became a follow-up and form/deadline/reason follow-ups joined the NLU data (not these phrasings).
-    # The misses: "what about on a school iPad?" and "and on instagram?" keep the first answer's clause (4.1, 4.3);
-    # "why?"/"how come?" cite the rule again, not the purpose clause that gives its reason; "and if I think working
-    # alone is unsafe?" and "what's the out of hours security number?" are drowned by the earlier question's words.
-    assert sum(scored) >= 9, scored
+    # Then 13/15 (live REST, 2026-12-02) with knowledge.followup.ask_follow_up: "why?"/"how come?" lead with the
+    # clause that gives the rule's reason (1.2 purpose, 1.2 Data Protection Act) and a follow-up naming a new subject
+    # is ranked by its own words fused with the in-context question ("working alone is unsafe" -> 3.2, "out of hours
+    # security number" -> A2.3). Still missed: "what about on a school iPad?" cites 4.1 (personal phone, tablet or
+    # camera) before 4.2, and "and on instagram?" cites 4.3 (school social media) before 7.2 (trip posts).
+    assert sum(scored) >= 13, scored
+
+
+# -- the held-out conversations (data/eval/dev/followups.jsonl): the report set, never tuned on -----------------
+ROOT_DIR = Path(__file__).resolve().parent.parent
+HELD_OUT = ROOT_DIR / "data" / "eval" / "dev" / "followups.jsonl"
+
+
+def _held_out() -> list[dict]:
+    return [json.loads(line) for line in HELD_OUT.read_text().splitlines() if line.strip()]
+
+
+def test_held_out_gold_is_in_the_parsed_policies():
+    from knowledge.evaluate import _norm
+    from knowledge.parser import parse_file
+
+    rows = _held_out()
+    assert len(rows) == 10 and all(len(r["turns"]) == 2 and "gold" not in r["turns"][0] for r in rows)
+    assert not {r["policy"] for r in rows} & set(LIBRARY), "held-out policies are none of the tuning library's"
+    for row in rows:
+        policy = ROOT_DIR / "data" / "eval" / "dev" / "policies" / row["policy"] / "policy.docx"
+        texts = [_norm(c.text) for c in parse_file(policy).clauses]
+        for snippet in row["turns"][1]["gold"]:
+            assert any(_norm(snippet) in t for t in texts), (row["id"], snippet)
+
+
+
+@pytest.fixture(scope="module")
+def held_out_stack(tmp_path_factory):
+    """A live stack over the five policies of the held-out conversations, in one index."""
+    library = {slug: f"data/eval/dev/policies/{slug}" for slug in dict.fromkeys(r["policy"] for r in _held_out())}
+    yield from _library_stack(tmp_path_factory, "held-out", library)
+
+
+@pytest.mark.slow
+def test_held_out_follow_up_conversations(held_out_stack):
+    from knowledge.evaluate import _norm
+    from knowledge.parser import policy_id_for
+
+    stack, env = held_out_stack
+    scored = []
+    for row in _held_out():
+        sender = enrol(env["DATABASE_URL"])
+        first, follow = row["turns"][0]["q"], row["turns"][1]
+        before = _answer(stack, sender, first)
+        if before.get("kind") == "policy_choice":  # the user picks the policy the conversation is about
+            before = _answer(stack, sender, '/ask_policy{"policy_choice":"%s"}' % policy_id_for(Path(row["policy"])))
+        reply = _answer(stack, sender, follow["q"])
+        top = (reply.get("citations") or [{}])[0]
+        ok = (reply.get("kind") == "policy_answer" and top.get("policy") == policy_id_for(Path(row["policy"]))
+              and any(_norm(g) in _norm(str(top.get("text", ""))) for g in follow["gold"])
+              and str(reply.get("context", "")).startswith(first[:30]))
+        scored.append(ok)
+        print(f"{'OK  ' if ok else 'MISS'} {row['id']}: {first!r} [{(before.get('citations') or [{}])[0].get('clause')}]"
+              f" -> {follow['q']!r} [{reply.get('kind')} {top.get('policy')} {top.get('clause')}]"
+              f" context={reply.get('context')!r}")
+    print(f"held-out follow-up conversations answered in context: {sum(scored)}/{len(scored)}")
+    # Run once, after the follow-up search was settled on the tuning conversations (live REST, 2026-12-02): 6/10
+    # (first printed as 5/10: the test compared the 41-character folder name with the policy id, which is cut to
+    # 40; the cerne-aims turn cited the right clause). Misses, reported and not tuned on: "Can I swear in front of
+    # the kids?" is refused, so "why does it matter?" has no context; "what happens to staff who don't follow it?"
+    # and "when is it due for review?" point back ("it") and so are searched in context only, where the first
+    # question's words win; "how do I contact her?" cites another policy's clause (the first answer was a title).
+    assert sum(scored) >= 6, scored

@@ -47,7 +47,9 @@ class ActionAnswerPolicy(Action):
         else:
             question = text
         try:
-            answer, tie = await off_loop(lambda: services.answer(sender, question, chosen, focus=focus))
+            cited = tracker.get_slot("last_citations") if context else None
+            answer, tie = await off_loop(lambda: services.answer(sender, question, chosen, focus=focus,
+                                                                 context=context, cited=cited))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clear message
             send_error(dispatcher, exc)
             return []
