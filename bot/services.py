@@ -65,18 +65,6 @@ def quiz() -> QuizEngine:
         return _engine
 
 
-def ask_and_log(sender_id: str, question: str) -> dict:
-    """Answer a policy question and log it for that records key (logging failure never blocks the answer)."""
-    answer = searcher().ask(question).to_dict()
-    if not sender_id:  # the database is down, so the sender could not be checked: answer, record nothing
-        return answer
-    try:
-        store().log_question(sender_id, question, normalise_question(question), answer)
-    except StoreUnavailable:
-        log.warning("question not logged: database unavailable")
-    return answer
-
-
 def answer(sender_id: str, question: str, policy: str | None = None, *,
            focus: str | None = None, context: str | None = None,
            cited: list[str] | None = None) -> tuple[dict, Tie | None]:

@@ -150,8 +150,10 @@ class ValidateQuizForm(FormValidationAction):
             previous = tracker.get_slot("last_question")
             context = previous if previous and is_follow_up(text, intent) else None
             question = in_context(previous, text) if context else text
-            try:
-                answer = await off_loop(services.ask_and_log, sender, question)
+            cited = tracker.get_slot("last_citations") if context else None
+            try:  # the same follow-up search as outside a quiz; a choice of policies is not offered mid-quiz
+                answer, _tie = await off_loop(lambda: services.answer(sender, question, focus=text if context else None,
+                                                                      context=context, cited=cited))
             except Exception as exc:  # noqa: BLE001
                 send_error(dispatcher, exc)
                 return {"quiz_answer": None}
