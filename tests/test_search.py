@@ -413,3 +413,17 @@ def test_library_evaluation_reports_the_policy_offered_and_the_choice_prompts(ha
     answered = [q for q in result["questions"] if not q["refused"]]
     assert answered, "the hashing library answers these clause-worded questions"
     assert result["policy_prompt"] == pytest.approx(sum("choice" in q for q in answered) / len(answered))
+
+
+def test_bench_lists_refused_in_scope_questions_with_their_features(hashing_searcher):
+    from knowledge.bench import refused_lines
+
+    clause = next(c for c in hashing_searcher.index.clauses if c.clause == "6.3")
+    rows = [{"q": "qwxz vbnm plokij", "gold": ["1.1"]},  # labelled in scope, but nothing in the policy matches it
+            {"q": "What is the capital of France?", "oos": True},  # off-topic rows are never listed
+            {"q": clause.text[:200], "gold": ["6.3"]}]  # the clause's own words: answered
+    assert hashing_searcher.ask(rows[0]["q"]).answered is False
+    assert hashing_searcher.ask(rows[2]["q"]).answered is True
+    lines = refused_lines(hashing_searcher, rows)
+    assert len(lines) == 1
+    assert "qwxz vbnm plokij" in lines[0] and "anchor=" in lines[0] and "nearest anchor: " in lines[0]
