@@ -104,6 +104,27 @@ def cross_validate(rows: list[dict], features: tuple[str, ...], c: float, topic_
     return out
 
 
+def refused_lines(searcher: Searcher, rows: list[dict]) -> list[str]:
+    """One line per in-scope question the searcher refuses: P(in scope), the features, and the nearest anchor
+    question (what the decision saw; for finding the causes of in-scope refusals on dev)."""
+    from knowledge.search import RETRIEVAL_DIR, load_anchors  # noqa: PLC0415
+
+    anchors = load_anchors(RETRIEVAL_DIR / "anchors.yml")
+    out = []
+    for row in rows:
+        if row.get("oos"):
+            continue
+        ranking = searcher._ranking(clean_question(row["q"]))
+        ok, p = searcher.in_scope(ranking)
+        if ok:
+            continue
+        f = searcher.oos_features(ranking)
+        nearest = anchors[int(np.argmax(searcher._anchors @ ranking.qvec))] if anchors else "-"
+        out.append(f"refused p={p:.2f} anchor={f['anchor']:.2f} topicgap={f['topicgap']:.2f} lift={f['lift']:.2f} "
+                   f"dense={f['dense']:.2f} | {row['q']} | nearest anchor: {nearest}")
+    return out
+
+
 def replicate(index: PolicyIndex, copies: int, *, seed: int = 0) -> PolicyIndex:
     """A synthetic library: `copies` renamed copies of every policy, vectors jittered so none are identical."""
     rng = np.random.default_rng(seed)
@@ -263,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", default="dense,anchor,topic", help="features for --fit-oos")
     parser.add_argument("--c", type=float, default=1000.0, help="inverse L2 strength for --fit-oos")
     parser.add_argument("--topic-cap", type=float, default=0.5, help="topic coverage cap for --fit-oos")
+    parser.add_argument("--refused", action="store_true",
+                        help="list every in-scope question refused alone, with its out-of-scope features")
     parser.add_argument("--cv", action="store_true",
                         help="with --fit-oos: leave-one-policy-out figures for each ';'-separated feature set")
     args = parser.parse_args(argv)
@@ -339,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{item.name} [{item.split}] ({sum(not r.get('oos') for r in rows)} in scope, "
                   f"{sum(bool(r.get('oos')) for r in rows)} off-topic)")
             print(f"  alone    {_fmt(evaluate(alone[item.name], rows))}")
+            if args.refused:
+                for line in refused_lines(alone[item.name], rows):
+                    print(f"    {line}")
             if item.split in libraries:
                 lib = libraries[item.split]
                 print(f"  library  {_fmt(evaluate(lib, rows, policies=set(item.policy_ids)), library=True)}"

@@ -20,10 +20,15 @@ _SUBJECTS = [
 _MODAL = (r"(?P<modal>must not|must never|should not|should never|shall not|may not|cannot|can not|can't|"
           r"are not (?:allowed|permitted) to|is not (?:allowed|permitted) to|are not to|must only|may only|can only|"
           r"should only|must|should|shall|may|can|are (?:allowed|permitted|expected|required) to|"
-          r"is (?:allowed|permitted|expected|required) to|need to|needs to|have to|has to|will not|will)")
+          r"is (?:allowed|permitted|expected|required) to|need to|needs to|have to|has to|"
+          r"(?:have|has) (?:a|the) (?:duty|responsibility|obligation) to|are responsible for|is responsible for|"
+          r"will not|will)")
+# Words set off between the modal and its verb ("must, therefore, demonstrate", "must therefore for example avoid")
+_FILLER = (r"(?:,?\s*(?:therefore|also|however|thus|for example|for instance|at all times|in particular|always|never|"
+           r"ever|only|not|be able to)\b\s*,?)*")
 _RULE = re.compile(
     r"\b(?P<subject>" + "|".join(p for p, _ in _SUBJECTS) + r")\b(?:\s+\w+){0,3}?\s+" + _MODAL
-    + r"\s+(?:(?:always|never|ever|also|only|not|be able to)\s+)*(?P<vp>[a-z][^.;:!?]{4,140})",
+    + _FILLER + r"\s+(?P<vp>[a-z][^.;:!?]{4,140})",
     re.IGNORECASE,
 )
 _PASSIVE = re.compile(
@@ -33,10 +38,19 @@ _PASSIVE = re.compile(
 _CONTACT_KEY = re.compile(r"^(?P<key>[A-Z][\w '/&()-]{2,60}?)\s*[:\u2013\u2014-]\s+\S")
 _CONTACT_WORDS = re.compile(r"\b(lead|officer|designated|dsl|head|manager|coordinator|co-ordinator|governor|contact|"
                             r"deputy|named|responsible|controller|dpo)\b", re.IGNORECASE)
-_CONTACT_DETAIL = re.compile(r"@|\b0\d{3,4}[ -]?\d{3}[ -]?\d{3,4}\b|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+[A-Z]")
+_PHONE = re.compile(r"\b0\d{3,4}[ -]?\d{3}[ -]?\d{3,4}\b")
+# a contact line names someone: an e-mail address, a phone number, a title, or a capitalised first and last name
+_CONTACT_DETAIL = re.compile(r"@|\b0\d{3,4}[ -]?\d{3}[ -]?\d{3,4}\b|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+[A-Z]|"
+                             r"\b[A-Z][a-z]+[ -][A-Z][a-z'\u2019-]+\b")
 _OWN = {"their": "my", "they": "i", "them": "me", "themselves": "myself", "your": "my", "yourself": "myself",
         "our": "my", "ourselves": "myself"}
 _NEGATIVE = re.compile(r"not|never|can't|cannot")
+# "must avoid using ..." / "should refrain from posting ...": a prohibition phrased as a duty; staff ask whether the
+# thing itself is allowed ("is using offensive language allowed")
+_AVOID = re.compile(r"(?:avoid|refrain from)\s+(?P<act>\w+ing\b.*)")
+# a passive "X is (not) permitted" whose X is itself a clause ("this code helps staff to understand what ... is") is
+# not a thing staff ask about
+_CLAUSE_WORDS = re.compile(r"\b(is|are|was|were|has|have|helps?|what|which|that|who)\b")
 
 
 def _tidy(vp: str, subject: str) -> str:
@@ -67,7 +81,14 @@ def rule_questions(text: str, limit: int = 4) -> list[str]:
             continue
         modal = m.group("modal").lower()
         be = "am" if who == "i" else "are"
-        if _NEGATIVE.search(modal) or modal.startswith(("may", "can")) or "allowed" in modal or "permitted" in modal:
+        avoid = _AVOID.match(vp)
+        if avoid and not _NEGATIVE.search(modal):
+            out.append(f"is {avoid.group('act')} allowed")
+            out.append(f"should {who} avoid {avoid.group('act')}")
+        elif "responsible" in modal:
+            out.append(f"{be} {who} responsible for {vp}")
+            out.append(f"who is responsible for {vp}")
+        elif _NEGATIVE.search(modal) or modal.startswith(("may", "can")) or "allowed" in modal or "permitted" in modal:
             out.append(f"can {who} {vp}")
             out.append(f"{be} {who} allowed to {vp}")
         else:
@@ -77,7 +98,7 @@ def rule_questions(text: str, limit: int = 4) -> list[str]:
                        else f"should {who} {vp}")
     for m in _PASSIVE.finditer(text):
         np_ = re.sub(r"^(?:the|any|all)\s+", "", m.group("np").strip(), flags=re.I).lower()
-        if len(np_.split()) < 2 or len(np_.split()) > 12:
+        if len(np_.split()) < 2 or len(np_.split()) > 12 or _CLAUSE_WORDS.search(np_):
             continue
         out.append(f"is {np_} allowed")
     return list(dict.fromkeys(out))[:limit]
@@ -89,7 +110,12 @@ def contact_questions(text: str) -> list[str]:
     if not m or not _CONTACT_WORDS.search(m.group("key")) or not _CONTACT_DETAIL.search(text):
         return []
     role = m.group("key").strip().lower()
-    return [f"who is the {role}", f"how do i contact the {role}"]
+    out = [f"who is the {role}", f"how do i contact the {role}"]
+    if _PHONE.search(text):
+        out.append(f"what is the phone number for the {role}")
+    if "@" in text:
+        out.append(f"what is the email address of the {role}")
+    return out
 
 
 _APPROVAL = re.compile(r"\b(?:with(?:out)? (?:the )?(?:prior |written |express )?(?:approval|permission|consent|"

@@ -78,8 +78,30 @@ def test_rules_become_the_questions_staff_ask():
     assert any(q.startswith("do i have to") for q in rule_questions("All staff must report concerns to the DSL."))
     assert rule_questions("The school values its community.") == []
     assert contact_questions("Designated Safeguarding Lead: Mrs A. Smith, dsl@school.org") == [
-        "who is the designated safeguarding lead", "how do i contact the designated safeguarding lead"]
+        "who is the designated safeguarding lead", "how do i contact the designated safeguarding lead",
+        "what is the email address of the designated safeguarding lead"]
     assert contact_questions("Background: the school opened in 1990") == []
+
+
+def test_rule_questions_read_through_fillers_duties_and_avoid():
+    from knowledge.questions import contact_questions, rule_questions
+
+    # "must, therefore, ..." and "must therefore for example ..." still make a question, without the filler words
+    assert "do i have to demonstrate high standards of conduct" in rule_questions(
+        "All staff must, therefore, demonstrate high standards of conduct.")
+    # "must avoid using X" is a prohibition: staff ask whether using X is allowed
+    asked = rule_questions("Staff must therefore for example avoid using offensive language at all times.")
+    assert "is using offensive language at all times allowed" in asked
+    assert not any("therefore" in q for q in asked)
+    assert "is posting comments about the school online allowed" in rule_questions(
+        "Staff should refrain from posting comments about the school online.")
+    assert "do i have to safeguard pupils from harm" in rule_questions("Staff have a duty to safeguard pupils from harm.")
+    # a passive whose subject is itself a clause is no question
+    assert rule_questions("This code helps staff to understand what behaviour is and is not acceptable.") == []
+    # a contact line naming a person (no title) answers "who is ..."; a phone number answers "what is the number"
+    assert contact_questions("Data Protection Lead: Jo Bloggs")[0] == "who is the data protection lead"
+    assert "what is the phone number for the data protection officer" in contact_questions(
+        "Data Protection Officer: Jo Bloggs; 01234 567 890")
 
 
 def test_a_rule_needing_approval_answers_who_signs_it_off():
@@ -127,6 +149,24 @@ def test_section_questions_with_a_text_pattern_attach_only_to_matching_clauses()
     assert section_questions(clauses["7.1"], sections) == []
     assert section_questions(clauses["1.2"], sections) == ["why"]  # purpose heading and text both match
     assert section_questions(clauses["1.1"], sections) == []  # purpose heading, text does not match
+
+
+def test_standard_sections_are_found_under_joined_headings_and_in_untitled_text():
+    """Short policies join standard parts under one heading or state them in an opening paragraph."""
+    from knowledge.index import section_questions
+    from knowledge.parser import Clause
+
+    def clause(section: str, text: str) -> Clause:
+        return Clause(policy="p", clause="1", section=section, title=section, text=text)
+
+    assert "does this policy cover me" in section_questions(clause("Objective, Scope and Principles", "It sets out."))
+    assert "does this policy cover me" in section_questions(clause("General", "This policy applies to all staff."))
+    assert "when is this policy reviewed" in section_questions(
+        clause("Who is it for; when is it reviewed?", "It is subject to annual review and amended when needed."))
+    assert "when is this policy reviewed" in section_questions(clause("General", "This policy will be reviewed yearly."))
+    assert any("disciplined" in q for q in section_questions(
+        clause("Compliance", "Staff who do not comply may face disciplinary action.")))
+    assert section_questions(clause("Using phones in class", "Staff may not use phones in lessons.")) == []
 
 
 def test_compound_questions_split_into_parts():
@@ -373,3 +413,17 @@ def test_library_evaluation_reports_the_policy_offered_and_the_choice_prompts(ha
     answered = [q for q in result["questions"] if not q["refused"]]
     assert answered, "the hashing library answers these clause-worded questions"
     assert result["policy_prompt"] == pytest.approx(sum("choice" in q for q in answered) / len(answered))
+
+
+def test_bench_lists_refused_in_scope_questions_with_their_features(hashing_searcher):
+    from knowledge.bench import refused_lines
+
+    clause = next(c for c in hashing_searcher.index.clauses if c.clause == "6.3")
+    rows = [{"q": "qwxz vbnm plokij", "gold": ["1.1"]},  # labelled in scope, but nothing in the policy matches it
+            {"q": "What is the capital of France?", "oos": True},  # off-topic rows are never listed
+            {"q": clause.text[:200], "gold": ["6.3"]}]  # the clause's own words: answered
+    assert hashing_searcher.ask(rows[0]["q"]).answered is False
+    assert hashing_searcher.ask(rows[2]["q"]).answered is True
+    lines = refused_lines(hashing_searcher, rows)
+    assert len(lines) == 1
+    assert "qwxz vbnm plokij" in lines[0] and "anchor=" in lines[0] and "nearest anchor: " in lines[0]
