@@ -291,12 +291,15 @@ def test_dev_regression_floor_social_media(real_searcher):
 def test_held_out_social_media_questions(real_searcher):
     """Fresh staff questions on the Social Media policy (test split: nothing was fitted on them).
 
-    REGRESSION FLOOR just under the measured R@3 0.72 (issue 11's target is 0.90 and is not met since the
-    hand-written per-policy questions were removed); a change that lowers it is a regression."""
+    REGRESSION FLOOR at the third test run (2026-12-02): R@3 0.76 (issue 11's target is 0.90, not met), off-topic
+    refused 100%, in-scope refused 12% (6 of 50). The in-scope floor was 10% (5 of 50): the dev-fitted topic-gap
+    refusal that raised off-topic refusal in the test library from 54% to 62% refuses one more of these questions;
+    that trade is reported in docs/retrieval-eval.md, not tuned away on this set. A change that lowers it is a
+    regression."""
     result = evaluate(real_searcher, load_set(HOLDOUT))
-    assert result["recall@3"] >= 0.70, result["recall@3"]
+    assert result["recall@3"] >= 0.74, result["recall@3"]
     assert result["oos_refused"] >= 0.80, result["oos_refused"]
-    assert result["in_scope_refused"] <= 0.10, result["in_scope_refused"]
+    assert result["in_scope_refused"] <= 0.12, result["in_scope_refused"]
 
 
 @pytest.fixture(scope="module")
