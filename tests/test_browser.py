@@ -89,6 +89,24 @@ def button(driver, text: str):
                 if b.is_displayed() and b.text.strip() and b.text.strip().splitlines()[-1].strip() == text)
 
 
+def coordinator_sign_in(driver, live_env, timeout: float = 60, what: str = "the coordinator sign-in form") -> None:
+    """Fill in and send the coordinator sign-in form, clicking its tab until the form shows (a rerun after sign-out
+    can switch back to the staff tab)."""
+    def form(d):
+        try:
+            return field(d, "Coordinator email")
+        except StopIteration:
+            d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]").click()
+            return None
+
+    wait_for(driver, form, timeout, what).send_keys(live_env["COORDINATOR_EMAIL"])
+    wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
+                                    if e.is_displayed()), 10, "the password box").send_keys(
+        live_env["COORDINATOR_PASSWORD"])
+    wait_for(driver, lambda d: (lambda b: b if b.is_enabled() else None)(button(d, "Sign in as coordinator")), 60,
+             "the Sign in as coordinator button").click()
+
+
 def body(driver) -> str:
     from selenium.webdriver.common.by import By
 
@@ -210,21 +228,7 @@ def test_quiz_with_buttons(ui, driver):
 
 def test_coordinator_dashboard(ui, driver, live_env):
     wait_for(driver, lambda d: button(d, "Sign out"), 30, "the sign out button").click()
-
-    def coordinator_form(d):
-        # (re)click the tab until its form shows: a Streamlit rerun after sign-out can switch back to "Staff"
-        try:
-            return field(d, "Coordinator email")
-        except StopIteration:
-            d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]").click()
-            return None
-
-    wait_for(driver, coordinator_form, 60, "the coordinator sign-in form").send_keys(
-        live_env["COORDINATOR_EMAIL"])
-    wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
-                                    if e.is_displayed()), 10, "the password box").send_keys(
-        live_env["COORDINATOR_PASSWORD"])
-    button(driver, "Sign in as coordinator").click()
+    coordinator_sign_in(driver, live_env)
     wait_for(driver, lambda d: "Training dashboard" in body(d) and "Most missed clause" in body(d), 90,
              "the dashboard")
     assert "was due for review" in body(driver)
@@ -271,20 +275,7 @@ def test_sign_in_survives_a_reload_by_http_only_cookie_and_deep_links_survive_si
     # a coordinator page's URL opened before signing in is where the coordinator lands after signing in
     driver.delete_all_cookies()
     driver.get(f"{ui}/questions")
-
-    def coordinator_form(d):
-        try:
-            return field(d, "Coordinator email")
-        except StopIteration:
-            d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]").click()
-            return None
-
-    wait_for(driver, coordinator_form, 90, "the coordinator sign-in form on the questions URL").send_keys(
-        live_env["COORDINATOR_EMAIL"])
-    wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
-                                    if e.is_displayed()), 10, "the password box").send_keys(
-        live_env["COORDINATOR_PASSWORD"])
-    button(driver, "Sign in as coordinator").click()
+    coordinator_sign_in(driver, live_env, 90, "the coordinator sign-in form on the questions URL")
     wait_for(driver, lambda d: "/questions" in d.current_url
              and "Unanswered questions" in d.find_element(By.TAG_NAME, "h1").text, 90,
              "the questions page after the coordinator signs in")

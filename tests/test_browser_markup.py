@@ -10,7 +10,8 @@ import pytest
 from bot.training import accounts
 from bot.training.store import Store
 from knowledge.parser import parse_file
-from tests.test_browser import ROOT, body, button, chat, driver, field, new_driver, settle, wait_for  # noqa: F401
+from tests.test_browser import (ROOT, body, button, chat, coordinator_sign_in, driver, field,  # noqa: F401
+                                new_driver, settle, wait_for)
 from ui.demo import DEMO_PASSWORD, seed_demo
 
 pytestmark = pytest.mark.slow
@@ -80,19 +81,7 @@ def test_staff_text_creates_no_link_image_or_markup_in_chat_or_coordinator_page(
 
     # the coordinator's unanswered-questions page shows the same staff text
     button(driver, "Sign out").click()
-
-    def coordinator_form(d):
-        try:
-            return field(d, "Coordinator email")
-        except StopIteration:
-            d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]").click()
-            return None
-
-    wait_for(driver, coordinator_form, 60, "the coordinator sign-in form").send_keys(live_env["COORDINATOR_EMAIL"])
-    wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
-                                    if e.is_displayed()), 10, "the password box").send_keys(
-        live_env["COORDINATOR_PASSWORD"])
-    button(driver, "Sign in as coordinator").click()
+    coordinator_sign_in(driver, live_env)
     wait_for(driver, lambda d: next(a for a in d.find_elements("css selector", '[data-testid="stSidebarNav"] a')
                                     if "Unanswered questions" in a.text), 90, "the coordinator pages").click()
     wait_for(driver, lambda d: "www.evil.example.com/x" in seen(d), 90, "the question in the unanswered log")

@@ -14,7 +14,8 @@ import pytest
 
 from bot.training import accounts, banks
 from bot.training.store import Store
-from tests.test_browser import body, button, chat, driver, field, screenshot, settle, wait_for  # noqa: F401
+from tests.test_browser import (body, button, chat, coordinator_sign_in, driver, field,  # noqa: F401
+                                screenshot, settle, wait_for)
 from tests.test_browser_coordinator import sidebar
 from ui.demo import DEMO_PASSWORD
 
@@ -89,19 +90,7 @@ def _label(driver, text: str):
 def _coordinator_sign_in(driver, url, live_env) -> None:
     driver.delete_all_cookies()
     driver.get(url)
-
-    def form(d):
-        try:
-            return field(d, "Coordinator email")
-        except StopIteration:
-            d.find_element("xpath", "//*[@role='tab'][contains(., 'Coordinator')]").click()
-            return None
-
-    wait_for(driver, form, 90, "the coordinator form").send_keys(live_env["COORDINATOR_EMAIL"])
-    wait_for(driver, lambda d: next(e for e in d.find_elements("css selector", 'input[type="password"]')
-                                    if e.is_displayed()), 10, "the password box").send_keys(
-        live_env["COORDINATOR_PASSWORD"])
-    _click(driver, "Sign in as coordinator")
+    coordinator_sign_in(driver, live_env, 90, "the coordinator form")
     wait_for(driver, lambda d: "Training dashboard" in body(d), 90, "the dashboard")
 
 
