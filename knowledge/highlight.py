@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from knowledge.search import _NAME_END, Citation, Searcher, strip_policy_name, tokens
+from knowledge.search import Citation, Searcher, strip_policy_name, tokens
 
 LEXICAL_WEIGHT = 0.35  # weight of the word-overlap share added to the cosine similarity
 REASON_BONUS = 0.15  # a "why" question prefers the sentence that gives the reason ("This is because…")
@@ -175,14 +175,6 @@ def _lexical(searcher: Searcher, terms: dict[str, float], text: str) -> float:
     return sum(w for t, w in terms.items() if t in present) / total
 
 
-def _strip_name(question: str, titles: list[str]) -> str:
-    """strip_policy_name, skipped when no word of the question can end a policy's name (the usual case): it stems
-    every policy's title on each call, 8.5 ms with 990 policies (knowledge.bench --scale 1000)."""
-    if not any(re.sub(r"[^\w']", "", word.lower()) in _NAME_END for word in question.split()):
-        return " ".join(question.split())
-    return strip_policy_name(question, titles)
-
-
 def score_units(searcher: Searcher, question: str, clause_text: str) -> list[tuple[float, Unit]]:
     """Every unit of one clause with its score for the question, best first."""
     return _score(searcher, question, [clause_text])[0]
@@ -190,7 +182,7 @@ def score_units(searcher: Searcher, question: str, clause_text: str) -> list[tup
 
 def _score(searcher: Searcher, question: str, texts: list[str],
            qvec: np.ndarray | None = None) -> list[list[tuple[float, Unit]]]:
-    question = _strip_name(question, getattr(searcher, "_titles", []))
+    question = strip_policy_name(question, getattr(searcher, "_titles", []))
     terms = {t: searcher.bm25.idf.get(t, 0.0) for t in tokens(question)}
     for t in tokens(searcher.lexicon.expand(question)):
         terms.setdefault(t, 0.5 * searcher.bm25.idf.get(t, 0.0))
