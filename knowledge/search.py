@@ -22,8 +22,7 @@ directly or through the lexicon: it refuses school-policy questions about anothe
 their phones at break" put to a social media policy). The topic gap is the best coverage by any loaded policy less
 the anchors' mean best coverage by the loaded policies: the more policies (and words) a library holds, the more of an
 off-topic question's words some policy uses by chance, and the gap removes that, so refusal does not weaken as
-policies are added. Its
-coefficients are data fitted on the dev sets (data/retrieval/oos.yml).
+policies are added. Its coefficients are data fitted on the dev sets (data/retrieval/oos.yml).
 """
 from __future__ import annotations
 
