@@ -4,6 +4,11 @@ with size limits and a time limit before anything reaches NLU. Runs in .venv-ras
 Hand-written because Rasa's own REST channel accepts any sender from anyone: here only holders of
 `<runtime dir>/channel.token` (the app and trusted tools on the server) may post, so nobody can speak as
 a colleague, and an oversized body is refused before the regex featurizer could stall the event loop.
+
+`GET /webhooks/rest/conversations/<sender>/tracker` is the one read-only piece of Rasa's HTTP API the app needs (its
+chat comes back after a reload from the tracker store): same bearer token, same JSON as Rasa's
+`/conversations/<sender>/tracker`, with only the events of the last `turns` user messages. Rasa's own HTTP API stays
+off, because with it any token holder could also replace the model or write events.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.trackers import EventVerbosity
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -26,6 +32,8 @@ DEFAULT_RUNTIME_DIR = Path(__file__).resolve().parent.parent / "var"  # when Ras
 MAX_BODY_BYTES = 16 * 1024  # whole request; refused with 413 before it is parsed
 MAX_MESSAGE_BYTES = 4 * 1024  # the user's text; answered with a plain "too long" reply, never sent to NLU
 MAX_METADATA_BYTES = 1024
+DEFAULT_TURNS = 50  # user messages (with their replies) returned by the tracker route unless ?turns= says otherwise
+MAX_TURNS = 500
 SENDER = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 TOO_LONG = ("That message is too long for me to read. Please ask one question at a time, "
             "in a sentence or two.")
@@ -59,7 +67,7 @@ class TokenRestInput(InputChannel):
         self.turn_timeout = turn_timeout
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """The routes: `GET /` (health) and `POST /webhook`."""
+        """The routes: `GET /` (health), `POST /webhook` and `GET /conversations/<sender>/tracker`."""
         webhook = Blueprint("token_rest_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -110,4 +118,33 @@ class TokenRestInput(InputChannel):
                                                             "custom": {"kind": "error", "text": FAILED}}])
             return response.json(collector.messages)
 
+        @webhook.route("/conversations/<sender>/tracker", methods=["GET"])
+        async def tracker(request: Request, sender: str) -> HTTPResponse:
+            if not same(bearer(request.headers.get("Authorization")), self.token):
+                return _error(401, "missing or wrong bearer token")
+            if not SENDER.match(sender):
+                return _error(400, "the sender must be the id the app was given for the signed-in person")
+            try:
+                turns = min(MAX_TURNS, max(1, int(request.args.get("turns", DEFAULT_TURNS))))
+            except ValueError:
+                return _error(400, "'turns' must be a whole number")
+            agent = getattr(request.app.ctx, "agent", None)
+            if agent is None or agent.tracker_store is None:
+                return _error(503, "the dialogue model is still loading")
+            return response.json(await recent_state(agent.tracker_store, sender, turns))
+
         return webhook
+
+
+async def recent_state(tracker_store: Any, sender: str, turns: int) -> dict[str, Any]:
+    """The tracker as Rasa's HTTP API dumps it (events after the latest restart, across all sessions), cut to the
+    events from the `turns`-th last user message on. Read-only: an unknown sender gets no events, and nothing is
+    created or saved (Rasa's API would start and store a session for it)."""
+    found = await tracker_store.retrieve_full_tracker(sender)
+    if found is None:
+        return {"sender_id": sender, "events": []}
+    state = found.current_state(EventVerbosity.AFTER_RESTART)
+    events = state.get("events") or []
+    users = [i for i, event in enumerate(events) if event.get("event") == "user"]
+    state["events"] = events[users[-turns]:] if len(users) > turns else events
+    return state

@@ -1,10 +1,12 @@
 """AppTest tests of the Streamlit app: sign-in, every page, chat and quiz buttons, sign-off, dashboard, access."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+import requests
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
@@ -389,13 +391,44 @@ class FakeRasa:
         self.sent: list[tuple[str, str]] = []  # (the roster member the chat id maps to, text)
         self.chat_ids: list[str] = []
         self.last: dict[str, str] = {}  # each member's last question (the bot's last_question slot)
+        self.events: dict[str, list[dict]] = {}  # Rasa's tracker store: events per chat id, as Rasa records them
+        self.down = False  # True: Rasa can't be reached (posts and the tracker route both fail)
 
     def cite(self, clause_id: str) -> dict:
         c = self.index.find("social-media-policy", clause_id)
         return {"policy": c.policy, "policy_title": "Guidance on Social Media Use for Education Establishments",
                 "clause": c.clause, "section": c.section, "title": c.title, "text": c.text, "score": 0.9}
 
-    def __call__(self, base_url: str, chat_id: str, text: str, **_) -> list[dict]:
+    def __call__(self, base_url: str, chat_id: str, text: str, *, metadata: dict | None = None, **_) -> list[dict]:
+        if self.down:
+            raise rasa_client.RasaUnavailable(rasa_client.UNREACHABLE)
+        replies = self.answer(chat_id, text)
+        # recorded as Rasa's tracker does: the user event with its metadata, one bot event per message, whose
+        # text the REST channel sends first, then its buttons and custom payload (bot/actions/common.py send)
+        events = self.events.setdefault(chat_id, [])
+        events.append({"event": "user", "text": text, "metadata": metadata or {}, "parse_data": {}})
+        events.append({"event": "action", "name": "action_answer_policy"})
+        for reply in replies:
+            buttons = [{"title": b["title"], "payload": b["payload"]} for b in reply.get("buttons") or []] or \
+                [{"title": f"{o['letter']}) {o['text']}", "payload": o["payload"]} for o in reply.get("options") or []]
+            events.append({"event": "bot", "text": reply.get("text") or reply.get("message"),
+                           "data": {"buttons": buttons or None, "custom": reply}, "metadata": {}})
+        events.append({"event": "action", "name": "action_listen"})
+        return replies
+
+    def get(self, url: str, *, params=None, headers=None, **_):
+        """Rasa's tracker route on the token channel (GET .../conversations/<chat id>/tracker)."""
+        if self.down:
+            raise requests.ConnectionError("connection refused")
+        assert url.endswith("/tracker") and headers["Authorization"].startswith("Bearer ")
+        chat_id = url.split("/conversations/", 1)[1].rsplit("/tracker", 1)[0]
+        response = requests.Response()
+        response.status_code = 200
+        response._content = json.dumps({"sender_id": chat_id, "events": self.events.get(chat_id, [])}).encode()
+        return response
+
+    def answer(self, chat_id: str, text: str) -> list[dict]:
+        """The replies to one message, render-ready (what send_message returns)."""
         # Like the real actions: the app sends an opaque chat id, mapped back to a roster member here.
         self.chat_ids.append(chat_id)
         sender = self.store.member_for_chat(chat_id) or f"unknown:{chat_id}"
@@ -451,6 +484,7 @@ class FakeRasa:
 def rasa(monkeypatch, seeded, env) -> FakeRasa:
     fake = FakeRasa(seeded, Path(env["POLICY_COACH_INDEX"]))
     monkeypatch.setattr(rasa_client, "send_message", fake)
+    monkeypatch.setattr(rasa_client.requests, "get", fake.get)
     return fake
 
 
@@ -512,6 +546,59 @@ def test_a_reload_or_new_tab_shows_the_conversation_so_far_to_that_person_only(e
     assert len(again.chat_message) == 6 and len(rasa.sent) == 3
     other = as_user(app(), seeded, "bob@school.example").run()
     assert not other.chat_message  # another person never sees it
+
+
+def test_reload_restores_button_labels_and_the_live_quiz_buttons(env, seeded, rasa):
+    at = as_user(app(), seeded, "bob@school.example").run()
+    at.button(key="suggest-Quiz me").click().run()
+    option = next(b for b in at.button if b.key and b.key.endswith("-A"))
+    label = option.label.replace("\\", "")
+    option.click().run()
+    again = as_user(app(), seeded, "bob@school.example").run()  # a reload: a new session, the tracker only
+    no_exceptions(again)
+    users = [m.markdown[0].value.replace("\\", "") for m in again.chat_message if m.name == "user"]
+    assert users == ["Quiz me", label]
+    assert "Question 2 of 2" in texts(again)
+    # the restored question's buttons still answer it, bound to the question on screen
+    again.button(key=next(b.key for b in again.button if b.key and b.key.endswith("-B"))).click().run()
+    no_exceptions(again)
+    assert rasa.engine.current("bob@school.example") is None  # the second (last) answer finished the quiz
+    assert "Retake the quiz" in [b.label for b in again.button]
+
+
+def test_when_rasa_is_down_the_page_says_so_and_try_again_brings_the_chat_back(env, seeded, rasa):
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value("Can I accept a friend request from a pupil?").run()
+    rasa.down = True
+    again = as_user(app(), seeded, "alice@school.example").run()
+    no_exceptions(again)
+    assert "Your conversation so far can't be shown" in texts(again) and "isn't reachable" in texts(again)
+    assert not again.chat_message and again.chat_input  # nothing crashed; the box is still there
+    again.chat_input[0].set_value("hello?").run()  # a message while Rasa is down gets the plain error
+    no_exceptions(again)
+    assert again.error and "isn't reachable" in again.error[-1].value.replace("\\", "")
+    rasa.down = False
+    again.button(key="history-retry").click().run()
+    no_exceptions(again)
+    assert "can't be shown" not in texts(again) and len(again.chat_message) == 2  # the tracker's, not the failed turn
+
+
+def test_after_sign_out_the_next_person_on_the_same_browser_sees_only_their_own_chat(env, seeded, rasa):
+    at = as_user(app(), seeded, "alice@school.example").run()
+    at.chat_input[0].set_value("Can I accept a friend request from a pupil?").run()
+    assert len(at.chat_message) == 2
+    at.button(key="sign-out").click().run()
+    assert "history" not in at.session_state
+    at.text_input(key="signin-name").input("Bob Support")
+    at.text_input(key="signin-email").input("bob@school.example")
+    at.text_input(key="signin-password").input(DEMO_PASSWORD)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    no_exceptions(at)
+    assert at.session_state["user"]["email"] == "bob@school.example"
+    assert not at.chat_message and "friend request from a pupil" not in texts(at)
+    at.chat_input[0].set_value("hello").run()
+    bob = at.session_state["user"]["chat_id"]
+    assert [e["text"] for e in rasa.events[bob] if e["event"] == "user"] == ["hello"]  # his own tracker only
 
 
 def test_why_typed_mid_quiz_shows_the_best_answer_and_its_clauses_without_answering(env, seeded, rasa):

@@ -21,20 +21,6 @@ def current_user() -> dict | None:
     return st.session_state.get("user")
 
 
-@st.cache_resource(max_entries=2000, show_spinner=False)
-def _conversation(database_url: str, chat_id: str) -> list[dict]:
-    return []
-
-
-def conversation(user: dict) -> list[dict]:
-    """This person's chat turns, shared by their tabs and kept in the app server's memory across a reload.
-
-    Streamlit forgets a tab's session state on reload; the turns are kept per chat id (a password reset or roster
-    removal issues a new one, so an ended sign-in never sees them), least recently used people dropped first.
-    """
-    return _conversation(get_settings().database_url, user["chat_id"])
-
-
 def sign_in(user: dict, *, remember: bool = True) -> None:
     """Remember who signed in (and, with remember, set the sign-in cookie); a different person starts afresh."""
     from ui import cookies  # noqa: PLC0415

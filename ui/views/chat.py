@@ -13,7 +13,8 @@ from knowledge.settings import get_settings
 from ui import rasa_client, session
 from ui.render import bot_message, escape_md
 
-MAX_TURNS = 200  # turns kept for a reload (user and bot turns; older ones are dropped)
+MAX_TURNS = 200  # turns kept on the page (user and bot turns; older ones are dropped)
+RESTORED_TURNS = 50  # the user's last messages (with their replies) brought back from Rasa's tracker after a reload
 SUGGESTIONS = [
     ("Quiz me", "/start_quiz"),
     ("My progress", "/show_progress"),
@@ -25,6 +26,7 @@ def _queue(text: str, shown: str | None = None) -> None:
     """Add the user's turn and mark it to be sent on this run (also a button callback)."""
     st.session_state.setdefault("history", []).append({"role": "user", "text": shown or text})
     st.session_state["awaiting"] = text
+    st.session_state["awaiting_shown"] = shown
 
 
 def _shown_question() -> dict | None:
@@ -38,11 +40,29 @@ def _shown_question() -> dict | None:
     return None
 
 
-def _reply(user: dict, text: str) -> list[dict]:
+def _reply(user: dict, text: str, shown: str | None = None) -> list[dict]:
+    # a button's label goes with its /payload, so the conversation rebuilt from the tracker shows what was clicked
+    metadata = rasa_client.shown_metadata(_shown_question(), text, shown)
     try:
-        return rasa_client.send_message(get_settings().rasa_url, user["chat_id"], text, metadata=_shown_question())
+        return rasa_client.send_message(get_settings().rasa_url, user["chat_id"], text, metadata=metadata)
     except rasa_client.RasaUnavailable as exc:
         return [{"kind": "error", "text": str(exc)}]
+
+
+def _conversation(user: dict) -> list[dict]:
+    """The conversation so far from Rasa's tracker (the source of truth: it survives an app or Rasa restart), for
+    the signed-in person's chat id only; empty, with a notice to show, when Rasa can't be reached."""
+    st.session_state.pop("history_error", None)
+    try:
+        return rasa_client.fetch_conversation(get_settings().rasa_url, user["chat_id"], turns=RESTORED_TURNS)
+    except rasa_client.RasaUnavailable as exc:
+        st.session_state["history_error"] = str(exc)
+        return []
+
+
+def _retry_history() -> None:
+    """Fetch the conversation from the tracker again on the next run (button callback)."""
+    st.session_state.pop("history", None)
 
 
 def _rate(user: dict, msg: dict, asked: str, key: str) -> None:
@@ -142,8 +162,15 @@ def render() -> None:
     settings = get_settings()
     st.title("Ask & practise")
     st.caption("Ask about the policy in your own words, or say **quiz me**. Answers quote the policy's own words.")
-    # after a reload or in a new tab the conversation so far comes back (Rasa's tracker still holds its context)
-    history = st.session_state.setdefault("history", session.conversation(user))
+    # a new browser session (a reload, a new tab, an app restart) starts from the conversation in Rasa's tracker
+    if "history" not in st.session_state:
+        st.session_state["history"] = _conversation(user)
+    history = st.session_state["history"]
+    if st.session_state.get("history_error"):
+        with st.container(border=True, key="history-error"):
+            st.warning(escape_md("Your conversation so far can't be shown. " + st.session_state["history_error"]),
+                       icon=":material/cloud_off:")
+            st.button("Try again", key="history-retry", on_click=_retry_history, icon=":material/refresh:")
     prompt = st.chat_input("Ask a question about the policy…", max_chars=settings.max_question_chars)
     if prompt:
         _queue(prompt)
@@ -154,6 +181,7 @@ def render() -> None:
         for col, (label, text) in zip(cols, SUGGESTIONS):
             col.button(label, key=f"suggest-{label}", on_click=_queue, args=(text, label), width="stretch")
     awaiting = st.session_state.pop("awaiting", None)
+    awaiting_shown = st.session_state.pop("awaiting_shown", None)
     last_bot = max((i for i, h in enumerate(history) if h["role"] == "bot"), default=-1)
     asked = ""
     for i, turn in enumerate(history):
@@ -174,7 +202,7 @@ def render() -> None:
     if awaiting is not None:
         with st.chat_message("assistant"):
             with st.spinner("Looking that up…"):
-                replies = _reply(user, awaiting)
+                replies = _reply(user, awaiting, awaiting_shown)
         history.append({"role": "bot", "messages": replies})
         del history[:-MAX_TURNS]
         st.rerun()
