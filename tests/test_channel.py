@@ -2,6 +2,7 @@
 roster member's issued id; Rasa's HTTP API is off; oversized messages are refused before NLU."""
 from __future__ import annotations
 
+import sqlite3
 import stat
 import threading
 import uuid
@@ -124,6 +125,32 @@ def test_rasa_http_api_is_off(live_stack, live_env):
         put = requests.put(f"{base}/model", json={"model_file": "/etc/passwd"}, headers=headers, timeout=30)
         assert put.status_code in (401, 403, 404, 405)
     assert _kinds(rest(live_stack, sender, "hello")) == ["greeting"]  # the bot still answers
+
+
+def test_tracker_route_needs_the_token_reads_only_and_cuts_to_the_last_turns(live_stack, live_env):
+    """The one piece of the HTTP API the app needs (its chat after a reload), on the token channel."""
+    sender = enrol(live_env["DATABASE_URL"])
+    rest(live_stack, sender, "show my progress")
+    rest(live_stack, sender, "hello")
+    base = f"http://127.0.0.1:{live_stack.rasa_port}/webhooks/rest/conversations"
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}):
+        refused = requests.get(f"{base}/{sender}/tracker", headers=headers, timeout=30)
+        assert refused.status_code == 401 and "events" not in refused.text and "progress" not in refused.text
+    dump = requests.get(f"{base}/{sender}/tracker", headers=live_stack.headers(), timeout=30).json()
+    assert dump["sender_id"] == sender
+    assert [e["text"] for e in dump["events"] if e["event"] == "user"] == ["show my progress", "hello"]
+    assert [e["data"]["custom"]["kind"] for e in dump["events"] if e["event"] == "bot"] == ["progress", "greeting"]
+    last = requests.get(f"{base}/{sender}/tracker", params={"turns": 1}, headers=live_stack.headers(),
+                        timeout=30).json()["events"]
+    assert last[0]["event"] == "user" and [e["text"] for e in last if e["event"] == "user"] == ["hello"]
+    bad = requests.get(f"{base}/{sender}/tracker", params={"turns": "all"}, headers=live_stack.headers(), timeout=30)
+    assert bad.status_code == 400
+    nobody = f"never-{uuid.uuid4().hex[:8]}"
+    empty = requests.get(f"{base}/{nobody}/tracker", headers=live_stack.headers(), timeout=30)
+    assert empty.status_code == 200 and empty.json()["events"] == []
+    with sqlite3.connect(Path(live_env["POLICY_COACH_VAR"]) / "rasa_tracker.db") as db:  # nothing was written
+        assert db.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (nobody,)).fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (sender,)).fetchone()[0] > 0
 
 
 # -- the action server -------------------------------------------------------------------------------------
