@@ -153,6 +153,19 @@ def test_tracker_route_needs_the_token_reads_only_and_cuts_to_the_last_turns(liv
         assert db.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (sender,)).fetchone()[0] > 0
 
 
+def test_tracker_route_reads_the_same_events_as_rasas_full_tracker_replay():
+    """The route's SQL read against Rasa's retrieve_full_tracker + dump, on small conversations with restarts."""
+    import subprocess
+
+    from bot.ops.stack import RASA_PY, ROOT, rasa_env
+
+    done = subprocess.run([str(RASA_PY), "-m", "bot.perf.tracker_bench", "--check"], cwd=ROOT, env=rasa_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if "same events" in line]
+    assert len(lines) == 7 and all("same events: True" in line for line in lines), done.stdout
+
+
 # -- the action server -------------------------------------------------------------------------------------
 def _hand_made_call(sender: str) -> dict:
     return {"next_action": "action_show_progress", "sender_id": sender,
