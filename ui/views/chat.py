@@ -205,4 +205,6 @@ def render() -> None:
                 replies = _reply(user, awaiting, awaiting_shown)
         history.append({"role": "bot", "messages": replies})
         del history[:-MAX_TURNS]
+        if st.session_state.get("history_error") and not any(m.get("kind") == "error" for m in replies):
+            _retry_history()  # Rasa answers again: the next run shows the whole conversation from its tracker
         st.rerun()
