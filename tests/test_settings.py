@@ -111,7 +111,9 @@ def test_every_command_line_tool_is_a_registered_script_listed_in_the_readme():
     targets = {target.split(":")[0] for target in scripts.values()}
     tools = {".".join(p.relative_to(ROOT).with_suffix("").parts) for d in ("knowledge", "bot")
              for p in (ROOT / d).rglob("*.py") if 'if __name__ == "__main__"' in p.read_text()}
-    assert tools - targets == {"bot.ops.rasa_server"}  # runs in .venv-rasa, started by the stack
+    # these two run in .venv-rasa (Rasa imported), where the app's scripts are not installed: the Rasa launcher,
+    # started by the stack, and the tracker route's benchmark (README module map)
+    assert tools - targets == {"bot.ops.rasa_server", "bot.perf.tracker_bench"}
     readme = (ROOT / "README.md").read_text()
     for name, target in scripts.items():
         assert f"| `{name}` | `{target.split(':')[0]}` |" in readme
