@@ -65,6 +65,13 @@ def test_one_conversation_alternating_between_replicas_sees_one_consistent_quiz(
     assert any(c["kind"] == "quiz_result" for c in customs)
     progress = _send(first, sender, "show my progress")[0]
     assert progress["kind"] == "progress" and len(progress["attempts"]) == 1
+    # either replica reads the whole chat back from the shared Postgres tracker store (the app's reload)
+    dumps = [requests.get(f"http://127.0.0.1:{port}/webhooks/rest/conversations/{sender}/tracker",
+                          headers={"Authorization": f"Bearer {_TOKEN['value']}"}, timeout=30).json()
+             for port in (first, second)]
+    assert dumps[0]["events"] == dumps[1]["events"]
+    users = [e["text"] for e in dumps[0]["events"] if e["event"] == "user"]
+    assert len(users) == 13 and users[0] == "quiz me" and users[-1] == "show my progress"
 
 
 def test_nginx_spreads_one_url_over_both_replicas_and_keeps_a_chat_on_one(replicas):
