@@ -453,3 +453,20 @@ def test_bench_lists_refused_in_scope_questions_with_their_features(hashing_sear
     lines = refused_lines(hashing_searcher, rows)
     assert len(lines) == 1
     assert "qwxz vbnm plokij" in lines[0] and "anchor=" in lines[0] and "nearest anchor: " in lines[0]
+
+
+def test_tune_lists_questions_whose_gold_clause_is_in_the_top_3_but_not_first(hashing_searcher, capsys):
+    from knowledge.tune import misordered
+
+    question = "can i accept a friend request from a parent of a pupil"
+    order = hashing_searcher._ranking(question).order
+    first, second = (hashing_searcher.index.clauses[int(i)].clause for i in order[:2])
+    rows = [{"q": question, "gold": [second]},  # misordered: listed
+            {"q": question, "gold": [first]},  # first: not listed
+            {"q": "what is the capital of france", "oos": True}]  # off-topic: never listed
+    counts = misordered(hashing_searcher, "social-media", rows)
+    out = capsys.readouterr().out
+    assert counts["misordered"] == 1
+    assert out.count("[social-media]") == 1 and f"first {first}" in out and f"gold  {second}" in out
+    assert "via " in out and "own " in out
+    assert 0 <= counts["dense prefers gold"] + counts["keyword prefers gold"] + counts["own prefers gold"] <= 3
