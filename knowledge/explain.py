@@ -50,13 +50,15 @@ def _search(searcher: Searcher, text: str, k: int) -> tuple[dict, dict]:
         clause = searcher.index.clauses[row]
         dense, bm25 = float(ranking.dense[row]), float(ranking.keyword[row])
         bm25_norm = bm25 / top_bm25 if top_bm25 > 0 else bm25
-        template = float(searcher._prior[row])
+        template = float(searcher._prior[row])  # the clause's fixed prior (template text, front-matter detail)
+        own = float(ranking.own[row]) if ranking.own is not None else 0.0
         fused = float(ranking.combined[row])
         rows.append({"policy": clause.policy, "clause": clause.clause, "title": clause.title,
                      "dense": round(dense, 4), "bm25": round(bm25, 4), "bm25_norm": round(bm25_norm, 4),
-                     "template_prior": round(template, 4),
+                     "template_prior": round(template, 4), "own": round(own, 4),
                      # what is left of the fused score is the library's policy prior (zero with one policy)
-                     "policy_prior": round(fused - dense - config.keyword_weight * bm25_norm - template, 4) + 0.0,
+                     "policy_prior": round(fused - dense - config.keyword_weight * bm25_norm - template - own, 4)
+                     + 0.0,
                      "fused": round(fused, 4)})
     stripped = strip_policy_name(text, searcher._titles)
     search = {"searched_as": stripped, "parts": question_parts(stripped), "terms": ranking.terms,
@@ -109,11 +111,11 @@ def render(report: dict) -> str:
     if search:
         out.append(f"search     as {search['searched_as']!r}; BM25 terms {search['terms']}"
                    + (f" + lexicon {search['expanded_terms']}" if search["expanded_terms"] else ""))
-        out.append(f"  {'clause':<34} {'dense':>7} {'bm25':>7} {'norm':>6} {'policy':>7} {'fused':>7}")
+        out.append(f"  {'clause':<34} {'dense':>7} {'bm25':>7} {'norm':>6} {'own':>6} {'policy':>7} {'fused':>7}")
         for row in search["top"]:
             name = f"{row['policy']} {row['clause']}"[:34]
             out.append(f"  {name:<34} {row['dense']:>7.3f} {row['bm25']:>7.2f} {row['bm25_norm']:>6.2f} "
-                       f"{row['policy_prior']:>7.3f} {row['fused']:>7.3f}")
+                       f"{row['own']:>6.3f} {row['policy_prior']:>7.3f} {row['fused']:>7.3f}")
         scope = report["scope"]
         features = ", ".join(f"{name} {value}" for name, value in scope["features"].items())
         if scope["method"] == "logistic":

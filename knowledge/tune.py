@@ -2,13 +2,15 @@
 
 Each dev policy is searched alone and in the dev library (data/eval/sets.yml); question embeddings are cached so
 a grid of weights costs one encode per question. Prints the figures of every setting, best last; test sets are
-never read.
+never read. `--misordered` lists the dev questions whose gold clause is in the top 3 but not first, with the score
+parts of the clause that won and of the gold one (dense and the vector kind it came through, keyword, own-words).
 """
 from __future__ import annotations
 
 import argparse
 import itertools
 import sys
+from collections import Counter
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -17,8 +19,8 @@ import numpy as np
 
 from knowledge.encoder import load_encoder
 from knowledge.evaluate import dev_library_extra, eval_sets, matches
-from knowledge.index import ingest, load
-from knowledge.search import Lexicon, SearchConfig, Searcher
+from knowledge.index import KIND_QUESTION, KIND_SECTION, KIND_SENTENCE, KIND_TEXT, ingest, load
+from knowledge.search import Lexicon, SearchConfig, Searcher, clean_question
 from knowledge.settings import get_settings
 
 
@@ -53,6 +55,45 @@ def score(searcher: Searcher, rows: list[dict], policies: set[str] | None) -> di
     return {"r1": r1 / n, "r3": r3 / n, "first": first / n}
 
 
+VECTOR_KINDS = {KIND_TEXT: "text", KIND_SENTENCE: "sentence", KIND_QUESTION: "question", KIND_SECTION: "section"}
+
+
+def _matched_by(searcher: Searcher, row: int, qvec: np.ndarray) -> str:
+    """Which of a clause's vectors the question met best (weighted as the dense score weighs them), and its kind."""
+    index = searcher.index
+    rows = np.flatnonzero(index.owners == row)
+    sims = (index.vectors[rows] @ qvec) * searcher._vector_weight[rows]
+    best = rows[int(np.argmax(sims))]
+    return VECTOR_KINDS.get(int(index.kinds[best]), "?")
+
+
+def misordered(searcher: Searcher, name: str, rows: list[dict]) -> Counter:
+    """Print the questions whose gold clause is in the top 3 but not first (the policy alone), with each one's score
+    parts; return counts of which signal preferred the gold clause."""
+    counts: Counter = Counter()
+    for row in rows:
+        if row.get("oos"):
+            continue
+        ranking = searcher._ranking(clean_question(row["q"]))
+        top = [int(i) for i in ranking.order[:3]]
+        hits = [any(matches(g, searcher.index.clauses[i]) for g in row["gold"]) for i in top]
+        if not any(hits) or hits[0]:
+            continue
+        win, gold = top[0], top[hits.index(True)]
+        kw_top = float(ranking.keyword.max()) or 1.0
+        own = ranking.own if ranking.own is not None else np.zeros_like(ranking.dense)
+        counts["misordered"] += 1
+        for signal, values in (("dense", ranking.dense), ("keyword", ranking.keyword), ("own", own)):
+            counts[f"{signal} prefers gold"] += int(values[gold] > values[win])
+        print(f"  [{name}] {row['q']!r} gold {row['gold']}")
+        for label, i in (("first", win), ("gold ", gold)):
+            clause = searcher.index.clauses[i]
+            print(f"    {label} {clause.clause:<12} fused {ranking.combined[i]:.3f} dense {ranking.dense[i]:.3f} "
+                  f"(via {_matched_by(searcher, i, ranking.qvec)}) keyword {ranking.keyword[i] / kw_top:.2f} "
+                  f"own {own[i]:.3f}  {clause.text[:70]!r}")
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     """Grid-search a few SearchConfig weights on dev and print the results."""
     parser = argparse.ArgumentParser(prog="python -m knowledge.tune", description=__doc__.splitlines()[0])
@@ -61,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", help="keep the dev indexes in this folder and reuse them on the next run")
     parser.add_argument("--show", action="store_true", help="print the library questions whose first citation is "
                         "from another policy, for the last setting")
+    parser.add_argument("--misordered", action="store_true", help="print the questions whose gold clause is in the "
+                        "top 3 but not first (each policy alone, last setting), with each score part")
     args = parser.parse_args(argv)
     settings = get_settings()
     encoder = CachedEncoder(load_encoder(settings.model))
@@ -103,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
                     if top and top[0].policy not in item.policy_ids:
                         print(f"  [{item.name}] {row['q']!r} gold {row['gold']} -> "
                               + ", ".join(f"{c.policy}:{c.clause}" for c in top))
+        if args.misordered:
+            counts: Counter = Counter()
+            for item in sets:
+                searcher = Searcher(indexes[item.name], encoder, lexicon=lexicon, config=config)
+                counts += misordered(searcher, item.name, item.rows())
+            print("misordered (gold in the top 3, not first): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         best = max(results, key=lambda r: r[0])
         print(f"best on dev: {best[1]}  {best[2]}")
     return 0

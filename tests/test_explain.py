@@ -57,7 +57,7 @@ def test_each_clause_score_is_dense_plus_weighted_bm25_plus_priors(searcher):
         assert row["bm25"] == pytest.approx(float(bm25[position]), abs=1e-3)
         assert row["bm25_norm"] == pytest.approx(float(bm25[position] / bm25.max()), abs=1e-3)
         assert row["fused"] == pytest.approx(row["dense"] + search["keyword_weight"] * row["bm25_norm"]
-                                             + row["template_prior"] + row["policy_prior"], abs=1e-3)
+                                             + row["template_prior"] + row["own"] + row["policy_prior"], abs=1e-3)
     # two policies loaded: one prior per policy, and the policy the question is about gets the higher one
     priors: dict[str, set[float]] = {}
     for row in explain(searcher, "friend request pupil on social media", k=80)["search"]["top"]:

@@ -1,6 +1,7 @@
 """Search: BM25, lexicon, refusals and edge cases (hashing encoder), and quality gates on the real model."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from knowledge.encoder import load_encoder
 from knowledge.evaluate import evaluate, load_set
-from knowledge.index import KIND_QUESTION, PolicyIndex, embedding_texts_with_kinds, ingest, load
+from knowledge.index import KIND_QUESTION, KIND_SENTENCE, KIND_TEXT, PolicyIndex, embedding_texts_with_kinds, ingest, load
 from knowledge.parser import parse_file
 from knowledge.search import BM25, Lexicon, Searcher, clean_question, strip_policy_name, tokens
 from knowledge.settings import get_settings
@@ -182,6 +183,28 @@ def test_index_stores_question_vectors_with_their_kind(hashing_searcher):
     index = hashing_searcher.index
     assert len(index.kinds) == len(index.owners) == len(index.vectors)
     assert (index.kinds == KIND_QUESTION).sum() > 50
+
+
+def test_own_words_evidence_is_the_clauses_text_and_best_sentence_similarity(hashing_searcher):
+    """A clause's own wording near the question adds to its score (SearchConfig.text_evidence): its text vector and
+    its best sentence vector (the text again for a one-sentence clause); a front-matter detail carries a penalty."""
+    searcher, config = hashing_searcher, hashing_searcher.config
+    index = searcher.index
+    assert len(index.owners) <= config.dense_k  # every vector is among FAISS's nearest, so the figures are exact
+    ranking = searcher._ranking("can i accept a friend request from a parent of a pupil")
+    assert ranking.own is not None and ranking.own.any()
+    for row in ranking.order[:8]:
+        sims = index.vectors[index.owners == row] @ ranking.qvec
+        kinds = index.kinds[index.owners == row]
+        text = float(sims[kinds == KIND_TEXT].max())
+        sentence = float(sims[kinds == KIND_SENTENCE].max()) if (kinds == KIND_SENTENCE).any() else text
+        expected = config.text_evidence * max(text, 0.0) + config.sentence_evidence * max(sentence, 0.0)
+        assert float(ranking.own[row]) == pytest.approx(expected, abs=1e-5)
+    details = [i for i, c in enumerate(index.clauses) if c.kind == "detail"]
+    assert details and all(searcher._prior[i] <= -config.detail_penalty + 1e-6 for i in details)
+    plain = Searcher(index, searcher.encoder, lexicon=searcher.lexicon,
+                     config=replace(config, text_evidence=0.0, sentence_evidence=0.0, part_evidence=0.0))
+    assert not plain._ranking("can i accept a friend request from a parent of a pupil").own.any()
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t ", "???", "<b></b>"])
@@ -430,3 +453,20 @@ def test_bench_lists_refused_in_scope_questions_with_their_features(hashing_sear
     lines = refused_lines(hashing_searcher, rows)
     assert len(lines) == 1
     assert "qwxz vbnm plokij" in lines[0] and "anchor=" in lines[0] and "nearest anchor: " in lines[0]
+
+
+def test_tune_lists_questions_whose_gold_clause_is_in_the_top_3_but_not_first(hashing_searcher, capsys):
+    from knowledge.tune import misordered
+
+    question = "can i accept a friend request from a parent of a pupil"
+    order = hashing_searcher._ranking(question).order
+    first, second = (hashing_searcher.index.clauses[int(i)].clause for i in order[:2])
+    rows = [{"q": question, "gold": [second]},  # misordered: listed
+            {"q": question, "gold": [first]},  # first: not listed
+            {"q": "what is the capital of france", "oos": True}]  # off-topic: never listed
+    counts = misordered(hashing_searcher, "social-media", rows)
+    out = capsys.readouterr().out
+    assert counts["misordered"] == 1
+    assert out.count("[social-media]") == 1 and f"first {first}" in out and f"gold  {second}" in out
+    assert "via " in out and "own " in out
+    assert 0 <= counts["dense prefers gold"] + counts["keyword prefers gold"] + counts["own prefers gold"] <= 3
