@@ -80,9 +80,26 @@ def eval_sets(split: str | None = None, *, sets_file: Path = SETS_FILE) -> list[
 
 
 def dev_library_extra(sets_file: Path = SETS_FILE) -> list[Path]:
-    """Policies with no question set that join the dev library."""
+    """Policies with no question set that join the dev library (the small fixture layouts the tests' library uses)."""
     data = yaml.safe_load(Path(sets_file).read_text()) or {} if Path(sets_file).exists() else {}
     return [ROOT / p for p in data.get("dev_library_extra") or []]
+
+
+def dev_library_distractors(sets_file: Path = SETS_FILE) -> list[Path]:
+    """Real policies of other schools with no question set that join the dev library of the bench and tuning: the
+    same topics as the dev sets, so a question must be answered from its own school's policy. A folder entry is read
+    like a dev set's folder (its policy.docx, under the folder's name)."""
+    data = yaml.safe_load(Path(sets_file).read_text()) or {} if Path(sets_file).exists() else {}
+    return [q for p in data.get("dev_library_distractors") or []
+            for q in (_policy_files(ROOT / p) if (ROOT / p).is_dir() else [ROOT / p])]
+
+
+def dev_library(sets: list[EvalSet], *, distractors: bool = True, sets_file: Path = SETS_FILE) -> list[Path]:
+    """Every policy of the dev library: the dev sets' own, the extra fixtures, and (unless left out) the distractors."""
+    paths = [p for s in sets if s.split == "dev" for p in s.policies] + dev_library_extra(sets_file)
+    if distractors:
+        paths += dev_library_distractors(sets_file)
+    return list(dict.fromkeys(paths))
 
 
 def load_set(path: Path) -> list[dict]:

@@ -430,3 +430,28 @@ def test_bench_lists_refused_in_scope_questions_with_their_features(hashing_sear
     lines = refused_lines(hashing_searcher, rows)
     assert len(lines) == 1
     assert "qwxz vbnm plokij" in lines[0] and "anchor=" in lines[0] and "nearest anchor: " in lines[0]
+
+
+def test_bench_lists_answered_off_topic_questions_with_their_features(hashing_searcher):
+    from knowledge.bench import answered_lines
+
+    clause = next(c for c in hashing_searcher.index.clauses if c.clause == "6.3")
+    rows = [{"q": clause.text[:200], "oos": True},  # labelled off-topic, but the clause's own words: answered
+            {"q": "qwxz vbnm plokij", "oos": True},  # refused: never listed
+            {"q": clause.text[:200] + " again", "gold": ["6.3"]},  # in scope: never listed
+            {"q": clause.text[:150], "oos": True, "other_policy": True}]  # another policy's topic
+    assert hashing_searcher.ask(rows[0]["q"]).answered is True
+    assert hashing_searcher.ask(rows[1]["q"]).answered is False
+    lines = answered_lines(hashing_searcher, rows)
+    assert len(lines) == 2 and all("cites social-media-policy:" in line for line in lines)
+    assert "topicgap=" in lines[0] and "nearest anchor: " in lines[0]
+    # in a library, an other-policy row is not off-topic (the library may hold that policy), so it is not listed
+    assert len(answered_lines(hashing_searcher, rows, library=True)) == 1
+
+
+def test_bench_refuses_to_list_per_question_results_on_the_test_split():
+    from knowledge.bench import main
+
+    for flag in ("--refused", "--answered"):
+        with pytest.raises(SystemExit):
+            main(["--split", "test", flag])
