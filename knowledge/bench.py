@@ -15,6 +15,7 @@ import argparse
 import copy
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -34,6 +35,20 @@ OOS_FEATURES = ("dense", "anchor", "coverage", "topic", "lift", "topicgap")
 
 def _size(directory: Path) -> int:
     return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
+
+
+def ingest_exactly(paths: list[Path], directory: Path, encoder) -> PolicyIndex:
+    """Ingest policies into a reused --work folder and load it, holding exactly those policies: ingest adds to an
+    index (as an upload does), so a policy dropped or renamed since the last run would otherwise stay in it."""
+    from knowledge.parser import policy_id_for  # noqa: PLC0415
+
+    ingest(paths, directory, encoder)
+    index = load(directory)
+    if set(index.policies) != {policy_id_for(p) for p in paths}:
+        shutil.rmtree(directory)
+        ingest(paths, directory, encoder)
+        index = load(directory)
+    return index
 
 
 def _searcher(index: PolicyIndex, encoder, settings) -> Searcher:
@@ -146,6 +161,17 @@ def answered_lines(searcher: Searcher, rows: list[dict], *, library: bool = Fals
                    f"dense={f['dense']:.2f} topic={f['topic']:.2f} | {row['q']} | cites {best.policy}:{best.clause} "
                    f"| nearest anchor: {nearest}")
     return out
+
+
+def tie_figures(library: Searcher, item: EvalSet, margin: float) -> tuple[float, float, float, float]:
+    """One dev set in the library with the which-policy prompt at `margin`: (first-policy, policy offered, prompt
+    share, share of prompts given when the first citation was from another policy, i.e. a prompt that was needed)."""
+    result = evaluate(library, item.rows(), policies=set(item.policy_ids), tie=margin)
+    own = set(item.policy_ids)
+    prompts = [q for q in result["questions"] if "choice" in q]
+    needed = [q for q in prompts if q["top"] and q["top"][0].split(":", 1)[0] not in own]
+    return (result["first_policy"], result["policy_offered"], result["policy_prompt"],
+            len(needed) / len(prompts) if prompts else float("nan"))
 
 
 def replicate(index: PolicyIndex, copies: int, *, seed: int = 0) -> PolicyIndex:
@@ -314,12 +340,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="list every in-scope question refused alone, with its out-of-scope features")
     parser.add_argument("--answered", action="store_true",
                         help="list every off-topic question answered (alone and in the library), with its features")
+    parser.add_argument("--tie-curve", default="",
+                        help="comma-separated margins for the which-policy prompt (followup.POLICY_TIE): print the dev "
+                             "library's first-policy, policy offered and prompt share for each, then stop")
     parser.add_argument("--cv", action="store_true",
                         help="with --fit-oos: leave-one-policy-out figures for each ';'-separated feature set")
     args = parser.parse_args(argv)
     settings = get_settings()
-    if (args.refused or args.answered) and args.split != "dev":
-        parser.error("--refused and --answered list per-question results: dev split only")
+    if (args.refused or args.answered or args.tie_curve) and args.split != "dev":
+        parser.error("--refused, --answered and --tie-curve read per-question results: dev split only")
+    if args.tie_curve and args.no_library:
+        parser.error("--tie-curve measures the dev library")
     if args.fit_oos:
         args.split = "dev"
     sets = eval_sets(None if args.split == "all" else args.split)
@@ -350,8 +381,7 @@ def main(argv: list[str] | None = None) -> int:
                     paths = list(dict.fromkeys([p for s in sets if s.split == split for p in s.policies] + [SOCIAL]))
                 directory = Path(tmp) / f"library-{split}{'-small' if split == 'dev' and args.no_distractors else ''}"
                 start = time.perf_counter()
-                ingest(paths, directory, encoder)
-                libraries[split] = _searcher(load(directory), encoder, settings)
+                libraries[split] = _searcher(ingest_exactly(paths, directory, encoder), encoder, settings)
                 print(f"{split} library: {len(paths)} policies, {len(libraries[split].index.clauses)} clauses, "
                       f"ingest {time.perf_counter() - start:.1f} s")
 
@@ -385,6 +415,16 @@ def main(argv: list[str] | None = None) -> int:
                         off, inn = _refused(decision, part, threshold)
                         line.append(f"{item.name}/{'library' if library else 'alone'}: off {off:.0%} in {inn:.0%}")
                 print(f"  threshold {threshold:.2f}  " + "  ".join(line))
+            return 0
+
+        if args.tie_curve:
+            print("which-policy prompt margin (dev library, mean of the dev sets): first-policy / policy offered / "
+                  "prompt / share of prompts where the first citation was from another policy")
+            for margin in [float(x) for x in args.tie_curve.split(",") if x.strip()]:
+                figures = [tie_figures(libraries["dev"], item, margin) for item in sets if item.split == "dev"]
+                first, offered, prompt, needed = np.nanmean(np.array(figures, dtype=float), axis=0)
+                print(f"  margin {margin:.3f}: first-policy {first:.1%}  offered {offered:.1%}  prompt {prompt:.1%}  "
+                      f"needed {needed:.0%}")
             return 0
 
         print("\nquality (dev = tuned on; test = never tuned on)")

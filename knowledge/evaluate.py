@@ -138,7 +138,8 @@ def matches(gold: str, citation, policies: set[str] | None = None) -> bool:
     return citation.clause == gold
 
 
-def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | None = None) -> dict:
+def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | None = None,
+             tie: float | None = None) -> dict:
     """Run every question; return the summary figures and per-question detail.
 
     An in-scope question that is refused counts as a miss at every k. With `policies`, a hit must also come from
@@ -146,7 +147,8 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
     first citation is from one of them. Beside that strict figure, `policy_offered` is the share whose answer offers
     one of them at all: a labelled citation, or a button of the policy-choice prompt the bot shows when two policies
     answer about equally (knowledge.followup.policy_tie); `policy_prompt` is the share of answered in-scope
-    questions that get that prompt (a prompt on every question would be useless, so both are reported).
+    questions that get that prompt (a prompt on every question would be useless, so both are reported); `tie`
+    replaces the prompt's score margin (followup.POLICY_TIE) to measure another.
     """
     from knowledge.followup import policy_tie  # noqa: PLC0415 - followup builds on search; only the library needs it
 
@@ -183,12 +185,13 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
         if not refused:
             answered_in += 1
             first_ok += int(policies is None or (first is not None and first.policy in policies))
-            tie = policy_tie(searcher, row["q"], answer) if policies else None
-            shown = {c.policy for c in answer.citations} | {p for p, _ in (tie.policies if tie else [])}
+            choice = (policy_tie(searcher, row["q"], answer, *(() if tie is None else (tie,)))
+                      if policies else None)
+            shown = {c.policy for c in answer.citations} | {p for p, _ in (choice.policies if choice else [])}
             offered += int(policies is None or bool(shown & policies))
-            prompted += int(tie is not None)
-            if tie is not None:
-                detail["choice"] = [p for p, _ in tie.policies]
+            prompted += int(choice is not None)
+            if choice is not None:
+                detail["choice"] = [p for p, _ in choice.policies]
         questions.append(detail)
     n_in = max(in_scope, 1)
     return {

@@ -73,8 +73,8 @@ class Tie:
     policies: list[tuple[str, str]]  # (policy id, title), best first
 
 
-def policy_tie(searcher: Searcher, question: str, answer: Answer) -> Tie | None:
-    """The policies to offer when the best clauses of two policies score within POLICY_TIE of each other."""
+def policy_tie(searcher: Searcher, question: str, answer: Answer, tie: float = POLICY_TIE) -> Tie | None:
+    """The policies to offer when the best clauses of two policies score within `tie` (POLICY_TIE) of each other."""
     if not answer.answered or len(searcher.index.policies) < 2:
         return None
     best: dict[str, Citation] = {}
@@ -87,7 +87,7 @@ def policy_tie(searcher: Searcher, question: str, answer: Answer) -> Tie | None:
     asked = set(tokens(question))
     if any(asked & _title_words(titles[c.policy], titles.values()) for c in ranked):
         return None  # the question names a policy ("the mobile phone policy")
-    tied = [c for c in ranked if ranked[0].score - c.score <= POLICY_TIE]
+    tied = [c for c in ranked if ranked[0].score - c.score <= tie]
     # "who is responsible for this policy?": a front-matter fact every policy has is a question about one of them
     facts = [c for c in ranked[:2] if _is_detail(searcher, c)]
     if len(tied) < 2 and len(facts) < 2:

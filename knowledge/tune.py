@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.bench import ingest_exactly
 from knowledge.encoder import load_encoder
 from knowledge.evaluate import dev_library, eval_sets, matches
 from knowledge.index import ingest, load
@@ -80,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             indexes[item.name] = load(Path(tmp) / item.name)
         paths = dev_library(sets, distractors=not args.no_distractors)
         name = "library-small" if args.no_distractors else "library"
-        ingest(paths, Path(tmp) / name, encoder.encoder)
-        library = load(Path(tmp) / name)
+        library = ingest_exactly(paths, Path(tmp) / name, encoder.encoder)
         results = []
         for values in itertools.product(*grid.values()):
             config = replace(SearchConfig(), **dict(zip(grid, values)))

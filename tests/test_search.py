@@ -452,6 +452,35 @@ def test_bench_lists_answered_off_topic_questions_with_their_features(hashing_se
 def test_bench_refuses_to_list_per_question_results_on_the_test_split():
     from knowledge.bench import main
 
-    for flag in ("--refused", "--answered"):
+    for flags in (["--refused"], ["--answered"], ["--tie-curve", "0.05"]):
         with pytest.raises(SystemExit):
-            main(["--split", "test", flag])
+            main(["--split", "test", *flags])
+
+
+def test_a_wider_policy_tie_margin_prompts_at_least_as_often_and_offers_at_least_as_much(hashing_library, tmp_path):
+    import json
+
+    from knowledge.bench import tie_figures
+    from knowledge.evaluate import EvalSet
+
+    rows = [{"q": "can i accept a friend request from a pupil on facebook", "gold": ["6.3"]},
+            {"q": "who is the policy owner?", "gold": ["doc.person-responsible-for-policy"]},
+            {"q": "can i use my phone in the classroom", "gold": ["text:phone"]},
+            {"q": "what should i do if i am working alone in the building", "gold": ["text:alone"]}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    item = EvalSet("social", "dev", [], path, policy_ids=["social-media-policy"])
+    narrow, wide = tie_figures(hashing_library, item, 0.0), tie_figures(hashing_library, item, 10.0)
+    assert narrow[0] == wide[0]  # the margin never changes the first citation
+    assert wide[2] >= narrow[2] and wide[1] >= narrow[1]
+    assert wide[2] > 0  # with a huge margin every answered question with two policies gets the prompt
+
+
+def test_bench_reuses_a_work_folder_only_with_exactly_the_policies_asked_for(tmp_path):
+    from knowledge.bench import ingest_exactly
+
+    encoder = load_encoder("hashing")
+    both = ingest_exactly([SOCIAL, MOBILE], tmp_path / "library", encoder)
+    assert set(both.policies) == {"social-media-policy", "staff-mobile-phone-policy"}
+    # ingest alone adds to an index; the bench's library must lose a policy dropped from its list
+    assert set(ingest_exactly([MOBILE], tmp_path / "library", encoder).policies) == {"staff-mobile-phone-policy"}
