@@ -163,10 +163,12 @@ def answered_lines(searcher: Searcher, rows: list[dict], *, library: bool = Fals
     return out
 
 
-def tie_figures(library: Searcher, item: EvalSet, margin: float) -> tuple[float, float, float, float]:
-    """One dev set in the library with the which-policy prompt at `margin`: (first-policy, policy offered, prompt
-    share, share of prompts given when the first citation was from another policy, i.e. a prompt that was needed)."""
-    result = evaluate(library, item.rows(), policies=set(item.policy_ids), tie=margin)
+def tie_figures(library: Searcher, item: EvalSet, margin: float,
+                choices: int | None = None) -> tuple[float, float, float, float]:
+    """One dev set in the library with the which-policy prompt at `margin` (offering at least `choices` policies):
+    (first-policy, policy offered, prompt share, share of prompts given when the first citation was from another
+    policy, i.e. a prompt that was needed)."""
+    result = evaluate(library, item.rows(), policies=set(item.policy_ids), tie=margin, choices=choices)
     own = set(item.policy_ids)
     prompts = [q for q in result["questions"] if "choice" in q]
     needed = [q for q in prompts if q["top"] and q["top"][0].split(":", 1)[0] not in own]
@@ -343,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tie-curve", default="",
                         help="comma-separated margins for the which-policy prompt (followup.POLICY_TIE): print the dev "
                              "library's first-policy, policy offered and prompt share for each, then stop")
+    parser.add_argument("--tie-choices", default="3",
+                        help="with --tie-curve: comma-separated least numbers of policies the prompt offers")
     parser.add_argument("--cv", action="store_true",
                         help="with --fit-oos: leave-one-policy-out figures for each ';'-separated feature set")
     args = parser.parse_args(argv)
@@ -420,11 +424,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.tie_curve:
             print("which-policy prompt margin (dev library, mean of the dev sets): first-policy / policy offered / "
                   "prompt / share of prompts where the first citation was from another policy")
-            for margin in [float(x) for x in args.tie_curve.split(",") if x.strip()]:
-                figures = [tie_figures(libraries["dev"], item, margin) for item in sets if item.split == "dev"]
-                first, offered, prompt, needed = np.nanmean(np.array(figures, dtype=float), axis=0)
-                print(f"  margin {margin:.3f}: first-policy {first:.1%}  offered {offered:.1%}  prompt {prompt:.1%}  "
-                      f"needed {needed:.0%}")
+            for choices in [int(x) for x in args.tie_choices.split(",") if x.strip()]:
+                for margin in [float(x) for x in args.tie_curve.split(",") if x.strip()]:
+                    figures = [tie_figures(libraries["dev"], item, margin, choices) for item in sets]
+                    first, offered, prompt, needed = np.nanmean(np.array(figures, dtype=float), axis=0)
+                    print(f"  margin {margin:.3f}, {choices} choices: first-policy {first:.1%}  offered {offered:.1%}"
+                          f"  prompt {prompt:.1%}  needed {needed:.0%}")
             return 0
 
         print("\nquality (dev = tuned on; test = never tuned on)")

@@ -139,7 +139,7 @@ def matches(gold: str, citation, policies: set[str] | None = None) -> bool:
 
 
 def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | None = None,
-             tie: float | None = None) -> dict:
+             tie: float | None = None, choices: int | None = None) -> dict:
     """Run every question; return the summary figures and per-question detail.
 
     An in-scope question that is refused counts as a miss at every k. With `policies`, a hit must also come from
@@ -147,8 +147,9 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
     first citation is from one of them. Beside that strict figure, `policy_offered` is the share whose answer offers
     one of them at all: a labelled citation, or a button of the policy-choice prompt the bot shows when two policies
     answer about equally (knowledge.followup.policy_tie); `policy_prompt` is the share of answered in-scope
-    questions that get that prompt (a prompt on every question would be useless, so both are reported); `tie`
-    replaces the prompt's score margin (followup.POLICY_TIE) to measure another.
+    questions that get that prompt (a prompt on every question would be useless, so both are reported); `tie` and
+    `choices` replace the prompt's score margin and number of policies (followup.POLICY_TIE, TIE_CHOICES) to measure
+    others.
     """
     from knowledge.followup import policy_tie  # noqa: PLC0415 - followup builds on search; only the library needs it
 
@@ -185,8 +186,8 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
         if not refused:
             answered_in += 1
             first_ok += int(policies is None or (first is not None and first.policy in policies))
-            choice = (policy_tie(searcher, row["q"], answer, *(() if tie is None else (tie,)))
-                      if policies else None)
+            options = {k: v for k, v in (("tie", tie), ("choices", choices)) if v is not None}
+            choice = policy_tie(searcher, row["q"], answer, **options) if policies else None
             shown = {c.policy for c in answer.citations} | {p for p, _ in (choice.policies if choice else [])}
             offered += int(policies is None or bool(shown & policies))
             prompted += int(choice is not None)

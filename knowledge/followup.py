@@ -14,6 +14,11 @@ from knowledge.search import Answer, Citation, Searcher, _stem, clean_question, 
 
 MAX_CONTEXT_CHARS = 300  # the remembered question is cut to its last words beyond this
 POLICY_TIE = 0.03  # two policies' best clauses within this combined score of each other are a tie
+# ... and the prompt then offers at least this many policies (the next best ones), when the search found them.
+# Measured 2026-12-02 on the dev library of 19 policies (9 dev sets + 2 fixtures + 8 same-topic distractors,
+# `python -m knowledge.bench --split dev --tie-curve ... --tie-choices 2,3,4`): a tie is a sign the question fits
+# several policies, and the set's own policy was then rarely one of the two tied ones but often the third.
+TIE_CHOICES = 3
 
 _OPENERS = re.compile(r"^\s*(?:and|but|so|or|also|then|what if|what about|how about|even if|even though|why|"
                       r"why not|how come|what else|same for|is that|does that|do they|does it|is it|are they)\b", re.I)
@@ -73,8 +78,10 @@ class Tie:
     policies: list[tuple[str, str]]  # (policy id, title), best first
 
 
-def policy_tie(searcher: Searcher, question: str, answer: Answer, tie: float = POLICY_TIE) -> Tie | None:
-    """The policies to offer when the best clauses of two policies score within `tie` (POLICY_TIE) of each other."""
+def policy_tie(searcher: Searcher, question: str, answer: Answer, tie: float = POLICY_TIE,
+               choices: int = TIE_CHOICES) -> Tie | None:
+    """The policies to offer when the best clauses of two policies score within `tie` (POLICY_TIE) of each other,
+    or two policies' front-matter facts lead: those, and the next best policies up to `choices` (TIE_CHOICES)."""
     if not answer.answered or len(searcher.index.policies) < 2:
         return None
     best: dict[str, Citation] = {}
@@ -93,6 +100,7 @@ def policy_tie(searcher: Searcher, question: str, answer: Answer, tie: float = P
     if len(tied) < 2 and len(facts) < 2:
         return None
     chosen = tied if len(tied) >= 2 else facts
+    chosen += [c for c in ranked if c not in chosen][:max(0, choices - len(chosen))]
     return Tie(question, [(c.policy, titles[c.policy]) for c in chosen])
 
 
