@@ -84,10 +84,13 @@ def policy_tie(searcher: Searcher, question: str, answer: Answer, tie: float = P
     or two policies' front-matter facts lead: those, and the next best policies up to `choices` (TIE_CHOICES)."""
     if not answer.answered or len(searcher.index.policies) < 2:
         return None
+    found = searcher.search(question, k=30)
     best: dict[str, Citation] = {}
-    for cite in searcher.search(question, k=10):
+    for cite in found:
         best.setdefault(cite.policy, cite)
-    ranked = sorted(best.values(), key=lambda c: -c.score)
+    near = {c.policy for c in found[:10]}  # a tie is judged among the policies of the ten best clauses
+    ranked = [c for c in sorted(best.values(), key=lambda c: -c.score) if c.policy in near]
+    further = [c for c in sorted(best.values(), key=lambda c: -c.score) if c.policy not in near]
     if len(ranked) < 2:
         return None
     titles = {p: str(m.get("title") or p) for p, m in searcher.index.policies.items()}
@@ -100,8 +103,10 @@ def policy_tie(searcher: Searcher, question: str, answer: Answer, tie: float = P
     if len(tied) < 2 and len(facts) < 2:
         return None
     chosen = tied if len(tied) >= 2 else facts
-    chosen += [c for c in ranked if c not in chosen][:max(0, choices - len(chosen))]
-    return Tie(question, [(c.policy, titles[c.policy]) for c in chosen])
+    chosen += [c for c in ranked + further if c not in chosen][:max(0, choices - len(chosen))]
+    shown = [titles[c.policy] for c in chosen]
+    # two schools' "Mobile Phone Policy" would be two identical buttons: such titles also show the policy's id
+    return Tie(question, [(c.policy, f"{t} ({c.policy})" if shown.count(t) > 1 else t) for c, t in zip(chosen, shown)])
 
 
 def _title_words(title: str, titles) -> set[str]:

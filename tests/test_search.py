@@ -484,3 +484,27 @@ def test_bench_reuses_a_work_folder_only_with_exactly_the_policies_asked_for(tmp
     assert set(both.policies) == {"social-media-policy", "staff-mobile-phone-policy"}
     # ingest alone adds to an index; the bench's library must lose a policy dropped from its list
     assert set(ingest_exactly([MOBILE], tmp_path / "library", encoder).policies) == {"staff-mobile-phone-policy"}
+
+
+def test_a_policy_tie_offers_the_next_best_policies_labelled_apart(hashing_library):
+    from knowledge.followup import policy_tie
+
+    index = hashing_library.index
+    policies = {k: dict(v, title="Staff Policy") for k, v in index.policies.items()}  # four policies, one title
+    same = Searcher(PolicyIndex(policies, index.clauses, index.vectors, index.owners, index.model, index.dim,
+                                kinds=index.kinds), load_encoder("hashing"), lexicon=Lexicon.load(LEXICON))
+    question = "what should i do about my phone when i am working alone"
+    answer = same.ask(question)
+    assert answer.answered
+    best = {}
+    for cite in same.search(question, k=30):
+        best.setdefault(cite.policy, cite.score)
+    scores = sorted(best.values(), reverse=True)
+    assert len(scores) >= 3 and scores[1] > scores[2], scores
+    margin = (scores[0] - scores[1] + scores[0] - scores[2]) / 2  # the top two tie, the third does not
+    two = policy_tie(same, question, answer, tie=margin, choices=2)
+    three = policy_tie(same, question, answer, tie=margin, choices=3)
+    assert len(two.policies) == 2 and len(three.policies) == 3
+    assert three.policies[:2] == two.policies  # the tied ones first, then the next best
+    # the same title on every button would say nothing: each names its policy
+    assert [t for _, t in three.policies] == [f"Staff Policy ({p})" for p, _ in three.policies]
