@@ -15,6 +15,7 @@ import argparse
 import copy
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.encoder import load_encoder
-from knowledge.evaluate import EvalSet, dev_library_extra, eval_sets, evaluate
+from knowledge.evaluate import EvalSet, dev_library, eval_sets, evaluate
 from knowledge.index import PolicyIndex, ingest, load
 from knowledge.search import Lexicon, OutOfScope, Searcher, clean_question
 from knowledge.settings import ROOT, get_settings
@@ -34,6 +35,20 @@ OOS_FEATURES = ("dense", "anchor", "coverage", "topic", "lift", "topicgap")
 
 def _size(directory: Path) -> int:
     return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
+
+
+def ingest_exactly(paths: list[Path], directory: Path, encoder) -> PolicyIndex:
+    """Ingest policies into a reused --work folder and load it, holding exactly those policies: ingest adds to an
+    index (as an upload does), so a policy dropped or renamed since the last run would otherwise stay in it."""
+    from knowledge.parser import policy_id_for  # noqa: PLC0415
+
+    ingest(paths, directory, encoder)
+    index = load(directory)
+    if set(index.policies) != {policy_id_for(p) for p in paths}:
+        shutil.rmtree(directory)
+        ingest(paths, directory, encoder)
+        index = load(directory)
+    return index
 
 
 def _searcher(index: PolicyIndex, encoder, settings) -> Searcher:
@@ -123,6 +138,42 @@ def refused_lines(searcher: Searcher, rows: list[dict]) -> list[str]:
         out.append(f"refused p={p:.2f} anchor={f['anchor']:.2f} topicgap={f['topicgap']:.2f} lift={f['lift']:.2f} "
                    f"dense={f['dense']:.2f} | {row['q']} | nearest anchor: {nearest}")
     return out
+
+
+def answered_lines(searcher: Searcher, rows: list[dict], *, library: bool = False) -> list[str]:
+    """One line per off-topic question the searcher answers (the mirror of refused_lines): P(in scope), the features,
+    the nearest anchor question and the clause it would cite (for finding why off-topic questions get through)."""
+    from knowledge.search import RETRIEVAL_DIR, load_anchors  # noqa: PLC0415
+
+    anchors = load_anchors(RETRIEVAL_DIR / "anchors.yml")
+    out = []
+    for row in rows:
+        if not row.get("oos") or (library and row.get("other_policy")):
+            continue
+        ranking = searcher._ranking(clean_question(row["q"]))
+        ok, p = searcher.in_scope(ranking)
+        if not ok:
+            continue
+        f = searcher.oos_features(ranking)
+        nearest = anchors[int(np.argmax(searcher._anchors @ ranking.qvec))] if anchors else "-"
+        best = searcher.index.clauses[int(ranking.order[0])]
+        out.append(f"answered p={p:.2f} anchor={f['anchor']:.2f} topicgap={f['topicgap']:.2f} lift={f['lift']:.2f} "
+                   f"dense={f['dense']:.2f} topic={f['topic']:.2f} | {row['q']} | cites {best.policy}:{best.clause} "
+                   f"| nearest anchor: {nearest}")
+    return out
+
+
+def tie_figures(library: Searcher, item: EvalSet, margin: float,
+                choices: int | None = None) -> tuple[float, float, float, float]:
+    """One dev set in the library with the which-policy prompt at `margin` (offering at least `choices` policies):
+    (first-policy, policy offered, prompt share, share of prompts given when the first citation was from another
+    policy, i.e. a prompt that was needed)."""
+    result = evaluate(library, item.rows(), policies=set(item.policy_ids), tie=margin, choices=choices)
+    own = set(item.policy_ids)
+    prompts = [q for q in result["questions"] if "choice" in q]
+    needed = [q for q in prompts if q["top"] and q["top"][0].split(":", 1)[0] not in own]
+    return (result["first_policy"], result["policy_offered"], result["policy_prompt"],
+            len(needed) / len(prompts) if prompts else float("nan"))
 
 
 def replicate(index: PolicyIndex, copies: int, *, seed: int = 0) -> PolicyIndex:
@@ -278,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="10,100,1000", help="library sizes (policies) for the timing curve; '' skips")
     parser.add_argument("--no-baseline", action="store_true", help="skip the chunk-and-embed baseline")
     parser.add_argument("--no-library", action="store_true", help="skip the one-library figures")
+    parser.add_argument("--no-distractors", action="store_true",
+                        help="dev library without the distractor policies (sets.yml dev_library_distractors)")
     parser.add_argument("--timing-only", action="store_true", help="skip the quality figures (latency and scaling only)")
+    parser.add_argument("--no-timing", action="store_true", help="skip the latency and scaling figures")
     parser.add_argument("--work", help="keep the indexes in this folder and reuse them (ingest skips unchanged ones)")
     parser.add_argument("--fit-oos", action="store_true", help="refit the out-of-scope decision on dev and print it")
     parser.add_argument("--features", default="dense,anchor,topic", help="features for --fit-oos")
@@ -286,10 +340,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topic-cap", type=float, default=0.5, help="topic coverage cap for --fit-oos")
     parser.add_argument("--refused", action="store_true",
                         help="list every in-scope question refused alone, with its out-of-scope features")
+    parser.add_argument("--answered", action="store_true",
+                        help="list every off-topic question answered (alone and in the library), with its features")
+    parser.add_argument("--tie-curve", default="",
+                        help="comma-separated margins for the which-policy prompt (followup.POLICY_TIE): print the dev "
+                             "library's first-policy, policy offered and prompt share for each, then stop")
+    parser.add_argument("--tie-choices", default="3",
+                        help="with --tie-curve: comma-separated least numbers of policies the prompt offers")
     parser.add_argument("--cv", action="store_true",
                         help="with --fit-oos: leave-one-policy-out figures for each ';'-separated feature set")
     args = parser.parse_args(argv)
     settings = get_settings()
+    if (args.refused or args.answered or args.tie_curve) and args.split != "dev":
+        parser.error("--refused, --answered and --tie-curve read per-question results: dev split only")
+    if args.tie_curve and args.no_library:
+        parser.error("--tie-curve measures the dev library")
     if args.fit_oos:
         args.split = "dev"
     sets = eval_sets(None if args.split == "all" else args.split)
@@ -314,13 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         libraries: dict[str, Searcher] = {}
         if not args.no_library or args.fit_oos:
             for split in sorted({s.split for s in sets}):
-                paths = list(dict.fromkeys(p for s in sets if s.split == split for p in s.policies))
-                paths += dev_library_extra() if split == "dev" else [SOCIAL]
-                paths = list(dict.fromkeys(paths))
-                directory = Path(tmp) / f"library-{split}"
+                if split == "dev":
+                    paths = dev_library(sets, distractors=not args.no_distractors)
+                else:
+                    paths = list(dict.fromkeys([p for s in sets if s.split == split for p in s.policies] + [SOCIAL]))
+                directory = Path(tmp) / f"library-{split}{'-small' if split == 'dev' and args.no_distractors else ''}"
                 start = time.perf_counter()
-                ingest(paths, directory, encoder)
-                libraries[split] = _searcher(load(directory), encoder, settings)
+                libraries[split] = _searcher(ingest_exactly(paths, directory, encoder), encoder, settings)
                 print(f"{split} library: {len(paths)} policies, {len(libraries[split].index.clauses)} clauses, "
                       f"ingest {time.perf_counter() - start:.1f} s")
 
@@ -356,6 +421,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  threshold {threshold:.2f}  " + "  ".join(line))
             return 0
 
+        if args.tie_curve:
+            print("which-policy prompt margin (dev library, mean of the dev sets): first-policy / policy offered / "
+                  "prompt / share of prompts where the first citation was from another policy")
+            for choices in [int(x) for x in args.tie_choices.split(",") if x.strip()]:
+                for margin in [float(x) for x in args.tie_curve.split(",") if x.strip()]:
+                    figures = [tie_figures(libraries["dev"], item, margin, choices) for item in sets]
+                    first, offered, prompt, needed = np.nanmean(np.array(figures, dtype=float), axis=0)
+                    print(f"  margin {margin:.3f}, {choices} choices: first-policy {first:.1%}  offered {offered:.1%}"
+                          f"  prompt {prompt:.1%}  needed {needed:.0%}")
+            return 0
+
         print("\nquality (dev = tuned on; test = never tuned on)")
         for item in [] if args.timing_only else sets:
             rows = item.rows()
@@ -365,10 +441,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.refused:
                 for line in refused_lines(alone[item.name], rows):
                     print(f"    {line}")
+            if args.answered:
+                for line in answered_lines(alone[item.name], rows):
+                    print(f"    {line}")
             if item.split in libraries:
                 lib = libraries[item.split]
                 print(f"  library  {_fmt(evaluate(lib, rows, policies=set(item.policy_ids)), library=True)}"
                       f"  ({len(lib.index.policies)} policies)")
+                if args.answered:
+                    for line in answered_lines(lib, rows, library=True):
+                        print(f"    {line}")
             if not args.no_baseline:
                 from knowledge.baseline import ChunkBaseline  # noqa: PLC0415
 
@@ -376,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  baseline R@1 {b['recall@1']:.2f} R@3 {b['recall@3']:.2f} R@5 {b['recall@5']:.2f} "
                       f"MRR {b['mrr']:.2f}  (400-char chunks, {b['chunks']} chunks, never refuses)")
 
+        if args.no_timing:
+            return 0
         questions = [r["q"] for s in sets for r in s.rows()]
         base = next(iter(libraries.values()), None) or next(iter(alone.values()))
         n_base = len(base.index.policies)

@@ -80,9 +80,26 @@ def eval_sets(split: str | None = None, *, sets_file: Path = SETS_FILE) -> list[
 
 
 def dev_library_extra(sets_file: Path = SETS_FILE) -> list[Path]:
-    """Policies with no question set that join the dev library."""
+    """Policies with no question set that join the dev library (the small fixture layouts the tests' library uses)."""
     data = yaml.safe_load(Path(sets_file).read_text()) or {} if Path(sets_file).exists() else {}
     return [ROOT / p for p in data.get("dev_library_extra") or []]
+
+
+def dev_library_distractors(sets_file: Path = SETS_FILE) -> list[Path]:
+    """Real policies of other schools with no question set that join the dev library of the bench and tuning: the
+    same topics as the dev sets, so a question must be answered from its own school's policy. A folder entry is read
+    like a dev set's folder (its policy.docx, under the folder's name)."""
+    data = yaml.safe_load(Path(sets_file).read_text()) or {} if Path(sets_file).exists() else {}
+    return [q for p in data.get("dev_library_distractors") or []
+            for q in (_policy_files(ROOT / p) if (ROOT / p).is_dir() else [ROOT / p])]
+
+
+def dev_library(sets: list[EvalSet], *, distractors: bool = True, sets_file: Path = SETS_FILE) -> list[Path]:
+    """Every policy of the dev library: the dev sets' own, the extra fixtures, and (unless left out) the distractors."""
+    paths = [p for s in sets if s.split == "dev" for p in s.policies] + dev_library_extra(sets_file)
+    if distractors:
+        paths += dev_library_distractors(sets_file)
+    return list(dict.fromkeys(paths))
 
 
 def load_set(path: Path) -> list[dict]:
@@ -121,7 +138,8 @@ def matches(gold: str, citation, policies: set[str] | None = None) -> bool:
     return citation.clause == gold
 
 
-def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | None = None) -> dict:
+def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | None = None,
+             tie: float | None = None, choices: int | None = None) -> dict:
     """Run every question; return the summary figures and per-question detail.
 
     An in-scope question that is refused counts as a miss at every k. With `policies`, a hit must also come from
@@ -129,7 +147,9 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
     first citation is from one of them. Beside that strict figure, `policy_offered` is the share whose answer offers
     one of them at all: a labelled citation, or a button of the policy-choice prompt the bot shows when two policies
     answer about equally (knowledge.followup.policy_tie); `policy_prompt` is the share of answered in-scope
-    questions that get that prompt (a prompt on every question would be useless, so both are reported).
+    questions that get that prompt (a prompt on every question would be useless, so both are reported); `tie` and
+    `choices` replace the prompt's score margin and number of policies (followup.POLICY_TIE, TIE_CHOICES) to measure
+    others.
     """
     from knowledge.followup import policy_tie  # noqa: PLC0415 - followup builds on search; only the library needs it
 
@@ -166,12 +186,13 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
         if not refused:
             answered_in += 1
             first_ok += int(policies is None or (first is not None and first.policy in policies))
-            tie = policy_tie(searcher, row["q"], answer) if policies else None
-            shown = {c.policy for c in answer.citations} | {p for p, _ in (tie.policies if tie else [])}
+            options = {k: v for k, v in (("tie", tie), ("choices", choices)) if v is not None}
+            choice = policy_tie(searcher, row["q"], answer, **options) if policies else None
+            shown = {c.policy for c in answer.citations} | {p for p, _ in (choice.policies if choice else [])}
             offered += int(policies is None or bool(shown & policies))
-            prompted += int(tie is not None)
-            if tie is not None:
-                detail["choice"] = [p for p, _ in tie.policies]
+            prompted += int(choice is not None)
+            if choice is not None:
+                detail["choice"] = [p for p, _ in choice.policies]
         questions.append(detail)
     n_in = max(in_scope, 1)
     return {

@@ -14,6 +14,11 @@ from knowledge.search import Answer, Citation, Searcher, _stem, clean_question, 
 
 MAX_CONTEXT_CHARS = 300  # the remembered question is cut to its last words beyond this
 POLICY_TIE = 0.03  # two policies' best clauses within this combined score of each other are a tie
+# ... and the prompt then offers at least this many policies (the next best ones), when the search found them.
+# Measured 2026-12-02 on the dev library of 19 policies (9 dev sets + 2 fixtures + 8 same-topic distractors,
+# `python -m knowledge.bench --split dev --tie-curve ... --tie-choices 2,3,4`): a tie is a sign the question fits
+# several policies, and the set's own policy was then rarely one of the two tied ones but often the third.
+TIE_CHOICES = 3
 
 _OPENERS = re.compile(r"^\s*(?:and|but|so|or|also|then|what if|what about|how about|even if|even though|why|"
                       r"why not|how come|what else|same for|is that|does that|do they|does it|is it|are they)\b", re.I)
@@ -73,27 +78,35 @@ class Tie:
     policies: list[tuple[str, str]]  # (policy id, title), best first
 
 
-def policy_tie(searcher: Searcher, question: str, answer: Answer) -> Tie | None:
-    """The policies to offer when the best clauses of two policies score within POLICY_TIE of each other."""
+def policy_tie(searcher: Searcher, question: str, answer: Answer, tie: float = POLICY_TIE,
+               choices: int = TIE_CHOICES) -> Tie | None:
+    """The policies to offer when the best clauses of two policies score within `tie` (POLICY_TIE) of each other,
+    or two policies' front-matter facts lead: those, and the next best policies up to `choices` (TIE_CHOICES)."""
     if not answer.answered or len(searcher.index.policies) < 2:
         return None
+    found = searcher.search(question, k=30)
     best: dict[str, Citation] = {}
-    for cite in searcher.search(question, k=10):
+    for cite in found:
         best.setdefault(cite.policy, cite)
-    ranked = sorted(best.values(), key=lambda c: -c.score)
+    near = {c.policy for c in found[:10]}  # a tie is judged among the policies of the ten best clauses
+    ranked = [c for c in sorted(best.values(), key=lambda c: -c.score) if c.policy in near]
+    further = [c for c in sorted(best.values(), key=lambda c: -c.score) if c.policy not in near]
     if len(ranked) < 2:
         return None
     titles = {p: str(m.get("title") or p) for p, m in searcher.index.policies.items()}
     asked = set(tokens(question))
     if any(asked & _title_words(titles[c.policy], titles.values()) for c in ranked):
         return None  # the question names a policy ("the mobile phone policy")
-    tied = [c for c in ranked if ranked[0].score - c.score <= POLICY_TIE]
+    tied = [c for c in ranked if ranked[0].score - c.score <= tie]
     # "who is responsible for this policy?": a front-matter fact every policy has is a question about one of them
     facts = [c for c in ranked[:2] if _is_detail(searcher, c)]
     if len(tied) < 2 and len(facts) < 2:
         return None
     chosen = tied if len(tied) >= 2 else facts
-    return Tie(question, [(c.policy, titles[c.policy]) for c in chosen])
+    chosen += [c for c in ranked + further if c not in chosen][:max(0, choices - len(chosen))]
+    shown = [titles[c.policy] for c in chosen]
+    # two schools' "Mobile Phone Policy" would be two identical buttons: such titles also show the policy's id
+    return Tie(question, [(c.policy, f"{t} ({c.policy})" if shown.count(t) > 1 else t) for c, t in zip(chosen, shown)])
 
 
 def _title_words(title: str, titles) -> set[str]:

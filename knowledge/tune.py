@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.bench import ingest_exactly
 from knowledge.encoder import load_encoder
-from knowledge.evaluate import dev_library_extra, eval_sets, matches
+from knowledge.evaluate import dev_library, eval_sets, matches
 from knowledge.index import KIND_QUESTION, KIND_SECTION, KIND_SENTENCE, KIND_TEXT, ingest, load
 from knowledge.search import Lexicon, SearchConfig, Searcher, clean_question
 from knowledge.settings import get_settings
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", action="append", default=[],
                         help="NAME=v1,v2,... for a SearchConfig field (repeatable)")
     parser.add_argument("--work", help="keep the dev indexes in this folder and reuse them on the next run")
+    parser.add_argument("--no-distractors", action="store_true",
+                        help="dev library without the distractor policies (sets.yml dev_library_distractors)")
     parser.add_argument("--show", action="store_true", help="print the library questions whose first citation is "
                         "from another policy, for the last setting")
     parser.add_argument("--misordered", action="store_true", help="print the questions whose gold clause is in the "
@@ -119,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         for item in sets:
             ingest(item.policies, Path(tmp) / item.name, encoder.encoder)  # a no-op when unchanged
             indexes[item.name] = load(Path(tmp) / item.name)
-        paths = list(dict.fromkeys([p for s in sets for p in s.policies] + dev_library_extra()))
-        ingest(paths, Path(tmp) / "library", encoder.encoder)
-        library = load(Path(tmp) / "library")
+        paths = dev_library(sets, distractors=not args.no_distractors)
+        name = "library-small" if args.no_distractors else "library"
+        library = ingest_exactly(paths, Path(tmp) / name, encoder.encoder)
         results = []
         for values in itertools.product(*grid.values()):
             config = replace(SearchConfig(), **dict(zip(grid, values)))

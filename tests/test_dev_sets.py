@@ -62,3 +62,21 @@ def test_real_school_dev_sets_are_big_enough_and_documented(item):
         assert (folder / name).is_file(), name
     assert (folder / "policy.md").is_file() or (folder / "policy.txt").is_file()
     assert "licen" in (folder / "SOURCE.md").read_text().lower()
+
+
+def test_dev_library_distractors_are_real_documented_and_not_test_policies():
+    from knowledge.evaluate import TEST_POLICIES, dev_library, dev_library_distractors
+
+    entries = yaml.safe_load(SETS_FILE.read_text())["dev_library_distractors"]
+    paths = dev_library_distractors()
+    assert len(paths) == len(entries) >= 6
+    test_slugs = {p.name for p in TEST_POLICIES.iterdir() if p.is_dir()}
+    for entry, path in zip(entries, paths):
+        folder = ROOT / entry
+        assert path.suffix == ".docx" and policy_id_for(path) == folder.name  # read like a dev set's folder
+        assert folder.name not in test_slugs
+        assert "licen" in (folder / "SOURCE.md").read_text().lower()
+        assert (folder / "source.txt").read_text() == (folder / "policy.txt").read_text()  # kept as found
+        assert len(parse_file(path).clauses) >= 5
+    dev = eval_sets("dev")
+    assert set(paths) <= set(dev_library(dev)) and not set(paths) & set(dev_library(dev, distractors=False))

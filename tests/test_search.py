@@ -470,3 +470,81 @@ def test_tune_lists_questions_whose_gold_clause_is_in_the_top_3_but_not_first(ha
     assert out.count("[social-media]") == 1 and f"first {first}" in out and f"gold  {second}" in out
     assert "via " in out and "own " in out
     assert 0 <= counts["dense prefers gold"] + counts["keyword prefers gold"] + counts["own prefers gold"] <= 3
+
+
+def test_bench_lists_answered_off_topic_questions_with_their_features(hashing_searcher):
+    from knowledge.bench import answered_lines
+
+    clause = next(c for c in hashing_searcher.index.clauses if c.clause == "6.3")
+    rows = [{"q": clause.text[:200], "oos": True},  # labelled off-topic, but the clause's own words: answered
+            {"q": "qwxz vbnm plokij", "oos": True},  # refused: never listed
+            {"q": clause.text[:200] + " again", "gold": ["6.3"]},  # in scope: never listed
+            {"q": clause.text[:150], "oos": True, "other_policy": True}]  # another policy's topic
+    assert hashing_searcher.ask(rows[0]["q"]).answered is True
+    assert hashing_searcher.ask(rows[1]["q"]).answered is False
+    lines = answered_lines(hashing_searcher, rows)
+    assert len(lines) == 2 and all("cites social-media-policy:" in line for line in lines)
+    assert "topicgap=" in lines[0] and "nearest anchor: " in lines[0]
+    # in a library, an other-policy row is not off-topic (the library may hold that policy), so it is not listed
+    assert len(answered_lines(hashing_searcher, rows, library=True)) == 1
+
+
+def test_bench_refuses_to_list_per_question_results_on_the_test_split():
+    from knowledge.bench import main
+
+    for flags in (["--refused"], ["--answered"], ["--tie-curve", "0.05"]):
+        with pytest.raises(SystemExit):
+            main(["--split", "test", *flags])
+
+
+def test_a_wider_policy_tie_margin_prompts_at_least_as_often_and_offers_at_least_as_much(hashing_library, tmp_path):
+    import json
+
+    from knowledge.bench import tie_figures
+    from knowledge.evaluate import EvalSet
+
+    rows = [{"q": "can i accept a friend request from a pupil on facebook", "gold": ["6.3"]},
+            {"q": "who is the policy owner?", "gold": ["doc.person-responsible-for-policy"]},
+            {"q": "can i use my phone in the classroom", "gold": ["text:phone"]},
+            {"q": "what should i do if i am working alone in the building", "gold": ["text:alone"]}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    item = EvalSet("social", "dev", [], path, policy_ids=["social-media-policy"])
+    narrow, wide = tie_figures(hashing_library, item, 0.0), tie_figures(hashing_library, item, 10.0)
+    assert narrow[0] == wide[0]  # the margin never changes the first citation
+    assert wide[2] >= narrow[2] and wide[1] >= narrow[1]
+    assert wide[2] > 0  # with a huge margin every answered question with two policies gets the prompt
+
+
+def test_bench_reuses_a_work_folder_only_with_exactly_the_policies_asked_for(tmp_path):
+    from knowledge.bench import ingest_exactly
+
+    encoder = load_encoder("hashing")
+    both = ingest_exactly([SOCIAL, MOBILE], tmp_path / "library", encoder)
+    assert set(both.policies) == {"social-media-policy", "staff-mobile-phone-policy"}
+    # ingest alone adds to an index; the bench's library must lose a policy dropped from its list
+    assert set(ingest_exactly([MOBILE], tmp_path / "library", encoder).policies) == {"staff-mobile-phone-policy"}
+
+
+def test_a_policy_tie_offers_the_next_best_policies_labelled_apart(hashing_library):
+    from knowledge.followup import policy_tie
+
+    index = hashing_library.index
+    policies = {k: dict(v, title="Staff Policy") for k, v in index.policies.items()}  # four policies, one title
+    same = Searcher(PolicyIndex(policies, index.clauses, index.vectors, index.owners, index.model, index.dim,
+                                kinds=index.kinds), load_encoder("hashing"), lexicon=Lexicon.load(LEXICON))
+    question = "what should i do about my phone when i am working alone"
+    answer = same.ask(question)
+    assert answer.answered
+    best = {}
+    for cite in same.search(question, k=30):
+        best.setdefault(cite.policy, cite.score)
+    scores = sorted(best.values(), reverse=True)
+    assert len(scores) >= 3 and scores[1] > scores[2], scores
+    margin = (scores[0] - scores[1] + scores[0] - scores[2]) / 2  # the top two tie, the third does not
+    two = policy_tie(same, question, answer, tie=margin, choices=2)
+    three = policy_tie(same, question, answer, tie=margin, choices=3)
+    assert len(two.policies) == 2 and len(three.policies) == 3
+    assert three.policies[:2] == two.policies  # the tied ones first, then the next best
+    # the same title on every button would say nothing: each names its policy
+    assert [t for _, t in three.policies] == [f"Staff Policy ({p})" for p, _ in three.policies]
