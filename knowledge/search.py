@@ -15,8 +15,10 @@ How a question is scored against every clause (weights in SearchConfig, chosen o
   score    dense + keyword_weight * keyword + policy prior.
 Out of scope: generic off-topic "anchor" questions (data/retrieval/anchors.yml: pay, leave, timetable, general
 knowledge... never a school-policy topic) are embedded once; a question is refused when a logistic decision over
-(best anchor similarity, lift, topic gap) says it is more like the anchors than the policies. Lift is the best
-clause's dense similarity less its policy's background (what the anchors reach in that policy). Topic coverage is the
+(best anchor similarity, lift, question lift, topic gap) says it is more like the anchors than the policies. Lift
+is the best clause's dense similarity less its policy's background (what the anchors reach in that policy); question
+lift is the same over that policy's stored questions only (generated at ingest and generic section questions), which
+an in-scope question, asked in a question's shape, meets more closely than an off-topic one. Topic coverage is the
 share of the question's topical words (not everyday school words) that the policy of the best clause uses at all,
 directly or through the lexicon: it refuses school-policy questions about another policy's topic ("can pupils use
 their phones at break" put to a social media policy). The topic gap is the best coverage by any loaded policy less

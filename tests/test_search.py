@@ -430,3 +430,20 @@ def test_bench_lists_refused_in_scope_questions_with_their_features(hashing_sear
     lines = refused_lines(hashing_searcher, rows)
     assert len(lines) == 1
     assert "qwxz vbnm plokij" in lines[0] and "anchor=" in lines[0] and "nearest anchor: " in lines[0]
+
+
+def test_question_lift_measures_nearness_to_the_policys_own_stored_questions(hashing_searcher):
+    searcher = hashing_searcher
+    clause = next(c for c in searcher.index.clauses if c.clause == "6.3")
+    stored = next(t for t, kind in embedding_texts_with_kinds(clause) if kind == KIND_QUESTION)
+    vectors = searcher.encoder.encode([stored, "what is the capital of france"])
+    background = float(searcher._question_background[0])
+    assert 0.0 < background < 1.0  # the anchors' mean best similarity to the policy's stored questions
+    # a question the policy stores is at similarity 1 to itself: its lift is 1 less the background
+    assert searcher.question_lift(vectors[0], 0) == pytest.approx(1.0 - background, abs=1e-4)
+    assert searcher.question_lift(vectors[1], 0) < searcher.question_lift(vectors[0], 0) - 0.3
+    assert searcher.question_lift(None, 0) == 0.0
+    ranking = searcher._ranking("can i accept a friend request from a pupil on facebook")
+    features = searcher.oos_features(ranking)
+    best_policy = int(searcher._clause_policy[ranking.order[0]])
+    assert features["qlift"] == pytest.approx(searcher.question_lift(ranking.qvec, best_policy))
