@@ -479,9 +479,12 @@ class Searcher:
         # the questions each policy's clauses answer (generated at ingest, and the generic section questions attached
         # to its clauses): an in-scope question is near one of its own policy's, an off-topic one only by chance
         question_rows = np.flatnonzero((kinds == KIND_QUESTION) | (kinds == KIND_SECTION))
-        self._question_vectors = np.ascontiguousarray(index.vectors[question_rows], dtype=np.float32)
-        self._question_policy = (self._clause_policy[self._owners[question_rows]] if len(question_rows)
-                                 else np.zeros(0, dtype=np.int64))
+        policy_of = (self._clause_policy[self._owners[question_rows]] if len(question_rows)
+                     else np.zeros(0, dtype=np.int64))
+        by_policy = np.argsort(policy_of, kind="stable")  # each policy's questions in one slice
+        self._question_vectors = np.ascontiguousarray(index.vectors[question_rows[by_policy]], dtype=np.float32)
+        self._question_policy = policy_of[by_policy]
+        self._question_bounds = np.searchsorted(self._question_policy, np.arange(len(self._policy_ids) + 1))
         self._question_background = self._policy_question_background()
         # the topic coverage an off-topic question reaches here by chance: the anchors' mean best coverage by any
         # loaded policy (grows with the library's vocabulary, as a real off-topic question's does)
@@ -513,18 +516,18 @@ class Searcher:
             return background
         sims = self._anchors @ self._question_vectors.T
         for p in range(len(self._policy_ids)):
-            cols = self._question_policy == p
-            if cols.any():
-                background[p] = float(sims[:, cols].max(axis=1).mean())
+            start, end = self._question_bounds[p], self._question_bounds[p + 1]
+            if end > start:
+                background[p] = float(sims[:, start:end].max(axis=1).mean())
         return background
 
     def question_lift(self, qvec: np.ndarray | None, policy: int) -> float:
         """Best similarity of a question to one policy's stored questions less that policy's question background;
         0 when the policy has none."""
-        cols = self._question_policy == policy
-        if qvec is None or not cols.any():
+        start, end = self._question_bounds[policy], self._question_bounds[policy + 1]
+        if qvec is None or end <= start:
             return 0.0
-        return float((self._question_vectors[cols] @ qvec).max()) - float(self._question_background[policy])
+        return float((self._question_vectors[start:end] @ qvec).max()) - float(self._question_background[policy])
 
     def set_topic_contacts(self, contacts: list[tuple[str, str]]) -> None:
         """Coordinator-named contacts for topics the policies don't cover: [(question, who to ask)]."""
