@@ -30,7 +30,7 @@ from knowledge.search import Lexicon, OutOfScope, Searcher, clean_question
 from knowledge.settings import ROOT, get_settings
 
 SOCIAL = ROOT / "data" / "policies" / "social-media-policy.md"
-OOS_FEATURES = ("dense", "anchor", "coverage", "topic", "lift", "topicgap")
+OOS_FEATURES = ("dense", "anchor", "coverage", "topic", "lift", "topicgap", "qlift")
 
 
 def _size(directory: Path) -> int:
@@ -136,7 +136,7 @@ def refused_lines(searcher: Searcher, rows: list[dict]) -> list[str]:
         f = searcher.oos_features(ranking)
         nearest = anchors[int(np.argmax(searcher._anchors @ ranking.qvec))] if anchors else "-"
         out.append(f"refused p={p:.2f} anchor={f['anchor']:.2f} topicgap={f['topicgap']:.2f} lift={f['lift']:.2f} "
-                   f"dense={f['dense']:.2f} | {row['q']} | nearest anchor: {nearest}")
+                   f"qlift={f['qlift']:.2f} dense={f['dense']:.2f} | {row['q']} | nearest anchor: {nearest}")
     return out
 
 

@@ -18,8 +18,10 @@ How a question is scored against every clause (weights in SearchConfig, chosen o
   score    dense + keyword_weight * keyword + own + policy prior.
 Out of scope: generic off-topic "anchor" questions (data/retrieval/anchors.yml: pay, leave, timetable, general
 knowledge... never a school-policy topic) are embedded once; a question is refused when a logistic decision over
-(best anchor similarity, lift, topic gap) says it is more like the anchors than the policies. Lift is the best
-clause's dense similarity less its policy's background (what the anchors reach in that policy). Topic coverage is the
+(best anchor similarity, lift, question lift, topic gap) says it is more like the anchors than the policies. Lift
+is the best clause's dense similarity less its policy's background (what the anchors reach in that policy); question
+lift is the same over that policy's stored questions only (generated at ingest and generic section questions), which
+an in-scope question, asked in a question's shape, meets more closely than an off-topic one. Topic coverage is the
 share of the question's topical words (not everyday school words) that the policy of the best clause uses at all,
 directly or through the lexicon: it refuses school-policy questions about another policy's topic ("can pupils use
 their phones at break" put to a social media policy). The topic gap is the best coverage by any loaded policy less
@@ -295,13 +297,15 @@ class OutOfScope:
     topic_cap: float = 1.0  # ... counted up to this share: above it, more coverage is no more evidence
     lift: float = 0.0  # best dense similarity less the policy's background level (Searcher._policy_background)
     topicgap: float = 0.0  # best topic coverage by a loaded policy less the anchors' mean best coverage (same library)
+    qlift: float = 0.0  # best similarity to the policy's stored questions less the anchors' level there (same policy)
     threshold: float = 0.5
 
     def probability(self, dense: float, anchor: float, coverage: float, topic: float = 1.0, lift: float = 0.0,
-                    topicgap: float = 0.0) -> float:
+                    topicgap: float = 0.0, qlift: float = 0.0) -> float:
         """P(in scope) for the features of one question."""
         logit = (self.bias + self.dense * dense + self.anchor * anchor + self.coverage * coverage
-                 + self.topic * min(topic, self.topic_cap) + self.lift * lift + self.topicgap * topicgap)
+                 + self.topic * min(topic, self.topic_cap) + self.lift * lift + self.topicgap * topicgap
+                 + self.qlift * qlift)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
     @classmethod
@@ -494,6 +498,16 @@ class Searcher:
                         self._title_pairs.setdefault(pair, set()).add(number[key])
         self._anchors = _anchor_vectors(encoder, retrieval_dir / "anchors.yml")
         self._background = self._policy_background(index)
+        # the questions each policy's clauses answer (generated at ingest, and the generic section questions attached
+        # to its clauses): an in-scope question is near one of its own policy's, an off-topic one only by chance
+        question_rows = np.flatnonzero((kinds == KIND_QUESTION) | (kinds == KIND_SECTION))
+        policy_of = (self._clause_policy[self._owners[question_rows]] if len(question_rows)
+                     else np.zeros(0, dtype=np.int64))
+        by_policy = np.argsort(policy_of, kind="stable")  # each policy's questions in one slice
+        self._question_vectors = np.ascontiguousarray(index.vectors[question_rows[by_policy]], dtype=np.float32)
+        self._question_policy = policy_of[by_policy]
+        self._question_bounds = np.searchsorted(self._question_policy, np.arange(len(self._policy_ids) + 1))
+        self._question_background = self._policy_question_background()
         # the topic coverage an off-topic question reaches here by chance: the anchors' mean best coverage by any
         # loaded policy (grows with the library's vocabulary, as a real off-topic question's does)
         anchor_topics = [self._policy_topics(q) for q in load_anchors(retrieval_dir / "anchors.yml")]
@@ -515,6 +529,27 @@ class Searcher:
                 sims = (self._anchors @ index.vectors[rows].T) * self._vector_weight[rows]
                 background[p] = float(sims.max(axis=1).mean())
         return background
+
+    def _policy_question_background(self) -> np.ndarray:
+        """Each policy's background among its stored questions: the anchors' mean best similarity to them (as
+        _policy_background, over the question vectors only and unweighted)."""
+        background = np.zeros(len(self._policy_ids), dtype=np.float32)
+        if not len(self._anchors) or not len(self._question_vectors):
+            return background
+        sims = self._anchors @ self._question_vectors.T
+        for p in range(len(self._policy_ids)):
+            start, end = self._question_bounds[p], self._question_bounds[p + 1]
+            if end > start:
+                background[p] = float(sims[:, start:end].max(axis=1).mean())
+        return background
+
+    def question_lift(self, qvec: np.ndarray | None, policy: int) -> float:
+        """Best similarity of a question to one policy's stored questions less that policy's question background;
+        0 when the policy has none."""
+        start, end = self._question_bounds[policy], self._question_bounds[policy + 1]
+        if qvec is None or end <= start:
+            return 0.0
+        return float((self._question_vectors[start:end] @ qvec).max()) - float(self._question_background[policy])
 
     def set_topic_contacts(self, contacts: list[tuple[str, str]]) -> None:
         """Coordinator-named contacts for topics the policies don't cover: [(question, who to ask)]."""
@@ -709,9 +744,11 @@ class Searcher:
         """The features the out-of-scope decision sees for one ranked question."""
         best = int(ranking.order[0])
         dense = float(ranking.dense[best])
+        policy = int(self._clause_policy[best])
         return {"dense": dense, "anchor": ranking.anchor, "coverage": self.bm25.coverage(ranking.terms, best),
-                "topic": ranking.topic, "lift": dense - float(self._background[self._clause_policy[best]]),
-                "topicgap": ranking.topic_max - self._anchor_topic}
+                "topic": ranking.topic, "lift": dense - float(self._background[policy]),
+                "topicgap": ranking.topic_max - self._anchor_topic,
+                "qlift": self.question_lift(ranking.qvec, policy)}
 
     def in_scope(self, ranking: Ranking) -> tuple[bool, float]:
         """Is the best match good enough to answer? Returns (decision, confidence)."""

@@ -548,3 +548,19 @@ def test_a_policy_tie_offers_the_next_best_policies_labelled_apart(hashing_libra
     assert three.policies[:2] == two.policies  # the tied ones first, then the next best
     # the same title on every button would say nothing: each names its policy
     assert [t for _, t in three.policies] == [f"Staff Policy ({p})" for p, _ in three.policies]
+
+def test_question_lift_measures_nearness_to_the_policys_own_stored_questions(hashing_searcher):
+    searcher = hashing_searcher
+    clause = next(c for c in searcher.index.clauses if c.clause == "6.3")
+    stored = next(t for t, kind in embedding_texts_with_kinds(clause) if kind == KIND_QUESTION)
+    vectors = searcher.encoder.encode([stored, "what is the capital of france"])
+    background = float(searcher._question_background[0])
+    assert 0.0 < background < 1.0  # the anchors' mean best similarity to the policy's stored questions
+    # a question the policy stores is at similarity 1 to itself: its lift is 1 less the background
+    assert searcher.question_lift(vectors[0], 0) == pytest.approx(1.0 - background, abs=1e-4)
+    assert searcher.question_lift(vectors[1], 0) < searcher.question_lift(vectors[0], 0) - 0.3
+    assert searcher.question_lift(None, 0) == 0.0
+    ranking = searcher._ranking("can i accept a friend request from a pupil on facebook")
+    features = searcher.oos_features(ranking)
+    best_policy = int(searcher._clause_policy[ranking.order[0]])
+    assert features["qlift"] == pytest.approx(searcher.question_lift(ranking.qvec, best_policy))
