@@ -80,6 +80,25 @@ This policy aims to keep pupils safe when staff use mobile phones.
 1.2 Staff must not post images of pupils online. This is because images can be copied and shared without consent.
 
 1.3 Staff must report a lost school phone to the office within 24 hours.
+
+1.4 This policy is reviewed every two years by the governors.
+"""
+
+# A second small policy for the library rules: its 1.3 says what the phone policy's 1.3 says, to someone else.
+VISITS_POLICY = """BROOKSIDE SCHOOL
+Staff Visits Policy
+
+PURPOSE
+
+This policy keeps staff safe on home visits and school trips.
+
+1. HOME VISITS
+
+1.1 Home visits must be approved by the Deputy Headteacher before they take place.
+
+1.2 Staff on a home visit must phone the school office when they leave.
+
+1.3 Staff must report a lost school phone to the trip leader within 48 hours.
 """
 
 
@@ -119,11 +138,91 @@ def test_why_explains_the_rule_cited_before_not_a_new_search(small_searcher):
     assert after.citations[0].clause in ("purpose.1", "1.2")  # the clauses that give a reason
 
 
-def test_a_follow_up_pointing_back_is_the_in_context_answer(small_searcher):
+def test_a_follow_up_that_only_points_back_is_the_in_context_answer(small_searcher):
     first = "Do staff have to keep personal phones in a locker during lessons?"
-    after = ask_follow_up(small_searcher, first, "who do I report it to?", ["phones#1.1"])
-    plain = small_searcher.ask(in_context(first, "who do I report it to?"))
-    assert [c.clause for c in after.citations] == [c.clause for c in plain.citations]
+    after = ask_follow_up(small_searcher, first, "what about that?", ["phones#1.1"])
+    plain = small_searcher.ask(in_context(first, "what about that?"))
+    assert [c.clause for c in after.citations] == [c.clause for c in plain.citations] == ["1.1"]
+
+
+def test_a_follow_up_pointing_back_with_words_of_its_own_is_led_by_them(small_searcher):
+    # previous + follow-up alone leads with the lost-phone rule (the first question's words win); fused with the
+    # follow-up's own search ("reviewed", "governors") the review clause comes first and the rule stays cited
+    first, follow = "Who must staff report a lost school phone to?", "is that reviewed by the governors?"
+    assert small_searcher.ask(in_context(first, follow)).citations[0].clause == "1.3"
+    after = ask_follow_up(small_searcher, first, follow, ["phones#1.3"])
+    assert [c.clause for c in after.citations][:2] == ["1.4", "1.3"]
+
+
+def test_ask_keeps_its_ranking_and_its_json_is_unchanged(small_searcher):
+    question = "Can staff post images of pupils online?"
+    answer = small_searcher.ask(question)
+    assert answer.ranking is not None
+    every = small_searcher.ranked(answer.ranking)
+    assert [(c.clause, c.score) for c in every] == \
+        [(c.clause, c.score) for c in small_searcher.search(question, k=len(small_searcher.index.clauses))]
+    assert list(answer.to_dict()) == ["answered", "message", "highlights", "citations", "reason", "contacts"]
+    assert json.dumps(answer.to_dict())  # nothing of the ranking leaks into the payload
+
+
+def test_a_follow_up_ranks_the_in_context_question_once(small_searcher, monkeypatch):
+    from knowledge.search import Searcher
+
+    ranked: list[str] = []
+    real = Searcher._ranking
+    monkeypatch.setattr(Searcher, "_ranking", lambda self, q: ranked.append(q) or real(self, q))
+    first = "Do staff have to keep personal phones in a locker during lessons?"
+    for follow in ("what about that?", "is that reviewed by the governors?", "why?"):
+        ranked.clear()
+        ask_follow_up(small_searcher, first, follow, ["phones#1.1"])
+        assert ranked.count(in_context(first, follow)) == 1, (follow, ranked)
+
+
+@pytest.fixture(scope="module")
+def two_small(tmp_path_factory):
+    from knowledge.encoder import load_encoder
+    from knowledge.index import ingest, load
+    from knowledge.search import Searcher
+
+    base = tmp_path_factory.mktemp("two-small")
+    (base / "phones.txt").write_text(SMALL_POLICY)
+    (base / "visits.txt").write_text(VISITS_POLICY)
+    ingest([base / "phones.txt", base / "visits.txt"], base / "index", load_encoder("hashing"))
+    return Searcher(load(base / "index"), load_encoder("hashing"))
+
+
+def test_a_follow_up_stays_with_the_policy_of_the_previous_answer(two_small):
+    first, follow = "Do I phone the office after a home visit?", "how soon do I report a lost phone?"
+    before = two_small.ask(first)
+    assert {c.policy for c in before.citations} == {"visits"}
+    # with no earlier answer to go by, the phone policy's rule edges ahead on the word "phone"
+    assert ask_follow_up(two_small, first, follow).citations[0].policy == "phones"
+    after = ask_follow_up(two_small, first, follow, [f"{c.policy}#{c.clause}" for c in before.citations])
+    assert (after.citations[0].policy, after.citations[0].clause) == ("visits", "1.3")
+    assert all(h.text in next(c.text for c in after.citations if (c.policy, c.clause) == (h.policy, h.clause))
+               for h in after.highlights)
+
+
+def test_a_follow_up_naming_another_policy_or_clearly_answered_by_one_leaves_it(two_small):
+    first = "Do I phone the office after a home visit?"
+    cited = ["visits#1.2"]
+    named = ask_follow_up(two_small, first, "how soon do I report a lost phone under the staff phone policy?", cited)
+    assert named.citations[0].policy == "phones"
+    clear = ask_follow_up(two_small, first, "and keeping personal phones in a locker during lessons?", cited)
+    assert (clear.citations[0].policy, clear.citations[0].clause) == ("phones", "1.1")
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ({"answered": True, "citations": [{"policy": "p", "clause": "1.1"}]}, {"last_question": "q",
+                                                                           "last_citations": ["p#1.1"]}),
+    ({"answered": False, "reason": "out_of_scope", "citations": []}, {"last_question": "q", "last_citations": []}),
+    ({"answered": False, "reason": "too_long", "citations": []}, {}),
+    ({"answered": False, "reason": "not_english", "citations": []}, {}),
+])
+def test_a_question_the_policies_do_not_cover_is_still_the_context(answer, expected):
+    from bot.actions.common import remembered
+
+    assert remembered("q", answer) == expected
 
 
 # -- live stack -------------------------------------------------------------------------------------------------
