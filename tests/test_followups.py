@@ -544,6 +544,92 @@ def test_more_follow_up_conversations_on_other_policies(library_stack):
     assert sum(scored) >= 13, scored
 
 
+# -- follow-ups pointing back with words of their own, and follow-ups whose words fit another policy -------------
+# Written (questions and gold) from the policy text before any of them was run, to fit BACK_WEIGHT and to watch
+# OTHER_POLICY_MARGIN (knowledge/followup.py); tuning data. (first question, follow-up, (policy, verbatim snippet
+# of the clause that answers the follow-up in context)).
+SOCIAL = "social-media-policy"
+POINTING_BACK = [
+    ("Can I post photos of pupils on my Instagram?", "does that include pictures of me in my school uniform?",
+     (SOCIAL, "images depicting staff members wearing")),
+    ("Can I add a colleague as a friend on Facebook?", "is that any different for a parent of one of my pupils?",
+     (SOCIAL, "contact with pupils' family members through personal social media")),
+    ("Can I say I work at the school on my Facebook profile?", "does that apply to LinkedIn too?",
+     (SOCIAL, "must not identify themselves as employees")),
+    ("Can I use my school email for my Twitter account?", "what about talking to pupils on it?",
+     (SOCIAL, "must not have contact through any personal social medium with any pupil")),
+    ("Can I keep my phone in my pocket in class?", "does that apply to supply staff?",
+     (PHONES, "This policy applies to all teaching and support staff, supply and agency staff")),
+    ("Who owns the mobile phone policy?", "when is it due for review?", (PHONES, "October 2025")),
+    ("Can I take my school laptop home?", "can my kids use it there?", (PHONES, "must not be used by family members")),
+    ("Can I use my phone on a school trip?", "can I post about it on facebook?",
+     (PHONES, "post anything about the visit on social media")),
+    ("What happens if I take photos of pupils on my own phone?", "who do I tell if I've already done it?",
+     (PHONES, "they must tell the DSL the same day")),
+    ("Do I have to keep my phone in a locker?", "can I check it at lunchtime?", (PHONES, "only during their own breaks")),
+    ("Can I do a home visit on my own?", "what do I need to record about it?", (LONE, "be recorded in the visits log")),
+    ("What should I carry on a home visit?", "who do I ring when it's over?",
+     (LONE, "phone the school office when they leave the visit")),
+]
+OTHER_POLICY_DRIFT = [
+    ("Who is the designated safeguarding lead?", "how do I contact him?",
+     (PHONES, "Designated Safeguarding Lead (DSL): Mr Daniel Osei")),
+    ("Who is the site manager?", "how do I get hold of him?", (LONE, "Site Manager: Mr Paul Reid")),
+    ("Who owns the lone working policy?", "when does it need reviewing?", (LONE, "September 2026")),
+    ("Do I need to tell anyone before working alone on site in the evening?", "what's his number?",
+     (LONE, "Site Manager: Mr Paul Reid, 01632 960 301")),
+    ("Who do I report a lost school iPad to?", "what's her phone number?", (PHONES, "Mrs Lorraine Hewitt")),
+]
+
+
+@pytest.fixture(scope="module")
+def library_searcher(tmp_path_factory):
+    """The four LIBRARY policies in one index, searched without a stack."""
+    import shutil
+
+    from knowledge.encoder import load_encoder
+    from knowledge.index import ingest, load
+    from knowledge.search import Lexicon, Searcher
+    from knowledge.settings import get_settings
+
+    base = tmp_path_factory.mktemp("library-search")
+    files = []
+    for slug, path in LIBRARY.items():
+        source = ROOT_DIR / path
+        source = source / "policy.docx" if source.is_dir() else source
+        files.append(Path(shutil.copyfile(source, base / f"{slug}{source.suffix}")))
+    encoder = load_encoder(get_settings().model)
+    ingest(files, base / "index", encoder)
+    return Searcher(load(base / "index"), encoder, lexicon=Lexicon.load(get_settings().lexicon_path))
+
+
+@pytest.mark.slow
+def test_follow_ups_with_words_of_their_own_and_across_policies(real_index, library_searcher):
+    from knowledge.encoder import load_encoder
+    from knowledge.followup import ask_in_policy, policy_tie
+    from knowledge.index import load
+    from knowledge.search import Lexicon, Searcher
+    from knowledge.settings import get_settings
+
+    social = Searcher(load(real_index), load_encoder(get_settings().model),
+                      lexicon=Lexicon.load(get_settings().lexicon_path))
+    scored = {}
+    for name, turns in (("pointing back", POINTING_BACK), ("other policy", OTHER_POLICY_DRIFT)):
+        for first, follow, gold in turns:
+            searcher = social if gold[0] == SOCIAL else library_searcher
+            before = searcher.ask(first)
+            if policy_tie(searcher, first, before) is not None:  # the user picks the policy, as in the bot
+                before = ask_in_policy(searcher, first, gold[0])
+            after = ask_follow_up(searcher, first, follow, [f"{c.policy}#{c.clause}" for c in before.citations])
+            top = after.citations[0] if after.citations else None
+            ok = top is not None and _cites(after.to_dict(), gold)
+            scored.setdefault(name, []).append(ok)
+            print(f"{'OK  ' if ok else 'MISS'} {first!r} -> {follow!r} [{top and (top.policy, top.clause)}]")
+    print({name: f"{sum(r)}/{len(r)}" for name, r in scored.items()})
+    # measured (2026-12-02, search only, every follow-up taken as one): pointing back 7/12, other policy 3/5
+    assert sum(scored["pointing back"]) >= 7 and sum(scored["other policy"]) >= 3, scored
+
+
 # -- the held-out conversations (data/eval/dev/followups.jsonl): the report set, never tuned on -----------------
 ROOT_DIR = Path(__file__).resolve().parent.parent
 HELD_OUT = ROOT_DIR / "data" / "eval" / "dev" / "followups.jsonl"
