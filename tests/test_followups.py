@@ -38,6 +38,11 @@ CONVERSATIONS = [
     ("who is the dsl?", "ask_policy", False),
     ("who owns this policy?", "ask_policy", False),  # names the document
     ("how quickly do I have to report an incident?", "ask_policy", False),
+    # "that" as the subject of the opening verb is the last answer, however long the message
+    ("does that include pictures of me in my school uniform?", "nlu_fallback", True),
+    ("is that any different for a parent of one of my pupils?", "ask_policy", True),
+    ("Does that policy cover supply staff who work with us for more than a week?", "ask_policy", False),
+    ("Does the policy say that staff can use their phones during lessons?", "ask_policy", False),
 ])
 def test_is_follow_up(text, intent, expected):
     assert is_follow_up(text, intent) is expected
