@@ -768,15 +768,16 @@ class Searcher:
             if self.index.clauses[row].policy != cites[0].policy and score < self.config.second_policy_cutoff * best:
                 continue
             cites.append(self._citation(int(row), score))
-        return self._answer(text, cites, ranking.qvec, ranking)
+        answer = self._answer(text, cites, ranking.qvec)
+        answer.ranking = ranking
+        return answer
 
-    def _answer(self, question: str, cites: list[Citation], qvec: np.ndarray | None = None,
-                ranking: Ranking | None = None) -> Answer:
+    def _answer(self, question: str, cites: list[Citation], qvec: np.ndarray | None = None) -> Answer:
         """An answer that leads with the verbatim sentence(s) of its citations that answer the question."""
         from knowledge import highlight  # noqa: PLC0415 - highlight builds on this module
 
         found = highlight.highlights(self, question, cites, qvec=qvec)
-        return Answer(True, highlight.answer_message(question, cites, found), cites, highlights=found, ranking=ranking)
+        return Answer(True, highlight.answer_message(question, cites, found), cites, highlights=found)
 
     def ranked(self, ranking: Ranking, k: int | None = None) -> list[Citation]:
         """The k best clauses of a ranking already computed (all of them when k is None), best first."""

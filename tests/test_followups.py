@@ -695,4 +695,8 @@ def test_held_out_follow_up_conversations(held_out_stack):
     # the kids?" is refused, so "why does it matter?" has no context; "what happens to staff who don't follow it?"
     # and "when is it due for review?" point back ("it") and so are searched in context only, where the first
     # question's words win; "how do I contact her?" cites another policy's clause (the first answer was a title).
-    assert sum(scored) >= 6, scored
+    # Run again (no longer blind) after the known misses were worked on in general ways on the tuning conversations
+    # only (a refused question kept as context, pointing-back follow-ups fused at BACK_WEIGHT, the previous answer's
+    # policy preferred; live REST, 2026-12-02): 7/10. "when is it due for review?" now cites the review date; "why
+    # does it matter?" is searched with the refused swearing question but is refused too; the other two as before.
+    assert sum(scored) >= 7, scored
