@@ -189,17 +189,17 @@ def ask_follow_up(searcher: Searcher, previous: str, text: str, cited: list[str]
     base = searcher.ask(question)
     if not base.answered or not base.citations:
         return base
-    everything = (searcher.ranked(base.ranking) if base.ranking is not None
-                  else searcher.search(question, k=len(searcher.index.clauses)))
-    score = {_key(c): c.score for c in everything}
-    if asks_why(text):
+    if base.ranking is None:  # the coordinator linked this very question to its clauses: their answer stands
+        cites = base.citations
+    elif asks_why(text):
+        everything = searcher.ranked(base.ranking)
         cites = _with_reason(searcher, everything, _cited(everything, cited) or base.citations[:1])
     else:
+        order = searcher.ranked(base.ranking)
+        score = {_key(c): c.score for c in order}
         if has_topic(text):
             weight = BACK_WEIGHT if _BACK.search(text) else OWN_WEIGHT
-            order, score = _fused(everything, searcher.search(text, k=len(searcher.index.clauses)), weight)
-        else:
-            order = everything
+            order, score = _fused(order, searcher.search(text, k=len(searcher.index.clauses)), weight)
         first = _context_policy_first(searcher, text, order, score, cited)
         rest = [c for c in base.citations if _key(c) != _key(first)]
         cites = [first, *rest][:searcher.config.max_citations]

@@ -183,6 +183,18 @@ def test_a_follow_up_ranks_the_in_context_question_once(small_searcher, monkeypa
         assert ranked.count(in_context(first, follow)) == 1, (follow, ranked)
 
 
+def test_a_coordinator_link_for_the_in_context_question_stands(small_searcher):
+    from knowledge.search import normalise_question
+
+    first, follow = "Who must staff report a lost school phone to?", "is that reviewed by the governors?"
+    small_searcher.set_links({normalise_question(in_context(first, follow)): [("phones", "1.2")]})
+    try:
+        after = ask_follow_up(small_searcher, first, follow, ["phones#1.3"])
+    finally:
+        small_searcher.set_links({})
+    assert [c.clause for c in after.citations] == ["1.2"]
+
+
 @pytest.fixture(scope="module")
 def two_small(tmp_path_factory):
     from knowledge.encoder import load_encoder
