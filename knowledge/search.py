@@ -213,6 +213,9 @@ class Answer:
     reason: str = "ok"  # ok | out_of_scope | empty | too_long | not_english | no_index
     contacts: list[Citation] = field(default_factory=list)
     highlights: list = field(default_factory=list)  # knowledge.highlight.Highlight: verbatim parts of citations
+    # every clause's score for the question (Searcher.ranked lists them), so a caller that needs more than the
+    # citations does not rank the question again; never part of the JSON
+    ranking: Ranking | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """The answer as the JSON object `policy-coach ask --json` prints."""
@@ -669,6 +672,10 @@ class Searcher:
         top = max(counts.values(), default=0)
         return [p for p, c in counts.items() if c == top and top]
 
+    def named_policy_ids(self, question: str) -> list[str]:
+        """The ids of the policies a question names by title (see named_policies)."""
+        return [self._policy_ids[p] for p in self.named_policies(question)]
+
     def _policies_knowing(self, term: str) -> set[int]:
         """Policies that use a stemmed word (exactly, or as the start of a longer word of theirs)."""
         found = set(self._term_policies.get(term, ()))
@@ -838,7 +845,9 @@ class Searcher:
             if self.index.clauses[row].policy != cites[0].policy and score < self.config.second_policy_cutoff * best:
                 continue
             cites.append(self._citation(int(row), score))
-        return self._answer(text, cites, ranking.qvec)
+        answer = self._answer(text, cites, ranking.qvec)
+        answer.ranking = ranking
+        return answer
 
     def _answer(self, question: str, cites: list[Citation], qvec: np.ndarray | None = None) -> Answer:
         """An answer that leads with the verbatim sentence(s) of its citations that answer the question."""
@@ -847,13 +856,16 @@ class Searcher:
         found = highlight.highlights(self, question, cites, qvec=qvec)
         return Answer(True, highlight.answer_message(question, cites, found), cites, highlights=found)
 
+    def ranked(self, ranking: Ranking, k: int | None = None) -> list[Citation]:
+        """The k best clauses of a ranking already computed (all of them when k is None), best first."""
+        return [self._citation(int(i), float(ranking.combined[i])) for i in ranking.order[:k]]
+
     def search(self, question: str, k: int = 5) -> list[Citation]:
         """The k best clauses for a question, with no refusal logic (for evaluation and the reader)."""
         text = clean_question(question)
         if not text or not self.index.clauses:
             return []
-        r = self._ranking(text)
-        return [self._citation(int(i), float(r.combined[i])) for i in r.order[:k]]
+        return self.ranked(self._ranking(text), k)
 
 
 def question_parts(text: str, min_words: int = 3) -> list[str]:

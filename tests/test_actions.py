@@ -19,6 +19,7 @@ from bot.actions.policy import ActionAnswerPolicy
 from bot.actions.progress import ActionShowProgress
 from bot.actions.quiz import ActionQuizResult, ActionStartQuiz, ActionStopQuiz, ValidateQuizForm
 from bot.training.store import StoreUnavailable
+from knowledge.followup import in_context
 from tests.conftest import enrol
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trackers"
@@ -75,6 +76,21 @@ def test_policy_answer_when_database_is_down_still_answers(env, monkeypatch, tmp
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{bad}")
     _, messages = run(ActionAnswerPolicy(), tracker("policy_question"))
     assert kinds(messages) == ["policy_answer"]  # the answer does not depend on logging
+
+
+def test_a_refused_question_is_the_context_of_the_next_follow_up(env):
+    # what staff expect: "and at the weekend?" right after a question is about that question, answered or not
+    first = "Can I wear jeans on a non-uniform day?"
+    events, messages = run(ActionAnswerPolicy(), tracker("policy_question", latest_message={
+        "text": first, "intent": {"name": "ask_policy"}, "entities": []}))
+    assert kinds(messages) == ["out_of_scope"]
+    assert events == [SlotSet("last_question", first), SlotSet("last_citations", [])]
+    _, messages = run(ActionAnswerPolicy(), tracker(
+        "policy_question", slots={"quiz_answer": None, "requested_slot": None, "last_question": first,
+                                  "last_citations": []},
+        latest_message={"text": "and at the weekend?", "intent": {"name": "follow_up"}, "entities": []}))
+    assert messages[0]["custom"]["context"] == first
+    assert messages[0]["custom"]["question"] == in_context(first, "and at the weekend?")
 
 
 def test_start_quiz_when_database_is_down_says_so(env, monkeypatch, tmp_path):

@@ -84,3 +84,16 @@ def citations_or_none(policy: str, clause_ids: list[str]) -> list[dict] | None:
     except Exception:
         log.warning("quiz clauses unavailable for %s %s", policy, clause_ids, exc_info=True)
         return None
+
+
+def remembered(question: str, answer: dict) -> dict:
+    """The slots a policy answer leaves for the next follow-up: the question searched and what it cited.
+
+    A question the policies do not cover is remembered too (with no citations): "and at the weekend?" right after
+    it is about it, not about whatever was answered before. A message refused as too long, empty or not English
+    leaves the slots as they were.
+    """
+    if answer.get("answered") or answer.get("reason") == "out_of_scope":
+        return {"last_question": question,
+                "last_citations": [f"{c['policy']}#{c['clause']}" for c in answer.get("citations") or []]}
+    return {}

@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
-from bot.actions.common import member, off_loop, send, send_error
+from bot.actions.common import member, off_loop, remembered, send, send_error
 from knowledge.followup import has_topic, in_context, is_follow_up
 
 
@@ -58,7 +58,5 @@ class ActionAnswerPolicy(Action):
             dispatcher.utter_message(text=text_, buttons=buttons, json_message={**payload, "text": text_})
             return [SlotSet("last_question", question)]
         send(dispatcher, messages.policy_answer({**answer, "question": question}, context=context))
-        if not answer.get("answered"):
-            return []  # a refusal keeps the earlier question as the context for the next follow-up
-        cited = [f"{c['policy']}#{c['clause']}" for c in answer.get("citations") or []]
-        return [SlotSet("last_question", question), SlotSet("last_citations", cited)]
+        return [SlotSet(k, v) for k, v in remembered(question, answer).items()]
+

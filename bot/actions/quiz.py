@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import messages, services
 from bot.training.quiz import NothingToDraw
-from bot.actions.common import citations_or_none, member, off_loop, send, send_error
+from bot.actions.common import citations_or_none, member, off_loop, remembered, send, send_error
 from knowledge.followup import has_topic, in_context, is_follow_up
 
 DONE = "done"
@@ -159,10 +159,7 @@ class ValidateQuizForm(FormValidationAction):
                 return {"quiz_answer": None}
             send(dispatcher, messages.policy_answer({**answer, "question": question}, context=context))
             send(dispatcher, messages.notice("quiz_resume", "Back to the quiz:"))
-            if not answer.get("answered"):
-                return {"quiz_answer": None}
-            return {"quiz_answer": None, "last_question": question,
-                    "last_citations": [f"{c['policy']}#{c['clause']}" for c in answer.get("citations") or []]}
+            return {"quiz_answer": None, **remembered(question, answer)}
         n = len(outcome.question.options)
         send(dispatcher, messages.notice(
             "quiz_reprompt",
