@@ -718,6 +718,8 @@ def test_held_out_follow_up_conversations(held_out_stack):
     # only (a refused question kept as context, pointing-back follow-ups fused at BACK_WEIGHT, the previous answer's
     # policy preferred; live REST, 2026-12-02): 7/10. "when is it due for review?" now cites the review date; "why
     # does it matter?" is searched with the refused swearing question but is refused too; the other two as before.
+    # After session 22's merges (qlift refusal, lexicon, own-words ranking): 9/10; "why does it matter?" is answered
+    # from the code's objective clause. Still missed: "what happens to staff who don't follow it?".
     assert sum(scored) >= 7, scored
 
 
@@ -758,4 +760,7 @@ def test_blind_follow_up_conversations_on_test_policies(test_set_stack):
     conversations = sum(all(scored) for scored in results)
     print(f"blind follow-up set: {conversations}/{len(results)} conversations wholly in context, "
           f"{sum(turns)}/{len(turns)} follow-up turns")
-    assert turns
+    # First run (live REST, 2026-12-02, session 22, main after merging the session's branches, before any change
+    # made for it): 2/12 conversations wholly in context, 6/23 follow-up turns. The floor is that run's figure; the
+    # misses are reported in the closing note and were not tuned on.
+    assert sum(turns) >= 6, results
