@@ -24,6 +24,17 @@ _OPENERS = re.compile(r"^\s*(?:and|but|so|or|also|then|what if|what about|how ab
                       r"why not|how come|what else|same for|is that|does that|do they|does it|is it|are they)\b", re.I)
 # "this" is left out: "this policy" is how staff name the document in a standalone question
 _BACK = re.compile(r"\b(?:it|they|them|their|theirs|that|those|these|he|she|him|her|there)\b", re.I)
+# "that" after a noun and before a verb joins a relative clause ("the company that does our payroll", "a site that
+# wasn't blocked") and points at nothing said before; after a verb or preposition ("on that", "is that", "does that
+# power") or alone at the end it points back
+_RELATIVE_THAT = re.compile(r"\b(?!(?:is|was|are|were|be|does|do|did|done|has|have|had|on|about|of|for|with|to|in|at|"
+                            r"by|from|after|before|than|like|and|but|so|or|if|what|whats|what's|how|why|say|says|said|"
+                            r"mean|means|all|just|only|not|make|makes)\b)([a-z][a-z']*)\s+that\s+(?=[a-z])", re.I)
+
+
+def points_back(text: str) -> bool:
+    """Does a message point back at the last answer ("it", "they", "on that"), a relative "that" aside?"""
+    return bool(_BACK.search(_RELATIVE_THAT.sub(r"\1 ", text)))
 
 
 # a question word leading a message that names nothing ("how quickly?", "when?", "who?") asks about the last answer
@@ -200,6 +211,11 @@ def ask_follow_up(searcher: Searcher, previous: str, text: str, cited: list[str]
 
     question = in_context(previous, text)
     base = searcher.ask(question)
+    if base.reason == "out_of_scope" and has_topic(text):
+        # the earlier question was not covered ("can I take my laptop home?") but the follow-up names its own
+        # subject ("I cracked the screen, what do I do?"): answer that subject when the policies cover it
+        own = searcher.ask(text)
+        return own if own.answered else base
     if not base.answered or not base.citations:
         return base
     if base.ranking is None:  # the coordinator linked this very question to its clauses: their answer stands
@@ -211,7 +227,7 @@ def ask_follow_up(searcher: Searcher, previous: str, text: str, cited: list[str]
         order = searcher.ranked(base.ranking)
         score = {_key(c): c.score for c in order}
         if has_topic(text):
-            weight = BACK_WEIGHT if _BACK.search(text) else OWN_WEIGHT
+            weight = BACK_WEIGHT if points_back(text) else OWN_WEIGHT
             order, score = _fused(order, searcher.search(text, k=len(searcher.index.clauses)), weight)
         first = _context_policy_first(searcher, text, order, score, cited)
         rest = [c for c in base.citations if _key(c) != _key(first)]

@@ -169,6 +169,9 @@ def replay(searchers: dict, sets: dict, intent: dict[str, str], *, verbose: bool
                         top = answer.citations[0] if answer.citations else None
                         print(f"{'OK  ' if ok else 'MISS'} {text!r} [{intent.get(text)}{' follow-up' if follow else ''}]"
                               f" -> {answer.reason} {top and (top.policy, top.clause)}")
+                elif verbose:
+                    top = answer.citations[0] if answer.citations else None
+                    print(f"     {text!r} -> {answer.reason} {top and (top.policy, top.clause)}")
                 if answer.answered or answer.reason == "out_of_scope":
                     previous, cited = question, [f"{c.policy}#{c.clause}" for c in answer.citations]
     return scores

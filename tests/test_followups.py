@@ -721,6 +721,59 @@ def test_held_out_follow_up_conversations(held_out_stack):
     assert sum(scored) >= 7, scored
 
 
+# -- three-turn dev conversations (data/eval/dev/followups-3turn.jsonl): a tuning set, written blind ---------------
+THREE_TURN = ROOT_DIR / "data" / "eval" / "dev" / "followups-3turn.jsonl"
+
+
+def _three_turn() -> list[dict]:
+    return [json.loads(line) for line in THREE_TURN.read_text().splitlines() if line.strip()]
+
+
+def test_three_turn_gold_is_in_the_parsed_policies():
+    from knowledge.evaluate import _norm
+    from knowledge.parser import parse_file
+
+    rows = _three_turn()
+    assert rows and all(len(r["turns"]) >= 3 and "gold" not in r["turns"][0]
+                        and all(t["gold"] for t in r["turns"][1:]) for r in rows)
+    for row in rows:
+        policy = ROOT_DIR / "data" / "eval" / "dev" / "policies" / row["policy"] / "policy.docx"
+        texts = [_norm(c.text) for c in parse_file(policy).clauses]
+        for turn in row["turns"][1:]:
+            assert any(any(_norm(g) in t for t in texts) for g in turn["gold"]), (row["id"], turn["gold"])
+
+
+def test_replay_tool_reads_a_conversations_set_and_refuses_a_test_set(tmp_path):
+    from tests import replay_followups as R
+
+    rows = _three_turn()
+    sets = R.set_conversations(THREE_TURN, "set")
+    turns = [t for _, conv in sets[THREE_TURN.stem] for t in conv]
+    assert len(sets[THREE_TURN.stem]) == len(rows)
+    assert sum(g is not None for _, g in turns) == sum(len(r["turns"]) - 1 for r in rows)
+    with pytest.raises(SystemExit):
+        R.load_set(ROOT_DIR / "data" / "eval" / "test" / "followups.jsonl")
+
+
+@pytest.fixture(scope="module")
+def three_turn_stack(tmp_path_factory):
+    """A live stack over the policies of the three-turn dev conversations, in one index."""
+    library = {slug: f"data/eval/dev/policies/{slug}" for slug in dict.fromkeys(r["policy"] for r in _three_turn())}
+    yield from _library_stack(tmp_path_factory, "three-turn", library)
+
+
+@pytest.mark.slow
+def test_three_turn_dev_conversations(three_turn_stack):
+    stack, env = three_turn_stack
+    results = [_play(stack, env, row) for row in _three_turn()]
+    turns = [ok for scored in results for ok in scored]
+    print(f"three-turn dev set: {sum(all(r) for r in results)}/{len(results)} conversations wholly in context, "
+          f"{sum(turns)}/{len(turns)} later turns; turn 2 {sum(r[0] for r in results)}, "
+          f"turn 3 {sum(r[1] for r in results if len(r) > 1)}")
+    # FLOOR: measured below
+    assert sum(turns) >= 0, turns
+
+
 # -- the blind test set (data/eval/test/followups.jsonl): written from the policy text only, run once -------------
 TEST_SET = ROOT_DIR / "data" / "eval" / "test" / "followups.jsonl"
 
