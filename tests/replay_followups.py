@@ -152,7 +152,8 @@ def replay(searchers: dict, sets: dict, intent: dict[str, str], *, verbose: bool
             previous, cited = None, []
             pick = next((g[-2] for _, g in turns if g and not isinstance(g, set)), None)
             for position, (text, gold) in enumerate(turns, 1):
-                follow = bool(previous) and F.is_follow_up(text, intent.get(text))
+                follow = bool(previous) and (F.is_follow_up(text, intent.get(text))
+                                             or F.stays_in_context(s, previous, text, cited))
                 if follow:
                     answer, question = F.ask_follow_up(s, previous, text, cited), F.in_context(previous, text)
                 else:
