@@ -150,6 +150,16 @@ def test_a_follow_up_that_only_points_back_is_the_in_context_answer(small_search
     assert [c.clause for c in after.citations] == [c.clause for c in plain.citations] == ["1.1"]
 
 
+def test_a_follow_up_naming_its_own_subject_after_an_uncovered_question_is_answered(small_searcher):
+    first, follow = "Is there free parking for visitors at the weekend?", "and if I lose a school phone?"
+    assert small_searcher.ask(first).reason == "out_of_scope"
+    assert small_searcher.ask(in_context(first, follow)).reason == "out_of_scope"
+    after = ask_follow_up(small_searcher, first, follow)
+    assert after.answered and after.citations[0].clause == "1.3"
+    # one that names nothing of its own stays refused with the question it points back to
+    assert ask_follow_up(small_searcher, first, "why not?").reason == "out_of_scope"
+
+
 def test_a_follow_up_pointing_back_with_words_of_its_own_is_led_by_them(small_searcher):
     # previous + follow-up alone leads with the lost-phone rule (the first question's words win); fused with the
     # follow-up's own search ("reviewed", "governors") the review clause comes first and the rule stays cited
@@ -227,6 +237,35 @@ def test_a_follow_up_naming_another_policy_or_clearly_answered_by_one_leaves_it(
     assert named.citations[0].policy == "phones"
     clear = ask_follow_up(two_small, first, "and keeping personal phones in a locker during lessons?", cited)
     assert (clear.citations[0].policy, clear.citations[0].clause) == ("phones", "1.1")
+
+
+def test_a_message_only_the_conversations_policy_answers_in_context_stays_in_the_conversation(two_small):
+    from knowledge.followup import stays_in_context
+
+    first, cited = "Do I phone the office after a home visit?", ["visits#1.2"]
+    # alone it is the phone policy's rule; with the home-visit question before it, the visits policy's own 1.3
+    assert stays_in_context(two_small, first, "how soon do I report a lost phone?", cited)
+    # a new question the previous answer's policy answers alone, or one that leaves that policy in context too
+    assert not stays_in_context(two_small, first, "who has to approve it first?", cited)
+    assert not stays_in_context(two_small, first, "Can staff keep personal phones in a locker during lessons?", cited)
+    # nothing cited before (a refused question, or the first message): nothing to stay with
+    assert not stays_in_context(two_small, first, "how soon do I report a lost phone?", [])
+    assert not stays_in_context(two_small, "", "how soon do I report a lost phone?", cited)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("what about the outside company that does our payroll?", False),
+    ("found a dodgy site that wasnt blocked, what now", False),
+    ("where does that power come from", True),
+    ("who keeps an eye on that", True),
+    ("is that up to me?", True),
+    ("which law says that", True),
+    ("i dropped it", True),
+])
+def test_a_relative_that_does_not_point_back(text, expected):
+    from knowledge.followup import points_back
+
+    assert points_back(text) is expected
 
 
 @pytest.mark.parametrize("answer, expected", [
