@@ -193,6 +193,9 @@ def ask_in_policy(searcher: Searcher, question: str, policy: str) -> Answer:
 # 37 / 37 / 37 / 36 / 36 of 48 turns, and rank it at mean reciprocal rank 0.844 / 0.847 / 0.856 / 0.845 / 0.844 among
 # the 22 pointing-back follow-ups with words of their own (0.3 loses the lone working "who do I report it to?" to
 # the agreement's "I will report any incident").
+# Swept again 2026-12-02 with the three-turn dev set (data/eval/dev/followups-3turn.jsonl, 46 later turns, one index
+# of its 11 policies plus the dev distractors) and the tuning conversations (48 turns), `tests/replay_followups.py`:
+# OWN_WEIGHT 0.3-0.7 x BACK_WEIGHT 0.1-0.5 gave 13-16 / 36-38; 0.4 / 0.2 is among the best on both (16 / 38), kept.
 OWN_WEIGHT = 0.4
 BACK_WEIGHT = 0.2
 # A follow-up that names no other policy stays with the policy the previous answer cited unless another policy's
