@@ -757,6 +757,8 @@ def test_held_out_follow_up_conversations(held_out_stack):
     # only (a refused question kept as context, pointing-back follow-ups fused at BACK_WEIGHT, the previous answer's
     # policy preferred; live REST, 2026-12-02): 7/10. "when is it due for review?" now cites the review date; "why
     # does it matter?" is searched with the refused swearing question but is refused too; the other two as before.
+    # Run again after conv4's changes (relative "that", stays_in_context; chosen on the tuning conversations and the
+    # three-turn dev set only; live REST, 2026-12-02): 9/10, "what happens to staff who don't follow it?" still missed.
     assert sum(scored) >= 7, scored
 
 
@@ -809,8 +811,15 @@ def test_three_turn_dev_conversations(three_turn_stack):
     print(f"three-turn dev set: {sum(all(r) for r in results)}/{len(results)} conversations wholly in context, "
           f"{sum(turns)}/{len(turns)} later turns; turn 2 {sum(r[0] for r in results)}, "
           f"turn 3 {sum(r[1] for r in results if len(r) > 1)}")
-    # FLOOR: measured below
-    assert sum(turns) >= 0, turns
+    # A tuning set (dev), written blind by another helper. Measured live (REST, 2026-12-02) over one index of its 11
+    # policies: 15/46 later turns (3/20 conversations wholly in context; turn 2 8/20, turn 3 7/20, turn 4 0/6) before
+    # any change; 20/46 (6/20; 10, 9, 1) after a relative "that" stopped counting as pointing back, a follow-up with
+    # its own subject after an uncovered question is answered from its own words, and a message only the previous
+    # answer's policy answers in context stays in the conversation (knowledge.followup.stays_in_context). Misses left:
+    # the first answer from another school's same-topic policy (brownhill-search, then every later turn), the clause
+    # just cited given again when the answer is the next one ("who keeps an eye on that", "then what"), and a refused
+    # first question (coldean-laptop).
+    assert sum(turns) >= 20, turns
 
 
 # -- the blind test set (data/eval/test/followups.jsonl): written from the policy text only, run once -------------
