@@ -9,7 +9,7 @@ from bot.training import reports
 from bot.training.quiz import QuizEngine
 from bot.training.store import Store, StoreUnavailable, get_store
 from knowledge import highlight
-from knowledge.followup import Tie, ask_follow_up, ask_in_policy, policy_tie
+from knowledge.followup import Tie, ask_follow_up, ask_in_policy, policy_tie, stays_in_context
 from knowledge.search import Searcher, normalise_question
 from knowledge.service import get_searcher
 from knowledge.settings import get_settings
@@ -96,6 +96,17 @@ def answer(sender_id: str, question: str, policy: str | None = None, *,
     except StoreUnavailable:
         log.warning("question not logged: database unavailable")
     return data, None
+
+
+def in_conversation(previous: str | None, text: str, cited: list[str] | None) -> bool:
+    """Is a message the NLU took for a new question still about the previous answer's policy (knowledge.followup)?"""
+    if not previous:
+        return False
+    try:
+        return stays_in_context(searcher(), previous, text, cited)
+    except Exception:  # the answer that follows reports the failure to the user
+        log.exception("could not tell whether a message continues the conversation")
+        return False
 
 
 def reset() -> None:

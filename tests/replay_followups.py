@@ -8,6 +8,14 @@ context (bot.actions.common.remembered). Tuning data only: never the held-out or
     .venv/bin/python -m tests.replay_followups            # each turn, then the scores per set
     .venv/bin/python -m tests.replay_followups --sweep    # scores for a grid of BACK_WEIGHT x OTHER_POLICY_MARGIN
     .venv/bin/python -m tests.replay_followups --ranks    # mean reciprocal rank of the gold clause, pointing back
+    .venv/bin/python -m tests.replay_followups --set data/eval/dev/followups-3turn.jsonl   # a conversations JSONL
+
+`--set` replays a dev conversations file (`{"id", "policy", "turns": [{"q"}, {"q", "gold": [snippets]}, ...]}`, any
+number of turns, policies from data/eval/dev/policies/<slug>/policy.docx) over ONE index of all its policies, as a
+school would load them, plus the dev distractors of data/eval/sets.yml (`--no-distractors` leaves them out). Each
+later turn is right when it is taken as a follow-up and its top citation is from the conversation's policy and
+contains one of the gold snippets; the scores are also given per turn position and the NLU intent of each later turn
+is listed. Dev sets only: the tool refuses data/eval/test/.
 
 Indexes and the intents go under var/bench/followups (built on first use).
 """
@@ -27,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "bench" / "followups"
 SOCIAL_MEDIA = {"social-media-policy": "data/policies/social-media-policy.md"}
 LONE = {"lone-working-policy": "tests/fixtures/policies/lone-working-policy.txt"}
+DEV_POLICIES = ROOT / "data" / "eval" / "dev" / "policies"
 _PARSE = """
 import asyncio, json, sys
 from rasa.core.agent import Agent
@@ -56,6 +65,42 @@ def searcher(name: str, files: dict[str, str]):
             sources.append(Path(shutil.copyfile(source, directory / "src" / f"{slug}{source.suffix}")))
         ingest(sources, directory / "index", encoder)
     return Searcher(load(directory / "index"), encoder, lexicon=Lexicon.load(get_settings().lexicon_path))
+
+
+def set_searcher(path: Path, *, distractors: bool = True):
+    """A Searcher over one index of the policies a conversations JSONL is about (plus the dev distractors)."""
+    from knowledge.bench import ingest_exactly
+    from knowledge.encoder import load_encoder
+    from knowledge.evaluate import _policy_files, dev_library_distractors
+    from knowledge.search import Lexicon, Searcher
+    from knowledge.settings import get_settings
+
+    slugs = dict.fromkeys(row["policy"] for row in load_set(path))
+    files = [f for slug in slugs for f in _policy_files(DEV_POLICIES / slug)]  # each named by its folder
+    files += [p for p in dev_library_distractors() if p not in files] if distractors else []
+    encoder = load_encoder(get_settings().model)
+    directory = WORK / f"set-{path.stem}{'' if distractors else '-small'}" / "index"
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    return Searcher(ingest_exactly(files, directory, encoder), encoder,
+                    lexicon=Lexicon.load(get_settings().lexicon_path))
+
+
+def load_set(path: Path) -> list[dict]:
+    """The rows of a dev conversations JSONL (never a test set)."""
+    if "test" in path.resolve().relative_to(ROOT).parts:
+        raise SystemExit(f"{path} is a test set: replay only dev conversations")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def set_conversations(path: Path, index: str) -> dict[str, list[tuple[str, list]]]:
+    """A conversations JSONL as one set of (index name, [(message, gold or None)]); gold is (policy, [snippets])."""
+    from knowledge.parser import policy_id_for
+
+    convs = []
+    for row in load_set(path):
+        policy = policy_id_for(Path(row["policy"]))
+        convs.append((index, [(t["q"], (policy, t["gold"]) if t.get("gold") else None) for t in row["turns"]]))
+    return {path.stem: convs}
 
 
 def conversations() -> dict[str, list[tuple[str, list]]]:
@@ -91,21 +136,24 @@ def intents(texts: list[str]) -> dict[str, str]:
 def _hit(cite, gold) -> bool:
     if isinstance(gold, set):
         return cite.clause in gold
-    policy, snippet = gold[-2:]
-    return cite.policy == policy and " ".join(snippet.split()) in " ".join(cite.text.split())
+    policy, snippets = gold[-2:]
+    text = " ".join(cite.text.split()).lower()
+    return cite.policy == policy and any(" ".join(s.split()).lower() in text
+                                         for s in ([snippets] if isinstance(snippets, str) else snippets))
 
 
 def replay(searchers: dict, sets: dict, intent: dict[str, str], *, verbose: bool = False,
-           orders: list | None = None) -> dict[str, list[bool]]:
-    """Each scored turn's outcome per set; `orders` collects (message, gold, follow-up ranking) when given."""
+           positions: dict | None = None) -> dict[str, list[bool]]:
+    """Each scored turn's outcome per set; `positions` collects the outcomes per turn position (2, 3, ...)."""
     scores: dict[str, list[bool]] = {}
     for name, convs in sets.items():
         for index, turns in convs:
             s = searchers[index]
             previous, cited = None, []
             pick = next((g[-2] for _, g in turns if g and not isinstance(g, set)), None)
-            for text, gold in turns:
-                follow = bool(previous) and F.is_follow_up(text, intent.get(text))
+            for position, (text, gold) in enumerate(turns, 1):
+                follow = bool(previous) and (F.is_follow_up(text, intent.get(text))
+                                             or F.stays_in_context(s, previous, text, cited))
                 if follow:
                     answer, question = F.ask_follow_up(s, previous, text, cited), F.in_context(previous, text)
                 else:
@@ -116,10 +164,15 @@ def replay(searchers: dict, sets: dict, intent: dict[str, str], *, verbose: bool
                     new = not isinstance(gold, set) and gold[0] == T.NEW
                     ok = follow != new and bool(answer.citations) and _hit(answer.citations[0], gold)
                     scores.setdefault(name, []).append(ok)
+                    if positions is not None:
+                        positions.setdefault(f"turn {position}", []).append(ok)
                     if verbose:
                         top = answer.citations[0] if answer.citations else None
-                        print(f"{'OK  ' if ok else 'MISS'} {text!r} -> {answer.reason} "
-                              f"{top and (top.policy, top.clause)}")
+                        print(f"{'OK  ' if ok else 'MISS'} {text!r} [{intent.get(text)}{' follow-up' if follow else ''}]"
+                              f" -> {answer.reason} {top and (top.policy, top.clause)}")
+                elif verbose:
+                    top = answer.citations[0] if answer.citations else None
+                    print(f"     {text!r} -> {answer.reason} {top and (top.policy, top.clause)}")
                 if answer.answered or answer.reason == "out_of_scope":
                     previous, cited = question, [f"{c.policy}#{c.clause}" for c in answer.citations]
     return scores
@@ -135,10 +188,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--ranks", action="store_true")
+    parser.add_argument("--set", type=Path, help="a dev conversations JSONL instead of the tuning conversations")
+    parser.add_argument("--no-distractors", action="store_true", help="with --set: only the set's own policies")
     args = parser.parse_args()
-    searchers = {"sm": searcher("sm", SOCIAL_MEDIA), "lone": searcher("lone", LONE),
-                 "library": searcher("library", T.LIBRARY)}
-    sets = conversations()
+    if args.set:
+        searchers = {"set": set_searcher(args.set, distractors=not args.no_distractors)}
+        sets = set_conversations(args.set, "set")
+    else:
+        searchers = {"sm": searcher("sm", SOCIAL_MEDIA), "lone": searcher("lone", LONE),
+                     "library": searcher("library", T.LIBRARY)}
+        sets = conversations()
     intent = intents([t for convs in sets.values() for _, turns in convs for t, _ in turns])
     if args.sweep:
         for back in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
@@ -165,7 +224,14 @@ def main() -> None:
             print(f"BACK_WEIGHT {back}: MRR {sum(1 / r for r in ranks) / len(ranks):.3f} over {len(ranks)} "
                   f"pointing-back follow-ups with words of their own; {_line(scores)}")
     else:
-        print(_line(replay(searchers, sets, intent, verbose=True)))
+        positions: dict[str, list[bool]] = {}
+        print(_line(replay(searchers, sets, intent, verbose=True, positions=positions)))
+        print(_line(positions))
+        later = [t for convs in sets.values() for _, turns in convs for t, g in turns if g is not None]
+        counts: dict[str, int] = {}
+        for text in later:
+            counts[intent.get(text) or "?"] = counts.get(intent.get(text) or "?", 0) + 1
+        print("intents of the scored turns:", dict(sorted(counts.items(), key=lambda kv: -kv[1])))
 
 
 if __name__ == "__main__":

@@ -150,6 +150,16 @@ def test_a_follow_up_that_only_points_back_is_the_in_context_answer(small_search
     assert [c.clause for c in after.citations] == [c.clause for c in plain.citations] == ["1.1"]
 
 
+def test_a_follow_up_naming_its_own_subject_after_an_uncovered_question_is_answered(small_searcher):
+    first, follow = "Is there free parking for visitors at the weekend?", "and if I lose a school phone?"
+    assert small_searcher.ask(first).reason == "out_of_scope"
+    assert small_searcher.ask(in_context(first, follow)).reason == "out_of_scope"
+    after = ask_follow_up(small_searcher, first, follow)
+    assert after.answered and after.citations[0].clause == "1.3"
+    # one that names nothing of its own stays refused with the question it points back to
+    assert ask_follow_up(small_searcher, first, "why not?").reason == "out_of_scope"
+
+
 def test_a_follow_up_pointing_back_with_words_of_its_own_is_led_by_them(small_searcher):
     # previous + follow-up alone leads with the lost-phone rule (the first question's words win); fused with the
     # follow-up's own search ("reviewed", "governors") the review clause comes first and the rule stays cited
@@ -227,6 +237,35 @@ def test_a_follow_up_naming_another_policy_or_clearly_answered_by_one_leaves_it(
     assert named.citations[0].policy == "phones"
     clear = ask_follow_up(two_small, first, "and keeping personal phones in a locker during lessons?", cited)
     assert (clear.citations[0].policy, clear.citations[0].clause) == ("phones", "1.1")
+
+
+def test_a_message_only_the_conversations_policy_answers_in_context_stays_in_the_conversation(two_small):
+    from knowledge.followup import stays_in_context
+
+    first, cited = "Do I phone the office after a home visit?", ["visits#1.2"]
+    # alone it is the phone policy's rule; with the home-visit question before it, the visits policy's own 1.3
+    assert stays_in_context(two_small, first, "how soon do I report a lost phone?", cited)
+    # a new question the previous answer's policy answers alone, or one that leaves that policy in context too
+    assert not stays_in_context(two_small, first, "who has to approve it first?", cited)
+    assert not stays_in_context(two_small, first, "Can staff keep personal phones in a locker during lessons?", cited)
+    # nothing cited before (a refused question, or the first message): nothing to stay with
+    assert not stays_in_context(two_small, first, "how soon do I report a lost phone?", [])
+    assert not stays_in_context(two_small, "", "how soon do I report a lost phone?", cited)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("what about the outside company that does our payroll?", False),
+    ("found a dodgy site that wasnt blocked, what now", False),
+    ("where does that power come from", True),
+    ("who keeps an eye on that", True),
+    ("is that up to me?", True),
+    ("which law says that", True),
+    ("i dropped it", True),
+])
+def test_a_relative_that_does_not_point_back(text, expected):
+    from knowledge.followup import points_back
+
+    assert points_back(text) is expected
 
 
 @pytest.mark.parametrize("answer, expected", [
@@ -720,7 +759,69 @@ def test_held_out_follow_up_conversations(held_out_stack):
     # does it matter?" is searched with the refused swearing question but is refused too; the other two as before.
     # After session 22's merges (qlift refusal, lexicon, own-words ranking): 9/10; "why does it matter?" is answered
     # from the code's objective clause. Still missed: "what happens to staff who don't follow it?".
-    assert sum(scored) >= 7, scored
+    # Run again after conv4's changes (relative "that", stays_in_context; chosen on the tuning conversations and the
+    # three-turn dev set only; live REST, 2026-12-02): 9/10, "what happens to staff who don't follow it?" still missed.
+    assert sum(scored) >= 9, scored
+
+
+# -- three-turn dev conversations (data/eval/dev/followups-3turn.jsonl): a tuning set, written blind ---------------
+THREE_TURN = ROOT_DIR / "data" / "eval" / "dev" / "followups-3turn.jsonl"
+
+
+def _three_turn() -> list[dict]:
+    return [json.loads(line) for line in THREE_TURN.read_text().splitlines() if line.strip()]
+
+
+def test_three_turn_gold_is_in_the_parsed_policies():
+    from knowledge.evaluate import _norm
+    from knowledge.parser import parse_file
+
+    rows = _three_turn()
+    assert rows and all(len(r["turns"]) >= 3 and "gold" not in r["turns"][0]
+                        and all(t["gold"] for t in r["turns"][1:]) for r in rows)
+    for row in rows:
+        policy = ROOT_DIR / "data" / "eval" / "dev" / "policies" / row["policy"] / "policy.docx"
+        texts = [_norm(c.text) for c in parse_file(policy).clauses]
+        for turn in row["turns"][1:]:
+            assert any(any(_norm(g) in t for t in texts) for g in turn["gold"]), (row["id"], turn["gold"])
+
+
+def test_replay_tool_reads_a_conversations_set_and_refuses_a_test_set(tmp_path):
+    from tests import replay_followups as R
+
+    rows = _three_turn()
+    sets = R.set_conversations(THREE_TURN, "set")
+    turns = [t for _, conv in sets[THREE_TURN.stem] for t in conv]
+    assert len(sets[THREE_TURN.stem]) == len(rows)
+    assert sum(g is not None for _, g in turns) == sum(len(r["turns"]) - 1 for r in rows)
+    with pytest.raises(SystemExit):
+        R.load_set(ROOT_DIR / "data" / "eval" / "test" / "followups.jsonl")
+
+
+@pytest.fixture(scope="module")
+def three_turn_stack(tmp_path_factory):
+    """A live stack over the policies of the three-turn dev conversations, in one index."""
+    library = {slug: f"data/eval/dev/policies/{slug}" for slug in dict.fromkeys(r["policy"] for r in _three_turn())}
+    yield from _library_stack(tmp_path_factory, "three-turn", library)
+
+
+@pytest.mark.slow
+def test_three_turn_dev_conversations(three_turn_stack):
+    stack, env = three_turn_stack
+    results = [_play(stack, env, row) for row in _three_turn()]
+    turns = [ok for scored in results for ok in scored]
+    print(f"three-turn dev set: {sum(all(r) for r in results)}/{len(results)} conversations wholly in context, "
+          f"{sum(turns)}/{len(turns)} later turns; turn 2 {sum(r[0] for r in results)}, "
+          f"turn 3 {sum(r[1] for r in results if len(r) > 1)}")
+    # A tuning set (dev), written blind by another helper. Measured live (REST, 2026-12-02) over one index of its 11
+    # policies: 15/46 later turns (3/20 conversations wholly in context; turn 2 8/20, turn 3 7/20, turn 4 0/6) before
+    # any change; 20/46 (6/20; 10, 9, 1) after a relative "that" stopped counting as pointing back, a follow-up with
+    # its own subject after an uncovered question is answered from its own words, and a message only the previous
+    # answer's policy answers in context stays in the conversation (knowledge.followup.stays_in_context). Misses left:
+    # the first answer from another school's same-topic policy (brownhill-search, then every later turn), the clause
+    # just cited given again when the answer is the next one ("who keeps an eye on that", "then what"), and a refused
+    # first question (coldean-laptop).
+    assert sum(turns) >= 20, turns
 
 
 # -- the blind test set (data/eval/test/followups.jsonl): written from the policy text only, run once -------------

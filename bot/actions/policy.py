@@ -40,6 +40,11 @@ class ActionAnswerPolicy(Action):
             question = previous
         elif is_follow_up(text, intent) and previous:
             question, context, focus = in_context(previous, text), previous, text
+        elif previous and await off_loop(lambda: services.in_conversation(previous, text,
+                                                                          tracker.get_slot("last_citations"))):
+            # taken for a new question, but only the conversation's policy answers it ("what if my son's school
+            # needs to ring me?" after a phone question)
+            question, context, focus = in_context(previous, text), previous, text
         elif (intent == "follow_up" or is_follow_up(text, intent)) and not has_topic(text):
             # "why not?" with nothing before it: searching it alone would cite a random clause
             send(dispatcher, messages.no_context(text))
