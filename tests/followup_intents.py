@@ -46,6 +46,17 @@ PROBES = [
     "what if it was years ago?", "who would i ring?", "and is that in writing?", "do they have to?",
     "what if i'm the only one there?", "what if i see a colleague doing it?", "and if i get it wrong?",
 ]
+# Messages that must keep their own intent, written with PROBES and likewise not training examples.
+GUARDS = [
+    ("b) i reckon", "quiz_answer"), ("option c please", "quiz_answer"), ("answer 3", "quiz_answer"),
+    ("i'll go for d", "quiz_answer"), ("e)", "quiz_answer"), ("the second option", "quiz_answer"),
+    ("what's my score?", "show_progress"), ("how did i get on in the quiz?", "show_progress"),
+    ("have i passed the training?", "show_progress"), ("hello again coach", "greet"), ("good morning!", "greet"),
+    ("hey coach", "greet"), ("what can i ask?", "help"), ("how do i use this bot?", "help"),
+    ("i want to stop the quiz", "stop_quiz"), ("skip this please", "skip_question"),
+    ("next one", "skip_question"), ("can we do the quiz now", "start_quiz"), ("cheers for that", "thank"),
+    ("ok bye for now", "goodbye"),
+]
 _PARSE = """
 import asyncio, json, sys
 from rasa.core.agent import Agent
@@ -80,11 +91,25 @@ def follow_up_sets() -> dict[str, list[str]]:
             TUNING: tuning, PROBE: list(PROBES)}
 
 
+def fresh_questions() -> list[str]:
+    """Standalone questions that must not be taken as follow-ups: every question of the dev eval sets of
+    data/eval/sets.yml, the first turns of the dev follow-up conversations and the tuning set's new questions."""
+    sets = yaml.safe_load((ROOT / "data" / "eval" / "sets.yml").read_text())["sets"]
+    out = [json.loads(line)["q"] for s in sets if s["split"] == "dev"
+           for line in (ROOT / s["questions"]).read_text().splitlines() if line.strip()]
+    for path in (DEV / "followups.jsonl", DEV / "followups-3turn.jsonl"):
+        if path.exists():
+            out += [json.loads(line)["turns"][0]["q"] for line in path.read_text().splitlines() if line.strip()]
+    out += [t for turns in T.MORE_CONVERSATIONS for t, gold in turns if gold and gold[0] == T.NEW]
+    return out
+
+
 def guard_messages() -> list[tuple[str, str]]:
-    """(message, intent) of every user turn in the test stories whose intent is not a policy question."""
+    """(message, intent) of GUARDS and of every user turn in the test stories whose intent is not a policy question."""
     stories = yaml.safe_load(STORIES.read_text())["stories"]
-    return [(step["user"].strip(), step["intent"]) for story in stories for step in story["steps"]
-            if "user" in step and step["intent"] not in POLICY_PATH]
+    return list(dict.fromkeys(GUARDS + [(step["user"].strip(), step["intent"]) for story in stories
+                                        for step in story["steps"] if "user" in step
+                                        and step["intent"] not in POLICY_PATH]))
 
 
 def parse(texts: list[str], model: Path) -> dict[str, str]:
@@ -97,8 +122,8 @@ def parse(texts: list[str], model: Path) -> dict[str, str]:
 
 def report(model: Path, *, quiet: bool = False) -> dict:
     """Print intent counts per set and return them with the misrouted messages."""
-    sets, guards = follow_up_sets(), guard_messages()
-    intent = parse([t for texts in sets.values() for t in texts] + [t for t, _ in guards], model)
+    sets, guards, fresh = follow_up_sets(), guard_messages(), fresh_questions()
+    intent = parse([t for texts in sets.values() for t in texts] + [t for t, _ in guards] + fresh, model)
     result: dict = {}
     for name, texts in sets.items():
         if not texts:
@@ -117,9 +142,14 @@ def report(model: Path, *, quiet: bool = False) -> dict:
             for t in texts:
                 if intent[t] in POLICY_PATH and not is_follow_up(t, intent[t]):
                     print(f"    NOT TAKEN {intent[t]:14} {t!r}")
+    counts = Counter(intent[t] for t in fresh)
+    taken = sum(is_follow_up(t, intent[t]) for t in fresh)
+    result["fresh"] = {"counts": dict(counts), "taken_as_follow_up": taken, "total": len(fresh)}
+    print(f"standalone dev questions: {len(fresh)}; intents {dict(counts.most_common())}; "
+          f"taken as follow-ups after an answer {taken}/{len(fresh)} ({taken - counts['follow_up']} by shape alone)")
     kept = [(t, want, intent[t]) for t, want in guards if intent[t] != want]
     result["guards"] = {"total": len(guards), "changed": kept}
-    print(f"test-story messages that must keep their intent: {len(guards) - len(kept)}/{len(guards)}")
+    print(f"quiz/progress/help/greet messages (GUARDS and test stories) that keep their intent: {len(guards) - len(kept)}/{len(guards)}")
     for t, want, got in kept:
         print(f"    CHANGED {t!r}: {want} -> {got}")
     return result
