@@ -31,6 +31,7 @@ POLICY_PATH = {"follow_up", "ask_policy", "nlu_fallback"}
 TUNING = "tuning (tests/test_followups.py)"
 PROBE = "probes (tests/followup_intents.py)"
 STORY = "follow-ups of tests/rasa/test_stories.yml"
+THREE_TURN = "dev followups-3turn.jsonl (tuning set)"
 # Follow-ups written for this check (nlu session, before any NLU change), in the general shapes staff use after an
 # answer; none is in data/rasa/nlu.yml (test_probes_are_not_training_examples checks it), so they measure how the NLU
 # generalises rather than what it memorised.
@@ -90,7 +91,7 @@ def follow_up_sets() -> dict[str, list[str]]:
     stories = [step["user"].strip() for story in yaml.safe_load(STORIES.read_text())["stories"]
                for step in story["steps"] if step.get("intent") == "follow_up"]
     return {"held-out dev followups.jsonl": _jsonl_follow_ups(DEV / "followups.jsonl"),
-            "held-out dev followups-3turn.jsonl": _jsonl_follow_ups(DEV / "followups-3turn.jsonl"),
+            THREE_TURN: _jsonl_follow_ups(DEV / "followups-3turn.jsonl"),
             TUNING: tuning, PROBE: list(PROBES), STORY: list(dict.fromkeys(stories))}
 
 
@@ -139,7 +140,7 @@ def report(model: Path, *, quiet: bool = False) -> dict:
         print(f"{name}: {len(texts)} follow-ups; intents {dict(counts.most_common())}; "
               f"reach action_answer_policy {len(texts) - len(wrong)}/{len(texts)}; "
               f"taken as follow-ups {taken}/{len(texts)}")
-        if not quiet and name in (TUNING, PROBE, STORY):  # held-out sets: counts only, so nothing is chosen by their messages
+        if not quiet and name in (TUNING, PROBE, STORY, THREE_TURN):  # followups.jsonl is held out: counts only
             for t, i in wrong:
                 print(f"    MISROUTED {i:14} {t!r}")
             for t in texts:
