@@ -867,5 +867,7 @@ def test_blind_follow_up_conversations_on_test_policies(test_set_stack):
           f"{sum(turns)}/{len(turns)} follow-up turns")
     # First run (live REST, 2026-12-02, session 22, main after merging the session's branches, before any change
     # made for it): 2/12 conversations wholly in context, 6/23 follow-up turns. The floor is that run's figure; the
-    # misses are reported in the closing note and were not tuned on.
-    assert sum(turns) >= 6, results
+    # misses are reported in the closing note and were not tuned on. Second run, after conv4's three-turn work and
+    # the nlu branch's follow-up examples (both chosen on dev sets only; live REST, 2026-12-02): 3/12 conversations,
+    # 8/23 turns. The floor is the second run's figure.
+    assert sum(turns) >= 8, results
