@@ -23,28 +23,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from knowledge import followup as F
 from tests import test_followups as T
+from tests.followup_intents import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "bench" / "followups"
 SOCIAL_MEDIA = {"social-media-policy": "data/policies/social-media-policy.md"}
 LONE = {"lone-working-policy": "tests/fixtures/policies/lone-working-policy.txt"}
 DEV_POLICIES = ROOT / "data" / "eval" / "dev" / "policies"
-_PARSE = """
-import asyncio, json, sys
-from rasa.core.agent import Agent
-async def main():
-    agent = Agent.load(sys.argv[1])
-    texts = json.load(sys.stdin)
-    print(json.dumps({t: (await agent.parse_message(t))["intent"]["name"] for t in texts}))
-asyncio.run(main())
-"""
 
 
 def searcher(name: str, files: dict[str, str]):
@@ -123,11 +113,7 @@ def intents(texts: list[str]) -> dict[str, str]:
     known = json.loads(cache.read_text()) if cache.exists() else {}
     missing = [t for t in dict.fromkeys(texts) if t not in known]
     if missing:
-        out = subprocess.run([str(ROOT / ".venv-rasa" / "bin" / "python"), "-c", _PARSE,
-                              str(ROOT / "models" / "policy-coach.tar.gz")], input=json.dumps(missing),
-                             capture_output=True, text=True, check=True,
-                             env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
-        known.update(json.loads(out.stdout.strip().splitlines()[-1]))
+        known.update(parse(missing, ROOT / "models" / "policy-coach.tar.gz"))
         WORK.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(known, indent=1))
     return known

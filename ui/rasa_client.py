@@ -115,16 +115,21 @@ def fetch_conversation(base_url: str, sender: str, *, turns: int = 50, timeout: 
                                          "X-Chat-Session": sender})
     except requests.RequestException as exc:
         raise RasaUnavailable(UNREACHABLE) from exc
-    if response.status_code in (401, 403):
-        raise RasaUnavailable("The chat service refused this app's credentials. Please tell your coordinator "
-                              "or IT support (the channel token may have changed: restart the app).")
-    if response.status_code != 200:
-        raise RasaUnavailable(f"The chat service answered with an error ({response.status_code}). Please try again.")
+    _check_status(response)
     try:
         events = response.json().get("events") or []
     except (ValueError, AttributeError) as exc:
         raise RasaUnavailable("The chat service sent a conversation I couldn't read. Please try again.") from exc
     return conversation_from_events(events, turns=turns)
+
+
+def _check_status(response: requests.Response) -> None:
+    """Raise RasaUnavailable with a message staff can act on for a refused or failed request."""
+    if response.status_code in (401, 403):
+        raise RasaUnavailable("The chat service refused this app's credentials. Please tell your coordinator "
+                              "or IT support (the channel token may have changed: restart the app).")
+    if response.status_code != 200:
+        raise RasaUnavailable(f"The chat service answered with an error ({response.status_code}). Please try again.")
 
 
 def channel_token() -> str:
@@ -148,13 +153,9 @@ def send_message(base_url: str, sender: str, text: str, *, timeout: float = 60, 
                                           "X-Chat-Session": sender})
     except requests.RequestException as exc:
         raise RasaUnavailable(UNREACHABLE) from exc
-    if response.status_code in (401, 403):
-        raise RasaUnavailable("The chat service refused this app's credentials. Please tell your coordinator "
-                              "or IT support (the channel token may have changed: restart the app).")
     if response.status_code == 413:
         raise RasaUnavailable("That message is too long for me to read. Please ask one question at a time.")
-    if response.status_code != 200:
-        raise RasaUnavailable(f"The chat service answered with an error ({response.status_code}). Please try again.")
+    _check_status(response)
     try:
         raw = response.json()
     except ValueError as exc:
