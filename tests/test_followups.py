@@ -695,15 +695,27 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 HELD_OUT = ROOT_DIR / "data" / "eval" / "dev" / "followups.jsonl"
 
 
-def _held_out() -> list[dict]:
-    return [json.loads(line) for line in HELD_OUT.read_text().splitlines() if line.strip()]
+def _conversations(path: Path) -> list[dict]:
+    """The conversations of a follow-up set (one JSON object a line)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _assert_gold_in_policies(rows: list[dict], folder: Path) -> None:
+    """Each later turn has a gold snippet that is in the clauses parsed from its policy's Word copy."""
+    from knowledge.evaluate import _norm
+    from knowledge.parser import parse_file
+
+    for row in rows:
+        texts = [_norm(c.text) for c in parse_file(folder / row["policy"] / "policy.docx").clauses]
+        for turn in row["turns"][1:]:
+            assert any(any(_norm(g) in t for t in texts) for g in turn["gold"]), (row["id"], turn["gold"])
 
 
 def test_held_out_gold_is_in_the_parsed_policies():
     from knowledge.evaluate import _norm
     from knowledge.parser import parse_file
 
-    rows = _held_out()
+    rows = _conversations(HELD_OUT)
     assert len(rows) == 10 and all(len(r["turns"]) == 2 and "gold" not in r["turns"][0] for r in rows)
     assert not {r["policy"] for r in rows} & set(LIBRARY), "held-out policies are none of the tuning library's"
     for row in rows:
@@ -717,7 +729,7 @@ def test_held_out_gold_is_in_the_parsed_policies():
 @pytest.fixture(scope="module")
 def held_out_stack(tmp_path_factory):
     """A live stack over the five policies of the held-out conversations, in one index."""
-    library = {slug: f"data/eval/dev/policies/{slug}" for slug in dict.fromkeys(r["policy"] for r in _held_out())}
+    library = {slug: f"data/eval/dev/policies/{slug}" for slug in dict.fromkeys(r["policy"] for r in _conversations(HELD_OUT))}
     yield from _library_stack(tmp_path_factory, "held-out", library)
 
 
@@ -749,7 +761,7 @@ def _play(stack, env, row: dict) -> list[bool]:
 @pytest.mark.slow
 def test_held_out_follow_up_conversations(held_out_stack):
     stack, env = held_out_stack
-    scored = [ok for row in _held_out() for ok in _play(stack, env, row)]
+    scored = [ok for row in _conversations(HELD_OUT) for ok in _play(stack, env, row)]
     print(f"held-out follow-up conversations answered in context: {sum(scored)}/{len(scored)}")
     # Run once, after the follow-up search was settled on the tuning conversations (live REST, 2026-12-02): 6/10
     # (first printed as 5/10: the test compared the 41-character folder name with the policy id, which is cut to
@@ -772,28 +784,17 @@ def test_held_out_follow_up_conversations(held_out_stack):
 THREE_TURN = ROOT_DIR / "data" / "eval" / "dev" / "followups-3turn.jsonl"
 
 
-def _three_turn() -> list[dict]:
-    return [json.loads(line) for line in THREE_TURN.read_text().splitlines() if line.strip()]
-
-
 def test_three_turn_gold_is_in_the_parsed_policies():
-    from knowledge.evaluate import _norm
-    from knowledge.parser import parse_file
-
-    rows = _three_turn()
+    rows = _conversations(THREE_TURN)
     assert rows and all(len(r["turns"]) >= 3 and "gold" not in r["turns"][0]
                         and all(t["gold"] for t in r["turns"][1:]) for r in rows)
-    for row in rows:
-        policy = ROOT_DIR / "data" / "eval" / "dev" / "policies" / row["policy"] / "policy.docx"
-        texts = [_norm(c.text) for c in parse_file(policy).clauses]
-        for turn in row["turns"][1:]:
-            assert any(any(_norm(g) in t for t in texts) for g in turn["gold"]), (row["id"], turn["gold"])
+    _assert_gold_in_policies(rows, ROOT_DIR / "data" / "eval" / "dev" / "policies")
 
 
 def test_replay_tool_reads_a_conversations_set_and_refuses_a_test_set(tmp_path):
     from tests import replay_followups as R
 
-    rows = _three_turn()
+    rows = _conversations(THREE_TURN)
     sets = R.set_conversations(THREE_TURN, "set")
     turns = [t for _, conv in sets[THREE_TURN.stem] for t in conv]
     assert len(sets[THREE_TURN.stem]) == len(rows)
@@ -805,14 +806,14 @@ def test_replay_tool_reads_a_conversations_set_and_refuses_a_test_set(tmp_path):
 @pytest.fixture(scope="module")
 def three_turn_stack(tmp_path_factory):
     """A live stack over the policies of the three-turn dev conversations, in one index."""
-    library = {slug: f"data/eval/dev/policies/{slug}" for slug in dict.fromkeys(r["policy"] for r in _three_turn())}
+    library = {slug: f"data/eval/dev/policies/{slug}" for slug in dict.fromkeys(r["policy"] for r in _conversations(THREE_TURN))}
     yield from _library_stack(tmp_path_factory, "three-turn", library)
 
 
 @pytest.mark.slow
 def test_three_turn_dev_conversations(three_turn_stack):
     stack, env = three_turn_stack
-    results = [_play(stack, env, row) for row in _three_turn()]
+    results = [_play(stack, env, row) for row in _conversations(THREE_TURN)]
     turns = [ok for scored in results for ok in scored]
     print(f"three-turn dev set: {sum(all(r) for r in results)}/{len(results)} conversations wholly in context, "
           f"{sum(turns)}/{len(turns)} later turns; turn 2 {sum(r[0] for r in results)}, "
@@ -832,35 +833,24 @@ def test_three_turn_dev_conversations(three_turn_stack):
 TEST_SET = ROOT_DIR / "data" / "eval" / "test" / "followups.jsonl"
 
 
-def _test_set() -> list[dict]:
-    return [json.loads(line) for line in TEST_SET.read_text().splitlines() if line.strip()]
-
-
 def test_blind_follow_up_set_gold_is_in_the_parsed_test_policies():
-    from knowledge.evaluate import _norm
-    from knowledge.parser import parse_file
-
-    rows = _test_set()
+    rows = _conversations(TEST_SET)
     assert len(rows) == 12 and all("gold" not in r["turns"][0] and all(t["gold"] for t in r["turns"][1:])
                                    for r in rows)
-    for row in rows:
-        policy = ROOT_DIR / "tests" / "fixtures" / "policies" / row["policy"] / "policy.docx"
-        texts = [_norm(c.text) for c in parse_file(policy).clauses]
-        for turn in row["turns"][1:]:
-            assert any(any(_norm(g) in t for t in texts) for g in turn["gold"]), (row["id"], turn["gold"])
+    _assert_gold_in_policies(rows, ROOT_DIR / "tests" / "fixtures" / "policies")
 
 
 @pytest.fixture(scope="module")
 def test_set_stack(tmp_path_factory):
     """A live stack over the five test policies of the blind follow-up set, in one index."""
-    library = {slug: f"tests/fixtures/policies/{slug}" for slug in dict.fromkeys(r["policy"] for r in _test_set())}
+    library = {slug: f"tests/fixtures/policies/{slug}" for slug in dict.fromkeys(r["policy"] for r in _conversations(TEST_SET))}
     yield from _library_stack(tmp_path_factory, "test-set", library)
 
 
 @pytest.mark.slow
 def test_blind_follow_up_conversations_on_test_policies(test_set_stack):
     stack, env = test_set_stack
-    results = [_play(stack, env, row) for row in _test_set()]
+    results = [_play(stack, env, row) for row in _conversations(TEST_SET)]
     turns = [ok for scored in results for ok in scored]
     conversations = sum(all(scored) for scored in results)
     print(f"blind follow-up set: {conversations}/{len(results)} conversations wholly in context, "
