@@ -122,44 +122,35 @@ def cross_validate(rows: list[dict], features: tuple[str, ...], c: float, topic_
 def refused_lines(searcher: Searcher, rows: list[dict]) -> list[str]:
     """One line per in-scope question the searcher refuses: P(in scope), the features, and the nearest anchor
     question (what the decision saw; for finding the causes of in-scope refusals on dev)."""
-    from knowledge.search import RETRIEVAL_DIR, load_anchors  # noqa: PLC0415
-
-    anchors = load_anchors(RETRIEVAL_DIR / "anchors.yml")
-    out = []
-    for row in rows:
-        if row.get("oos"):
-            continue
-        ranking = searcher._ranking(clean_question(row["q"]))
-        ok, p = searcher.in_scope(ranking)
-        if ok:
-            continue
-        f = searcher.oos_features(ranking)
-        nearest = anchors[int(np.argmax(searcher._anchors @ ranking.qvec))] if anchors else "-"
-        out.append(f"refused p={p:.2f} anchor={f['anchor']:.2f} topicgap={f['topicgap']:.2f} lift={f['lift']:.2f} "
-                   f"qlift={f['qlift']:.2f} dense={f['dense']:.2f} | {row['q']} | nearest anchor: {nearest}")
-    return out
+    return _decision_lines(searcher, [r for r in rows if not r.get("oos")], answered=False)
 
 
 def answered_lines(searcher: Searcher, rows: list[dict], *, library: bool = False) -> list[str]:
     """One line per off-topic question the searcher answers (the mirror of refused_lines): P(in scope), the features,
     the nearest anchor question and the clause it would cite (for finding why off-topic questions get through)."""
+    wanted = [r for r in rows if r.get("oos") and not (library and r.get("other_policy"))]
+    return _decision_lines(searcher, wanted, answered=True)
+
+
+def _decision_lines(searcher: Searcher, rows: list[dict], *, answered: bool) -> list[str]:
+    """A line for each row whose out-of-scope decision is `answered`: P(in scope), its features, the question, the
+    clause cited (answered) and the nearest anchor question."""
     from knowledge.search import RETRIEVAL_DIR, load_anchors  # noqa: PLC0415
 
     anchors = load_anchors(RETRIEVAL_DIR / "anchors.yml")
     out = []
     for row in rows:
-        if not row.get("oos") or (library and row.get("other_policy")):
-            continue
         ranking = searcher._ranking(clean_question(row["q"]))
         ok, p = searcher.in_scope(ranking)
-        if not ok:
+        if ok != answered:
             continue
         f = searcher.oos_features(ranking)
         nearest = anchors[int(np.argmax(searcher._anchors @ ranking.qvec))] if anchors else "-"
         best = searcher.index.clauses[int(ranking.order[0])]
-        out.append(f"answered p={p:.2f} anchor={f['anchor']:.2f} topicgap={f['topicgap']:.2f} lift={f['lift']:.2f} "
-                   f"dense={f['dense']:.2f} topic={f['topic']:.2f} | {row['q']} | cites {best.policy}:{best.clause} "
-                   f"| nearest anchor: {nearest}")
+        cites = f" | cites {best.policy}:{best.clause}" if answered else ""
+        out.append(f"{'answered' if answered else 'refused'} p={p:.2f} anchor={f['anchor']:.2f} "
+                   f"topicgap={f['topicgap']:.2f} lift={f['lift']:.2f} qlift={f['qlift']:.2f} dense={f['dense']:.2f} "
+                   f"topic={f['topic']:.2f} | {row['q']}{cites} | nearest anchor: {nearest}")
     return out
 
 
