@@ -309,7 +309,39 @@ def _fmt(r: dict, library: bool = False) -> str:
     if library and r.get("policy_offered") is not None:
         # strict first citation beside: the right policy among those shown (citations or choice buttons)
         line += f" offered {r['policy_offered']:.0%} choice-prompt {r['policy_prompt']:.0%}"
+    if library and r.get("n_shared"):
+        # the blind audit (data/eval/*/AUDIT.md): questions another school's policy answers as directly
+        line += (f"\n           first-policy, own or an equally answering policy {r['first_policy_any']:.0%}; "
+                 f"on the {r['n_single']} answered that only its own answers "
+                 f"{_pct(r['first_policy_single'])}")
+    if library and r.get("n_elsewhere"):
+        line += (f"\n           off-topic for its policy but answered by another ({r['n_elsewhere']}): answered from "
+                 f"that policy {r['elsewhere_right']:.0%}")
     return line
+
+
+def _pct(value: float | None) -> str:
+    return "  -" if value is None else f"{value:.0%}"
+
+
+MEAN_KEYS = (("recall@1", "R@1", ".2f"), ("recall@3", "R@3", ".2f"), ("oos_refused", "off-topic refused", ".0%"),
+             ("in_scope_refused", "in-scope refused", ".0%"), ("first_policy", "first-policy", ".0%"),
+             ("first_policy_any", "first-policy own-or-equal", ".0%"),
+             ("first_policy_single", "first-policy only-own", ".0%"), ("policy_offered", "offered", ".0%"),
+             ("elsewhere_right", "answered-elsewhere right", ".0%"))
+
+
+def mean_lines(results: dict[tuple[str, str], list[dict]]) -> list[str]:
+    """One line per (split, alone/library): the mean of each figure over the sets that have it."""
+    lines = []
+    for (split, case), rows in sorted(results.items()):
+        parts = []
+        for key, label, spec in MEAN_KEYS:
+            values = [r[key] for r in rows if r.get(key) is not None]
+            if values and not (case == "alone" and key in ("first_policy", "policy_offered")):
+                parts.append(f"{label} {format(float(np.mean(values)), spec)}")
+        lines.append(f"  {split} {case} ({len(rows)} sets): " + "  ".join(parts))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -424,11 +456,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
         print("\nquality (dev = tuned on; test = never tuned on)")
+        figures: dict[tuple[str, str], list[dict]] = {}
         for item in [] if args.timing_only else sets:
             rows = item.rows()
             print(f"{item.name} [{item.split}] ({sum(not r.get('oos') for r in rows)} in scope, "
                   f"{sum(bool(r.get('oos')) for r in rows)} off-topic)")
-            print(f"  alone    {_fmt(evaluate(alone[item.name], rows))}")
+            result = evaluate(alone[item.name], rows)
+            figures.setdefault((item.split, "alone"), []).append(result)
+            print(f"  alone    {_fmt(result)}")
             if args.refused:
                 for line in refused_lines(alone[item.name], rows):
                     print(f"    {line}")
@@ -437,8 +472,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    {line}")
             if item.split in libraries:
                 lib = libraries[item.split]
-                print(f"  library  {_fmt(evaluate(lib, rows, policies=set(item.policy_ids)), library=True)}"
-                      f"  ({len(lib.index.policies)} policies)")
+                result = evaluate(lib, rows, policies=set(item.policy_ids))
+                figures.setdefault((item.split, "library"), []).append(result)
+                print(f"  library  {_fmt(result, library=True)}  ({len(lib.index.policies)} policies)")
                 if args.answered:
                     for line in answered_lines(lib, rows, library=True):
                         print(f"    {line}")
@@ -449,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  baseline R@1 {b['recall@1']:.2f} R@3 {b['recall@3']:.2f} R@5 {b['recall@5']:.2f} "
                       f"MRR {b['mrr']:.2f}  (400-char chunks, {b['chunks']} chunks, never refuses)")
 
+        if figures:
+            print("\nmeans of the sets")
+            print("\n".join(mean_lines(figures)))
         if args.no_timing:
             return 0
         questions = [r["q"] for s in sets for r in s.rows()]

@@ -107,7 +107,10 @@ def load_set(path: Path) -> list[dict]:
 
     An off-topic row may add "other_policy": true: a school-policy question on a topic another policy covers (pupils'
     phones put to a social media policy). It is off-topic for its own policy alone, but not for a library that may
-    hold that other policy, so library figures leave it out.
+    hold that other policy, so library figures leave it out of off-topic refusal; with "answered_by" (a blind judge's
+    [{"policy": slug, "text": verbatim passage}], data/eval/*/AUDIT.md) the library checks it is answered from one of
+    those policies instead. An in-scope row may add "also" in the same form: other library policies that answer it
+    as directly as its own (another school's policy on the same topic).
     """
     rows = []
     for n, line in enumerate(Path(path).read_text().splitlines(), 1):
@@ -138,6 +141,13 @@ def matches(gold: str, citation, policies: set[str] | None = None) -> bool:
     return citation.clause == gold
 
 
+def judged_policies(entries: list[dict] | None) -> set[str]:
+    """The policy ids of an audit list (`answered_by` / `also`: [{"policy": slug, "text"}])."""
+    from knowledge.parser import policy_id_for  # noqa: PLC0415
+
+    return {policy_id_for(Path(e["policy"])) for e in entries or []}
+
+
 def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | None = None,
              tie: float | None = None, choices: int | None = None) -> dict:
     """Run every question; return the summary figures and per-question detail.
@@ -149,24 +159,34 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
     answer about equally (knowledge.followup.policy_tie); `policy_prompt` is the share of answered in-scope
     questions that get that prompt (a prompt on every question would be useless, so both are reported); `tie` and
     `choices` replace the prompt's score margin and number of policies (followup.POLICY_TIE, TIE_CHOICES) to measure
-    others.
+    others. Where the sets carry a blind judge's audit (`also`, `answered_by`; see load_set), the library figures add
+    `first_policy_any` (the first citation is from its own policy or one judged to answer it as directly),
+    `first_policy_single` (the strict figure on questions only their own policy answers) with `n_shared` (answered
+    questions another policy also answers), and `elsewhere_right` / `n_elsewhere` (an off-topic question another
+    library policy answers, answered from that policy).
     """
     from knowledge.followup import policy_tie  # noqa: PLC0415 - followup builds on search; only the library needs it
 
     hits = {1: 0, 3: 0, 5: 0}
     rr = 0.0
     in_scope = oos = oos_refused = in_refused = first_ok = answered_in = offered = prompted = 0
+    first_any = single = single_ok = elsewhere = elsewhere_ok = 0
     latencies = []
     questions = []
     searcher.ask("warm up")
     for row in rows:
-        if policies and row.get("other_policy"):
+        if policies and row.get("other_policy") and not row.get("answered_by"):
             continue
         start = time.perf_counter()
         answer = searcher.ask(row["q"])
         latencies.append((time.perf_counter() - start) * 1000)
         refused = not answer.answered
         first = answer.citations[0] if answer.citations else None
+        if policies and row.get("other_policy"):
+            # another library policy answers it (the judge's answered_by): it should be answered, from that policy
+            elsewhere += 1
+            elsewhere_ok += int(not refused and first is not None and first.policy in judged_policies(row["answered_by"]))
+            continue
         if row.get("oos"):
             oos += 1
             oos_refused += int(refused)
@@ -185,7 +205,13 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
                   "top": [f"{c.policy}:{c.clause}" for c in ranked[:3]]}
         if not refused:
             answered_in += 1
-            first_ok += int(policies is None or (first is not None and first.policy in policies))
+            right = policies is None or (first is not None and first.policy in policies)
+            first_ok += int(right)
+            if policies is not None:
+                first_any += int(right or (first is not None and first.policy in judged_policies(row.get("also"))))
+                if not row.get("also"):
+                    single += 1
+                    single_ok += int(right)
             options = {k: v for k, v in (("tie", tie), ("choices", choices)) if v is not None}
             choice = policy_tie(searcher, row["q"], answer, **options) if policies else None
             shown = {c.policy for c in answer.citations} | {p for p, _ in (choice.policies if choice else [])}
@@ -208,6 +234,12 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
         "first_policy": first_ok / answered_in if answered_in else None,
         "policy_offered": offered / answered_in if answered_in else None,
         "policy_prompt": prompted / answered_in if answered_in else None,
+        "first_policy_any": first_any / answered_in if policies is not None and answered_in else None,
+        "first_policy_single": single_ok / single if single else None,
+        "n_shared": answered_in - single if policies is not None else None,
+        "n_single": single,
+        "n_elsewhere": elsewhere,
+        "elsewhere_right": elsewhere_ok / elsewhere if elsewhere else None,
         "p50_ms": float(np.percentile(latencies, 50)) if latencies else 0.0,
         "p95_ms": float(np.percentile(latencies, 95)) if latencies else 0.0,
         "questions": questions,

@@ -441,6 +441,29 @@ def test_library_evaluation_reports_the_policy_offered_and_the_choice_prompts(ha
     assert result["policy_prompt"] == pytest.approx(sum("choice" in q for q in answered) / len(answered))
 
 
+def test_library_evaluation_counts_the_blind_audit_of_other_policies_that_answer(hashing_library):
+    phone = "can i use my phone in the classroom"
+    plain = evaluate(hashing_library, [{"q": phone, "gold": ["text:phone"]}], policies={"social-media-policy"})
+    first = next(q for q in plain["questions"])["top"][0].split(":")[0]
+    assert first == "staff-mobile-phone-policy", "the phone policy answers a phone question first"
+    assert plain["first_policy"] == 0.0 and plain["first_policy_any"] == 0.0 and plain["n_single"] == 1
+    # the judge says the phone policy answers it as directly: it counts for "own or equal", not for the strict figure
+    audited = evaluate(hashing_library, [{"q": phone, "gold": ["text:phone"],
+                                          "also": [{"policy": "staff-mobile-phone-policy", "text": "phone"}]}],
+                       policies={"social-media-policy"})
+    assert audited["first_policy"] == 0.0 and audited["first_policy_any"] == 1.0
+    assert audited["n_shared"] == 1 and audited["first_policy_single"] is None
+    # an off-topic row another policy answers leaves off-topic refusal and is checked against that policy instead
+    rows = [{"q": phone, "oos": True, "other_policy": True,
+             "answered_by": [{"policy": "staff-mobile-phone-policy", "text": "phone"}]},
+            {"q": phone, "oos": True, "other_policy": True, "answered_by": [{"policy": "lone-working-policy", "text": "x"}]},
+            {"q": phone, "oos": True, "other_policy": True}]  # not judged: left out as before
+    elsewhere = evaluate(hashing_library, rows, policies={"social-media-policy"})
+    assert elsewhere["n_elsewhere"] == 2 and elsewhere["elsewhere_right"] == 0.5 and elsewhere["n_oos"] == 0
+    alone = evaluate(hashing_library, rows)  # alone, every row is off-topic for its policy
+    assert alone["n_oos"] == 3 and alone["n_elsewhere"] == 0
+
+
 def test_bench_lists_refused_in_scope_questions_with_their_features(hashing_searcher):
     from knowledge.bench import refused_lines
 
@@ -564,3 +587,13 @@ def test_question_lift_measures_nearness_to_the_policys_own_stored_questions(has
     features = searcher.oos_features(ranking)
     best_policy = int(searcher._clause_policy[ranking.order[0]])
     assert features["qlift"] == pytest.approx(searcher.question_lift(ranking.qvec, best_policy))
+
+
+def test_bench_prints_the_mean_of_each_figure_per_split_and_case():
+    from knowledge.bench import mean_lines
+
+    lines = mean_lines({("dev", "alone"): [{"recall@1": 0.5, "recall@3": 1.0, "first_policy": None},
+                                          {"recall@1": 1.0, "recall@3": 0.5, "first_policy": None}],
+                        ("test", "library"): [{"recall@1": 0.25, "first_policy": 0.5, "elsewhere_right": None}]})
+    assert lines[0] == "  dev alone (2 sets): R@1 0.75  R@3 0.75"
+    assert lines[1] == "  test library (1 sets): R@1 0.25  first-policy 50%"
