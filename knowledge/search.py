@@ -260,7 +260,10 @@ class SearchConfig:
     policy_weight: float = 1.0
     vocab_weight: float = 0.2
     # ... plus evidence_weight * (its mean over its 3 best clauses - the best policy's): see Searcher._evidence;
-    # measured no better on dev (0.5 and 1.0 tried), so off
+    # measured no better on dev (0.5 and 1.0 tried), so off. Re-measured 2026-12-02 (session 23) on the 19-policy dev
+    # library with the blind audit (docs/retrieval-eval.md, branch lib2): the 2/3/5 best clauses, soft maximum, count
+    # near the best, size-normalised versions, and policy_weight / vocab_weight / name_weight chosen leave-one-set-out
+    # were all no better on "first-policy only-own" (71.1% now) or "own-or-equal" (77.1% now).
     evidence_weight: float = 0.0
     # A question that names a policy by its title ("the staff phone policy", "the code of conduct") is about that
     # policy: its clauses gain this. 0.2 -> 1.0 on the 9 dev sets in the 11-policy dev library (2026-12-02, with the

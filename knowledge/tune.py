@@ -4,6 +4,8 @@ Each dev policy is searched alone and in the dev library (data/eval/sets.yml); q
 a grid of weights costs one encode per question. Prints the figures of every setting, best last; test sets are
 never read. `--misordered` lists the dev questions whose gold clause is in the top 3 but not first, with the score
 parts of the clause that won and of the gold one (dense and the vector kind it came through, keyword, own-words).
+`--wrong-policy` lists the dev questions that only their own policy answers (the blind audit's `also` is empty) whose
+first citation in the dev library is from another policy, with how much each score part favoured the winner.
 """
 from __future__ import annotations
 
@@ -95,6 +97,55 @@ def misordered(searcher: Searcher, name: str, rows: list[dict]) -> Counter:
     return counts
 
 
+def wrong_policy(searcher: Searcher, name: str, rows: list[dict], policies: set[str]) -> Counter:
+    """Print the answered questions only their own policy answers (no `also` in the blind audit) whose first citation
+    in a library is from another policy: the clause that won, how far the own policy's best clause is behind and the
+    own policy's rank, and how much each score part favours the winner; return counts of the winning policies and of
+    the part that favours the winner most."""
+    counts: Counter = Counter()
+    config, ids = searcher.config, searcher._policy_ids
+    own_numbers = [i for i, p in enumerate(ids) if p in policies]
+    own_rows = np.flatnonzero(np.isin(searcher._clause_policy, own_numbers))
+    for row in rows:
+        if row.get("oos") or row.get("also") or row.get("other_policy"):
+            continue
+        text = clean_question(row["q"])
+        ranking = searcher._ranking(text)
+        if not len(own_rows) or not searcher.in_scope(ranking)[0]:
+            continue
+        counts["only-own answered"] += 1
+        win = int(ranking.order[0])
+        if searcher._clause_policy[win] in own_numbers:
+            continue
+        mine = int(own_rows[np.argmax(ranking.combined[own_rows])])
+        w, o = int(searcher._clause_policy[win]), int(searcher._clause_policy[mine])
+        kw_top = float(ranking.keyword.max()) or 1.0
+        own = ranking.own if ranking.own is not None else np.zeros_like(ranking.dense)
+        psim = searcher._centroids @ ranking.qvec
+        topics = searcher._policy_topics(text)
+        named = searcher.named_policies(text) if len(ids) > 1 else []
+        named = named if len(named) < len(ids) else []
+        parts = {"dense": ranking.dense[win] - ranking.dense[mine],
+                 "keyword": config.keyword_weight * (ranking.keyword[win] - ranking.keyword[mine]) / kw_top,
+                 "own words": own[win] - own[mine], "fixed prior": searcher._prior[win] - searcher._prior[mine],
+                 "centroid": config.policy_weight * (psim[w] - psim[o]),
+                 "topic words": config.vocab_weight * (topics[w] - topics[o]),
+                 "name": config.name_weight * ((w in named) - (o in named))}
+        margin = float(ranking.combined[win] - ranking.combined[mine])
+        parts["other"] = margin - sum(float(v) for v in parts.values())  # evidence_weight, when on
+        before = list(ranking.order[:int(np.flatnonzero(ranking.order == mine)[0])])
+        rank = len({int(searcher._clause_policy[i]) for i in before}) + 1
+        gold = any(matches(g, searcher._citation(mine, 0.0)) for g in row.get("gold") or [])
+        decided = max(parts, key=lambda k: float(parts[k]))
+        counts["wrong policy first"] += 1
+        counts[f"won by {ids[w]}"] += 1
+        counts[f"largest part: {decided}"] += 1
+        print(f"  [{name}] {row['q']!r}\n    first {ids[w]}:{searcher.index.clauses[win].clause} ahead by {margin:.3f}; "
+              f"own policy ranked {rank}, its best {searcher.index.clauses[mine].clause} ({'gold' if gold else 'not gold'})"
+              "\n    winner's lead: " + " ".join(f"{k} {float(v):+.3f}" for k, v in parts.items()))
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     """Grid-search a few SearchConfig weights on dev and print the results."""
     parser = argparse.ArgumentParser(prog="python -m knowledge.tune", description=__doc__.splitlines()[0])
@@ -107,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                         "from another policy, for the last setting")
     parser.add_argument("--misordered", action="store_true", help="print the questions whose gold clause is in the "
                         "top 3 but not first (each policy alone, last setting), with each score part")
+    parser.add_argument("--wrong-policy", action="store_true", help="print the library questions only their own "
+                        "policy answers (blind audit) whose first citation is from another policy (last setting), "
+                        "with each score part's share of the winner's lead")
     args = parser.parse_args(argv)
     settings = get_settings()
     encoder = CachedEncoder(load_encoder(settings.model))
@@ -155,6 +209,16 @@ def main(argv: list[str] | None = None) -> int:
                 searcher = Searcher(indexes[item.name], encoder, lexicon=lexicon, config=config)
                 counts += misordered(searcher, item.name, item.rows())
             print("misordered (gold in the top 3, not first): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        if args.wrong_policy:
+            counts = Counter()
+            searcher = Searcher(library, encoder, lexicon=lexicon, config=config)
+            for item in sets:
+                counts += wrong_policy(searcher, item.name, item.rows(), set(item.policy_ids))
+            print(f"wrong policy first on {counts['wrong policy first']} of {counts['only-own answered']} answered "
+                  "only-own questions")
+            for kind in ("won by", "largest part:"):
+                print(f"  {kind} " + ", ".join(f"{k[len(kind) + 1:]} {v}" for k, v in counts.most_common()
+                                               if k.startswith(kind)))
         best = max(results, key=lambda r: r[0])
         print(f"best on dev: {best[1]}  {best[2]}")
     return 0

@@ -1,6 +1,7 @@
 """Search: BM25, lexicon, refusals and edge cases (hashing encoder), and quality gates on the real model."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -493,6 +494,29 @@ def test_tune_lists_questions_whose_gold_clause_is_in_the_top_3_but_not_first(ha
     assert out.count("[social-media]") == 1 and f"first {first}" in out and f"gold  {second}" in out
     assert "via " in out and "own " in out
     assert 0 <= counts["dense prefers gold"] + counts["keyword prefers gold"] + counts["own prefers gold"] <= 3
+
+
+def test_tune_lists_only_own_questions_first_cited_from_another_policy(hashing_library, capsys):
+    from knowledge.tune import wrong_policy
+
+    clause = next(c for c in hashing_library.index.clauses if c.policy == "social-media-policy" and c.clause == "6.3")
+    question = clause.text[:200]  # the clause's own words: answered, first from the Social Media policy
+    first = hashing_library.ask(question).citations[0]
+    assert (first.policy, first.clause) == ("social-media-policy", "6.3")
+    rows = [{"q": question, "gold": ["1.1"]},  # asked of the phone policy, only it answers: listed
+            {"q": question, "gold": ["1.1"], "also": [{"policy": "social-media-policy", "text": "x"}]},  # not listed
+            {"q": "what is the capital of france", "oos": True}]  # off-topic: never listed
+    counts = wrong_policy(hashing_library, "mobile-phones", rows, {"staff-mobile-phone-policy"})
+    out = capsys.readouterr().out
+    assert counts["only-own answered"] == 1 and counts["wrong policy first"] == 1
+    assert counts["won by social-media-policy"] == 1
+    assert out.count("[mobile-phones]") == 1 and "first social-media-policy:6.3 ahead by " in out
+    assert "own policy ranked " in out and "centroid " in out and "name " in out
+    lead = float(out.split("ahead by ")[1].split(";")[0])
+    parts = [float(x) for x in re.findall(r"[+-]\d+\.\d+", out.split("winner's lead: ")[1])]
+    # with evidence_weight off the named parts explain the whole lead: nothing is left for "other"
+    assert lead > 0 and abs(sum(parts[:-1]) - lead) < 0.005 and abs(parts[-1]) < 0.002
+    assert wrong_policy(hashing_library, "social-media", rows[:1], {"social-media-policy"})["wrong policy first"] == 0
 
 
 def test_bench_lists_answered_off_topic_questions_with_their_features(hashing_searcher):
