@@ -94,6 +94,23 @@ class Encoder:
                     self._recent.popitem(last=False)
         return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
 
+    def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Each text's word pieces (no [CLS]/[SEP]) and their normalised contextual embeddings, from the torch model
+        whatever the runtime (the late-interaction match of search.SearchConfig.token_weight)."""
+        if not len(texts):
+            return []
+        out = self.model.encode(list(texts), output_value="token_embeddings", convert_to_numpy=False, batch_size=32)
+        tokenizer, found = self.model.tokenizer, []
+        for text, vectors in zip(texts, out):
+            ids = tokenizer(text, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
+            pieces = tokenizer.convert_ids_to_tokens(ids)[:len(vectors)]
+            vectors = vectors.detach().float().numpy()[:len(pieces)]
+            keep = [i for i, piece in enumerate(pieces) if piece not in tokenizer.all_special_tokens]
+            vectors = vectors[keep]
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            found.append(([pieces[i] for i in keep], (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)))
+        return found
+
     def forget(self) -> None:
         """Drop the remembered question vectors (a benchmark times a question the encoder has not seen)."""
         with self._recent_lock:

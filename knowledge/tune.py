@@ -34,6 +34,11 @@ class CachedEncoder:
         self.encoder, self.name, self.dim = encoder, encoder.name, encoder.dim
         self.cache: dict[str, np.ndarray] = {}
 
+    def __getattr__(self, name):
+        if name == "encoder":  # not set yet (copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.encoder, name)  # token_vectors and the rest pass through
+
     def encode(self, texts, **kwargs):
         """Embed texts, reusing earlier results."""
         todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
@@ -132,7 +137,7 @@ def wrong_policy(searcher: Searcher, name: str, rows: list[dict], policies: set[
                  "topic words": config.vocab_weight * (topics[w] - topics[o]),
                  "name": config.name_weight * ((w in named) - (o in named))}
         margin = float(ranking.combined[win] - ranking.combined[mine])
-        parts["other"] = margin - sum(float(v) for v in parts.values())  # evidence_weight, when on
+        parts["other"] = margin - sum(float(v) for v in parts.values())  # the token match (evidence_weight if on)
         before = list(ranking.order[:int(np.flatnonzero(ranking.order == mine)[0])])
         rank = len({int(searcher._clause_policy[i]) for i in before}) + 1
         gold = any(matches(g, searcher._citation(mine, 0.0)) for g in row.get("gold") or [])

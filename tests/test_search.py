@@ -12,7 +12,7 @@ from knowledge.encoder import load_encoder
 from knowledge.evaluate import evaluate, load_set
 from knowledge.index import KIND_QUESTION, KIND_SENTENCE, KIND_TEXT, PolicyIndex, embedding_texts_with_kinds, ingest, load
 from knowledge.parser import parse_file
-from knowledge.search import BM25, Lexicon, Searcher, clean_question, strip_policy_name, tokens
+from knowledge.search import BM25, Lexicon, SearchConfig, Searcher, clean_question, strip_policy_name, tokens
 from knowledge.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -494,6 +494,51 @@ def test_tune_lists_questions_whose_gold_clause_is_in_the_top_3_but_not_first(ha
     assert out.count("[social-media]") == 1 and f"first {first}" in out and f"gold  {second}" in out
     assert "via " in out and "own " in out
     assert 0 <= counts["dense prefers gold"] + counts["keyword prefers gold"] + counts["own prefers gold"] <= 3
+
+
+class _TokenHashing:
+    """The hashing encoder with word-level "token embeddings" (each word hashed alone), for the token match."""
+
+    name, dim = "hashing", 256
+
+    def __init__(self):
+        self._encoder = load_encoder("hashing")
+
+    def encode(self, texts, **kwargs):
+        return self._encoder.encode(texts, **kwargs)
+
+    def token_vectors(self, texts):
+        words = [re.findall(r"[a-z0-9]+", t.lower()) for t in texts]
+        return [(w, self._encoder.encode(w)) for w in words]
+
+
+def test_the_token_match_moves_policies_never_clauses_within_one(hashing_library):
+    index = hashing_library.index
+    tokened = Searcher(index, _TokenHashing(), lexicon=Lexicon.load(LEXICON))
+    plain = Searcher(index, _TokenHashing(), lexicon=Lexicon.load(LEXICON), config=SearchConfig(token_weight=0.0))
+    row = next(i for i, c in enumerate(index.clauses) if c.policy == "lone-working-policy" and len(c.text) > 80)
+    question = index.clauses[row].text[:120]
+    rows = np.arange(len(index.clauses))
+    match = tokened._token_match(question, rows)
+    assert match[row] == pytest.approx(1.0)  # every word of the question is in the clause
+    assert match.min() < 0.9
+    with_tokens, without = tokened._ranking(question), plain._ranking(question)
+    prior = with_tokens.combined - without.combined  # the token term, one value per policy
+    for p in range(len(tokened._policy_ids)):
+        assert np.ptp(prior[tokened._clause_policy == p]) < 1e-5
+    assert prior[row] == pytest.approx(0.0, abs=1e-6) and prior.min() < 0  # the best-matching policy loses nothing
+    alone = Searcher(load_policy_index(index, "lone-working-policy"), _TokenHashing(), lexicon=Lexicon.load(LEXICON))
+    assert not alone._token_prior(question, alone._ranking(question).combined).any()  # one policy: no effect
+
+
+def load_policy_index(index: PolicyIndex, policy: str) -> PolicyIndex:
+    """One policy's part of a library index."""
+    keep = [i for i, c in enumerate(index.clauses) if c.policy == policy]
+    vectors = np.isin(index.owners, keep)
+    renumber = {old: new for new, old in enumerate(keep)}
+    return PolicyIndex({policy: index.policies[policy]}, [index.clauses[i] for i in keep], index.vectors[vectors],
+                       np.array([renumber[int(o)] for o in index.owners[vectors]]), index.model, index.dim,
+                       kinds=np.asarray(index.kinds)[vectors])
 
 
 def test_tune_lists_only_own_questions_first_cited_from_another_policy(hashing_library, capsys):
