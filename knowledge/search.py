@@ -782,8 +782,8 @@ class Searcher:
             with self._tokens_lock:
                 for r in missing:
                     self._clause_tokens[r] = known[r]
-                # a clause's pieces take ~45 KB (60 pieces, 384-d, float16): keep the 2,000 met most recently
-                while len(self._clause_tokens) > 2000:
+                # a clause's pieces take ~45 KB (60 pieces, 384-d, float16): keep the 1,000 met most recently
+                while len(self._clause_tokens) > 1000:
                     self._clause_tokens.popitem(last=False)
         return np.array([float((asked @ known[int(r)].T.astype(np.float32)).max(axis=1).mean()) if len(known[int(r)])
                          else 0.0 for r in rows], dtype=np.float32)
