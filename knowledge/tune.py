@@ -105,8 +105,8 @@ def misordered(searcher: Searcher, name: str, rows: list[dict]) -> Counter:
 def wrong_policy(searcher: Searcher, name: str, rows: list[dict], policies: set[str]) -> Counter:
     """Print the answered questions only their own policy answers (no `also` in the blind audit) whose first citation
     in a library is from another policy: the clause that won, how far the own policy's best clause is behind and the
-    own policy's rank, and how much each score part favours the winner; return counts of the winning policies and of
-    the part that favours the winner most."""
+    own policy's rank, and how much each score part favours the winner (the token match last); return counts of the
+    winning policies and of the part that favours the winner most."""
     counts: Counter = Counter()
     config, ids = searcher.config, searcher._policy_ids
     own_numbers = [i for i, p in enumerate(ids) if p in policies]
@@ -137,7 +137,8 @@ def wrong_policy(searcher: Searcher, name: str, rows: list[dict], policies: set[
                  "topic words": config.vocab_weight * (topics[w] - topics[o]),
                  "name": config.name_weight * ((w in named) - (o in named))}
         margin = float(ranking.combined[win] - ranking.combined[mine])
-        parts["other"] = margin - sum(float(v) for v in parts.values())  # the token match (evidence_weight if on)
+        # what is left is the token match (SearchConfig.token_weight), and evidence_weight when that is on
+        parts["tokens"] = margin - sum(float(v) for v in parts.values())
         before = list(ranking.order[:int(np.flatnonzero(ranking.order == mine)[0])])
         rank = len({int(searcher._clause_policy[i]) for i in before}) + 1
         gold = any(matches(g, searcher._citation(mine, 0.0)) for g in row.get("gold") or [])

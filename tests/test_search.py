@@ -559,7 +559,7 @@ def test_tune_lists_only_own_questions_first_cited_from_another_policy(hashing_l
     assert "own policy ranked " in out and "centroid " in out and "name " in out
     lead = float(out.split("ahead by ")[1].split(";")[0])
     parts = [float(x) for x in re.findall(r"[+-]\d+\.\d+", out.split("winner's lead: ")[1])]
-    # with evidence_weight off the named parts explain the whole lead: nothing is left for "other"
+    # the hashing encoder has no token embeddings and evidence_weight is off: nothing is left for "tokens"
     assert lead > 0 and abs(sum(parts[:-1]) - lead) < 0.005 and abs(parts[-1]) < 0.002
     assert wrong_policy(hashing_library, "social-media", rows[:1], {"social-media-policy"})["wrong policy first"] == 0
 
