@@ -27,7 +27,7 @@ from knowledge.settings import DATA, get_settings, offline_hub
 ADAPTER_PATH = DATA / "retrieval" / "adapter.npz"
 RECENT_BATCH = 16  # calls with at most this many texts are questions: their vectors are remembered
 RECENT_SIZE = 512
-ONNX_EXPORT_VERSION = "1"  # bump when export_onnx() writes a different graph, so old exports are redone
+ONNX_EXPORT_VERSION = "2"  # bump when export_onnx() writes a different graph, so old exports are redone (2: tokens)
 ONNX_MIN_COSINE = 0.9999  # an ONNX model is used only if it gives torch's vectors (so data fitted on them stays valid)
 # int8 weights give other vectors (cosine 0.92-0.99 to torch's on the dev questions): the check only catches a broken
 # file, and the encoder's name says int8, so an index is re-embedded and oos.yml would need a refit for it
@@ -70,6 +70,7 @@ class Encoder:
         # Recent short texts (questions, their parts) -> vector. One answer encodes the same question twice
         # (ranking, then highlights), which was ~40% of the action server's CPU per turn (py-spy, issue 16).
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_tokens: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
         self._recent_lock = threading.Lock()
 
     def encode(self, texts: list[str], *, progress: bool = False, batch_size: int = 32) -> np.ndarray:
@@ -86,39 +87,56 @@ class Encoder:
                     found[text] = self._recent[text]
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            found.update(zip(missing, self._encode(missing, progress, batch_size)))
+            tokens: dict = {}
+            found.update(zip(missing, self._encode(missing, progress, batch_size, tokens)))
             with self._recent_lock:
                 for text in missing:
                     self._recent[text] = found[text]
                 while len(self._recent) > RECENT_SIZE:
                     self._recent.popitem(last=False)
+                # the question's token embeddings came with its vector (ONNX): the token match needs no second run
+                self._recent_tokens.update(tokens)
+                while len(self._recent_tokens) > RECENT_SIZE:
+                    self._recent_tokens.popitem(last=False)
         return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
 
     def token_vectors(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
-        """Each text's word pieces (no [CLS]/[SEP]) and their normalised contextual embeddings, from the torch model
-        whatever the runtime (the late-interaction match of search.SearchConfig.token_weight)."""
+        """Each text's word pieces (no [CLS]/[SEP]) and their normalised contextual embeddings (the late-interaction
+        match of search.SearchConfig.token_weight): a question just embedded by ONNX Runtime brought them along;
+        others are run through ONNX Runtime, or the torch model without it."""
         if not len(texts):
             return []
-        out = self.model.encode(list(texts), output_value="token_embeddings", convert_to_numpy=False, batch_size=32)
-        tokenizer, found = self.model.tokenizer, []
-        for text, vectors in zip(texts, out):
-            ids = tokenizer(text, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
-            pieces = tokenizer.convert_ids_to_tokens(ids)[:len(vectors)]
-            vectors = vectors.detach().float().numpy()[:len(pieces)]
-            keep = [i for i, piece in enumerate(pieces) if piece not in tokenizer.all_special_tokens]
-            vectors = vectors[keep]
+        with self._recent_lock:
+            raw = {t: self._recent_tokens[t] for t in texts if t in self._recent_tokens}
+        missing = [t for t in dict.fromkeys(texts) if t not in raw]
+        if missing and self._onnx is not None:
+            self._onnx.encode(missing, 32, raw)
+            missing = [t for t in missing if t not in raw]
+        if missing:
+            out = self.model.encode(missing, output_value="token_embeddings", convert_to_numpy=False, batch_size=32)
+            for text, vectors in zip(missing, out):
+                ids = self.model.tokenizer(text, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
+                pieces = self.model.tokenizer.convert_ids_to_tokens(ids)[:len(vectors)]
+                raw[text] = (pieces, vectors.detach().float().numpy()[:len(pieces)])
+        special = set(self.model.tokenizer.all_special_tokens)
+        found = []
+        for text in texts:
+            pieces, vectors = raw[text]
+            keep = [i for i, piece in enumerate(pieces) if piece not in special]
+            vectors = np.asarray(vectors, dtype=np.float32)[keep]
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            found.append(([pieces[i] for i in keep], (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)))
+            found.append(([pieces[i] for i in keep], vectors / np.where(norms > 0, norms, 1.0)))
         return found
 
     def forget(self) -> None:
         """Drop the remembered question vectors (a benchmark times a question the encoder has not seen)."""
         with self._recent_lock:
             self._recent.clear()
+            self._recent_tokens.clear()
 
-    def _encode(self, texts: list[str], progress: bool, batch_size: int) -> np.ndarray:
+    def _encode(self, texts: list[str], progress: bool, batch_size: int, tokens: dict | None = None) -> np.ndarray:
         if self._onnx is not None:
-            return self._onnx.encode(list(texts), batch_size)
+            return self._onnx.encode(list(texts), batch_size, tokens)
         vectors = self.model.encode(
             list(texts),
             batch_size=batch_size,
@@ -146,8 +164,9 @@ class OnnxModel:
         self.tokenizer = st_model.tokenizer
         self.max_length = int(st_model.max_seq_length)
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Embed texts into normalised vectors, longest first in each batch (less padding, as sentence-transformers)."""
+    def encode(self, texts: list[str], batch_size: int = 32, tokens: dict | None = None) -> np.ndarray:
+        """Embed texts into normalised vectors, longest first in each batch (less padding, as sentence-transformers);
+        with `tokens`, also fill it with each text's (word pieces, token embeddings) from the same run."""
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), 0), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
@@ -157,10 +176,16 @@ class OnnxModel:
             feed = {k: np.asarray(v, dtype=np.int64) for k, v in features.items() if k in self.inputs}
             if "token_type_ids" in self.inputs and "token_type_ids" not in feed:
                 feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
-            vectors = self.session.run(None, feed)[0]
+            outputs = self.session.run(None, feed)
+            vectors = outputs[0]
             if not out.shape[1]:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
+            if tokens is not None and len(outputs) > 1:
+                for j, i in enumerate(rows):
+                    keep = np.flatnonzero(feed["attention_mask"][j])
+                    pieces = self.tokenizer.convert_ids_to_tokens(feed["input_ids"][j][keep].tolist())
+                    tokens[texts[i]] = (pieces, np.asarray(outputs[1][j][keep], dtype=np.float32))
         return out
 
 
@@ -192,7 +217,8 @@ def export_onnx(st_model, path: Path) -> Path:
                                       token_type_ids=token_type_ids)[0]
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            # the token embeddings too, for the token match (search.SearchConfig.token_weight) from the same run
+            return torch.nn.functional.normalize(pooled, p=2, dim=1), hidden
 
     sample = st_model.tokenizer(list(_PROBES[:2]), padding=True, return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -203,8 +229,9 @@ def export_onnx(st_model, path: Path) -> Path:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes about the legacy exporter and constant shapes
         # the TorchScript exporter: its dynamic axes carry a batch of any size and length (checked by load_onnx)
-        torch.onnx.export(Embed().eval(), args, str(tmp), input_names=names, output_names=["embedding"],
-                          dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}},
+        torch.onnx.export(Embed().eval(), args, str(tmp), input_names=names, output_names=["embedding", "tokens"],
+                          dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"},
+                                        "tokens": {0: "batch", 1: "tokens"}},
                           opset_version=17, dynamo=False)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)

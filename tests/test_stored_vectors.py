@@ -181,6 +181,26 @@ def test_the_onnx_runtime_gives_torchs_vectors_or_is_not_used(tmp_path, monkeypa
 
 
 @pytest.mark.slow
+def test_onnx_token_embeddings_are_torchs_and_come_with_the_questions_vector(tmp_path, monkeypatch):
+    from knowledge.encoder import Encoder
+
+    monkeypatch.setenv("POLICY_COACH_VAR", str(tmp_path))
+    model = get_settings().model
+    torch_encoder, onnx_encoder = Encoder(model, runtime="torch"), Encoder(model, runtime="onnx")
+    assert onnx_encoder.runtime == "onnx"
+    texts = QUESTIONS[:3] + ["Staff members must decline 'friend requests' from pupils they receive."]
+    for (pieces, a), (same, b) in zip(torch_encoder.token_vectors(texts), onnx_encoder.token_vectors(texts)):
+        assert pieces == same and "[CLS]" not in pieces and len(pieces) == len(a) == len(b)
+        assert float(np.min(np.sum(a * b, axis=1))) >= 0.9999
+    onnx_encoder.forget()
+    onnx_encoder.encode([QUESTIONS[0]])  # a question: one ONNX run gives its vector and its token embeddings
+    assert QUESTIONS[0] in onnx_encoder._recent_tokens
+    onnx_encoder._onnx = None  # no second run possible: the question's token embeddings are the remembered ones
+    monkeypatch.setattr(onnx_encoder.model, "encode", lambda *a, **k: pytest.fail("the model ran again"))
+    assert onnx_encoder.token_vectors([QUESTIONS[0]])[0][0] == torch_encoder.token_vectors([QUESTIONS[0]])[0][0]
+
+
+@pytest.mark.slow
 def test_int8_onnx_is_named_apart_so_an_index_of_torch_vectors_is_re_embedded(tmp_path, monkeypatch):
     from knowledge.encoder import Encoder
 
