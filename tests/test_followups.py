@@ -281,6 +281,76 @@ def test_a_question_the_policies_do_not_cover_is_still_the_context(answer, expec
     assert remembered("q", answer) == expected
 
 
+@pytest.mark.parametrize("text, kinds", [
+    ("who do i ask about it in school", ["person"]),
+    ("and whose job is that?", ["person"]),
+    ("what if someone just ignores all this", ["consequence"]),
+    ("and if staff don't follow it?", ["consequence"]),
+    ("what if a parent breaks the rules?", ["consequence"]),
+    ("im a teacher, is there anything else i have to follow", [None]),
+    ("what about on my lunch break?", []),  # a break is not breaking a rule
+    ("what about the speech therapist who has to check in with her office", []),  # a relative "who"
+    ("can I check it at lunchtime?", []),
+])
+def test_asks_for_more_tells_what_kind_of_information_a_follow_up_wants(text, kinds):
+    from knowledge.followup import _CONSEQUENCE, _PERSON, asks_for_more
+
+    names = {_PERSON: "person", _CONSEQUENCE: "consequence", None: None}
+    assert [names[k] for k in asks_for_more(text)] == kinds
+
+
+def _cite(clause: str, text: str, score: float = 0.0):
+    from knowledge.search import Citation
+
+    return Citation("p", "P", clause, "", "", text, score)
+
+
+def test_a_clause_just_cited_that_lacks_what_is_asked_gives_way():
+    from knowledge.followup import _not_repeated
+
+    rule = _cite("1.1", "Staff must keep personal phones in a locker during lessons.")
+    contact = _cite("1.3", "Concerns are reported to the designated safeguarding lead.")
+    other = _cite("1.4", "Phones may be used in the staff room.")
+    order = [rule, other, contact]
+    # "who": the cited rule names nobody, so the best clause not cited leads
+    assert _not_repeated("who do I tell?", order, ["p#1.1"]) == [other, contact, rule]
+    # a cited clause that names someone stays; nothing cited or nothing asked: unchanged
+    assert _not_repeated("who do I tell?", [contact, rule], ["p#1.3"]) == [contact, rule]
+    assert _not_repeated("who do I tell?", order, []) == order
+    assert _not_repeated("and at the weekend?", order, ["p#1.1"]) == order
+    # "anything else?" never leads with a clause already shown, whatever it says
+    assert _not_repeated("is there anything else?", [contact, rule, other], ["p#1.3", "p#1.1"]) == [other, contact,
+                                                                                                      rule]
+
+
+def test_then_what_leads_with_the_clause_after_the_one_cited(small_searcher):
+    first = "Do staff have to keep personal phones in a locker during lessons?"
+    after = ask_follow_up(small_searcher, first, "then what?", ["phones#1.2"])
+    assert after.citations[0].clause == "1.3"
+    # the last clause has nothing after it: the follow-up is ranked as any other
+    from knowledge.followup import _next_step
+
+    order = small_searcher.search(first, k=len(small_searcher.index.clauses))
+    last = small_searcher.index.policy_clauses("phones")[-1].clause
+    assert _next_step(small_searcher, "then what?", order, [f"phones#{last}"]) is None
+    assert _next_step(small_searcher, "then what do I tell the office?", order, ["phones#1.2"]) is None
+
+
+def test_the_clauses_beside_the_one_cited_are_favoured(small_searcher, monkeypatch):
+    from knowledge import followup
+
+    order = small_searcher.search("Who is told about a lost school phone?", k=len(small_searcher.index.clauses))
+    score = {(c.policy, c.clause): c.score for c in order}
+    monkeypatch.setattr(followup, "NEIGHBOUR_BONUS", 0.15)
+    _, raised = followup._near_last(small_searcher, order, score, ["phones#1.2"])
+    changed = {k[1]: round(raised[k] - score[k], 6) for k in score if raised[k] != score[k]}
+    assert changed == {"1.1": 0.15, "1.3": 0.15}
+    monkeypatch.setattr(followup, "NEIGHBOUR_BONUS", 5.0)  # large enough to decide: a neighbour leads
+    ranked, _ = followup._near_last(small_searcher, order, score, ["phones#1.2"])
+    assert ranked[0].clause in {"1.1", "1.3"}
+    assert followup._near_last(small_searcher, order, score, []) == (order, score)
+
+
 # -- live stack -------------------------------------------------------------------------------------------------
 def _answer(stack, sender: str, text: str) -> dict:
     found = [p for p in payloads(rest(stack, sender, text)) if p.get("kind") != "text"]
