@@ -316,6 +316,9 @@ def test_a_clause_just_cited_that_lacks_what_is_asked_gives_way():
     assert _not_repeated("who do I tell?", order, ["p#1.1"]) == [other, contact, rule]
     # a cited clause that names someone stays; nothing cited or nothing asked: unchanged
     assert _not_repeated("who do I tell?", [contact, rule], ["p#1.3"]) == [contact, rule]
+    # "responsibly" names nobody
+    aim = _cite("1.0", "This policy helps staff use social networking responsibly.")
+    assert _not_repeated("who do I ask about it?", [aim, contact], ["p#1.0"]) == [contact, aim]
     assert _not_repeated("who do I tell?", order, []) == order
     assert _not_repeated("and at the weekend?", order, ["p#1.1"]) == order
     # "anything else?" never leads with a clause already shown, whatever it says
