@@ -531,7 +531,9 @@ def test_follow_ups_on_another_policy_are_answered_in_context(lone_working):
     # "who do I report it to?" cites Appendix 1's "I will report any incident within 24 hours" 0.005 ahead of 3.1,
     # which names the Business Manager. A tie-break towards the previous answer's clause fixed it but cost a
     # pointing-back tuning turn (conv4, session 22), so the floor is the measured figure and the miss is reported.
-    assert sum(results) >= 5, results
+    # 6/6 again since a clause just cited that names nobody gives way to "who…?" (conv5, session 23: Appendix 1's
+    # agreement names no one, 3.1 names the Business Manager; live REST).
+    assert sum(results) >= 6, results
 
 
 # -- ten more conversations on other policies, live over REST ---------------------------------------------------
@@ -759,8 +761,10 @@ def test_follow_ups_with_words_of_their_own_and_across_policies(real_index, libr
             scored.setdefault(name, []).append(ok)
             print(f"{'OK  ' if ok else 'MISS'} {first!r} -> {follow!r} [{top and (top.policy, top.clause)}]")
     print({name: f"{sum(r)}/{len(r)}" for name, r in scored.items()})
-    # measured (2026-12-02, search only, every follow-up taken as one): pointing back 7/12, other policy 3/5
-    assert sum(scored["pointing back"]) >= 7 and sum(scored["other policy"]) >= 3, scored
+    # measured (2026-12-02, search only, every follow-up taken as one): pointing back 7/12, other policy 3/5;
+    # 9/12, 3/5 with NEIGHBOUR_BONUS and the "who…?" rule (conv5, session 23: "can I check it at lunchtime?" and
+    # "what about on a school iPad?" are the clauses next to the one cited)
+    assert sum(scored["pointing back"]) >= 9 and sum(scored["other policy"]) >= 3, scored
 
 
 # -- the held-out conversations (data/eval/dev/followups.jsonl): the report set, never tuned on -----------------
@@ -850,7 +854,10 @@ def test_held_out_follow_up_conversations(held_out_stack):
     # from the code's objective clause. Still missed: "what happens to staff who don't follow it?".
     # Run again after conv4's changes (relative "that", stays_in_context; chosen on the tuning conversations and the
     # three-turn dev set only; live REST, 2026-12-02): 9/10, "what happens to staff who don't follow it?" still missed.
-    assert sum(scored) >= 9, scored
+    # After conv5's changes (NEIGHBOUR_BONUS, a cited clause lacking what "who / ignores / don't follow / anything
+    # else" asks for gives way; chosen on the tuning conversations and the three-turn dev set; live REST, session
+    # 23): 10/10, the disciplinary clause now answers "what happens to staff who don't follow it?".
+    assert sum(scored) >= 10, scored
 
 
 # -- three-turn dev conversations (data/eval/dev/followups-3turn.jsonl): a tuning set, written blind ---------------
@@ -899,7 +906,12 @@ def test_three_turn_dev_conversations(three_turn_stack):
     # the first answer from another school's same-topic policy (brownhill-search, then every later turn), the clause
     # just cited given again when the answer is the next one ("who keeps an eye on that", "then what"), and a refused
     # first question (coldean-laptop).
-    assert sum(turns) >= 20, turns
+    # conv5 (session 23; live REST, the same run of main just before: 20/46, 6/20): 22/46 later turns, 7/20
+    # conversations (turn 2 10 -> 13, turn 3 9 -> 8) with NEIGHBOUR_BONUS (the clauses beside the one cited) and a
+    # cited clause lacking what "who…?" / "what if someone ignores…?" / "anything else?" ask for giving way. The
+    # littleheath and cromer-email later turns now cite the gold clauses but are counted wrong: their second turn is
+    # taken as a new question, so the context is not the first question.
+    assert sum(turns) >= 22, turns
 
 
 # -- the blind test set (data/eval/test/followups.jsonl): written from the policy text only, run once -------------
