@@ -134,7 +134,8 @@ def approval_questions(text: str) -> list[str]:
 # A rule with no subject of its own: a list item under a lead-in that names who it is for ("All practitioners:" /
 # "avoid putting themselves into compromising situations") or an imperative ("Never take photos of children", "Please
 # switch your phone to silent"). Staff policies address staff, so it is read as a rule for "staff".
-_SUBJECTLESS = re.compile(r"^(?:please\s+)?(?P<neg>never\s+|always\s+|do not\s+|don't\s+)?(?P<rest>[a-z][a-z'-]+\s[^.;:!?]{3,160})")
+_SUBJECTLESS = re.compile(r"^(?:please\s+)?(?P<neg>never\s+|always\s+|do not\s+|don't\s+)?"
+                          r"(?P<rest>[a-z][a-z'-]+\s[^.;:!?]{3,160})")
 _BE_START = re.compile(r"^(?:are|is)\b")  # "are responsible for ..." has its own modal; "are aware" none
 # first words that start a description, a heading or a noun phrase, not an instruction
 _NOT_A_VERB = re.compile(r"^(?:the|a|an|this|that|these|those|it|its|there|their|our|my|your|all|any|some|each|every|"
@@ -155,7 +156,8 @@ def subjectless_questions(body: str) -> list[str]:
     rest, neg = m.group("rest"), (m.group("neg") or "").strip().lower()
     if _BE_START.match(rest):
         return rule_questions(f"Staff {rest}")
-    modal = {"never": "must never", "always": "must always", "do not": "must not", "don't": "must not"}.get(neg, "should")
+    modals = {"never": "must never", "always": "must always", "do not": "must not", "don't": "must not"}
+    modal = modals.get(neg, "should")
     return rule_questions(f"Staff {modal} {rest}")
 
 
