@@ -370,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
                              "library's first-policy, policy offered and prompt share for each, then stop")
     parser.add_argument("--tie-choices", default="3",
                         help="with --tie-curve: comma-separated least numbers of policies the prompt offers")
+    parser.add_argument("--cv-threshold", type=float, default=0.45,
+                        help="with --cv: the threshold whose per-policy figures are printed (data/retrieval/oos.yml's)")
     parser.add_argument("--cv", action="store_true",
                         help="with --fit-oos: leave-one-policy-out figures for each ';'-separated feature set")
     args = parser.parse_args(argv)
@@ -419,15 +421,15 @@ def main(argv: list[str] | None = None) -> int:
                 for spec in args.features.split(";"):
                     features = tuple(spec.split(","))
                     print(f"leave-one-policy-out, features {spec}:")
-                    for threshold in (0.3, 0.4, 0.5, 0.6):
+                    for threshold in sorted({0.3, 0.4, 0.45, 0.5, 0.6, args.cv_threshold}):
                         results = cross_validate(rows, features, args.c, args.topic_cap, threshold)
-                        if threshold == 0.5:
+                        if threshold == args.cv_threshold:
                             for held, case, off, inn in results:
                                 print(f"  {held[:38]:<39}{case:<9} off-topic refused {off:>5.0%}  "
                                       f"in-scope refused {inn:>5.0%}")
                         print(f"  threshold {threshold}: mean off-topic refused "
-                              f"{np.nanmean([r[2] for r in results]):.0%}, in-scope refused "
-                              f"{np.nanmean([r[3] for r in results]):.0%}")
+                              f"{np.nanmean([r[2] for r in results]):.1%}, in-scope refused "
+                              f"{np.nanmean([r[3] for r in results]):.1%}")
                 return 0
             fitted = fit_rows(rows, tuple(args.features.split(",")), args.c, args.topic_cap)
             print("default:  # fitted on dev: " + ", ".join(s.name for s in sets) + " (alone and in the dev library)")

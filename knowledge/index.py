@@ -22,7 +22,7 @@ from knowledge.settings import DATA
 
 FORMAT_VERSION = 4
 # Bump when embedding_texts_with_kinds or the retrieval data change meaning, so an unchanged policy is re-embedded.
-EMBED_VERSION = "9"  # 9: parser fixes (run-in numbers, contents lists, tables) and new generated questions
+EMBED_VERSION = "10"  # 10: questions for first-person and subjectless rules; 9: parser fixes, new questions
 RETRIEVAL_DIR = DATA / "retrieval"
 # Vectors from which the dense search is an HNSW graph rather than an exact flat scan (a local authority's library).
 HNSW_FROM = 100_000

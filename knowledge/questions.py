@@ -13,7 +13,7 @@ import re
 # Who a rule is about -> how a staff member asking about it says it.
 _SUBJECTS = [
     (r"(?:all |school |teaching |support )?(?:staff|members? of staff|employees?|adults|teachers?|colleagues|"
-     r"volunteers?|practitioners|workers?|you|we|users?)", "i"),
+     r"volunteers?|practitioners|workers?|you|we|users?|(?-i:I))", "i"),
     (r"(?:the )?(?:pupils?|students?|children|learners)", "pupils"),
     (r"(?:the )?(?:parents?|carers?|parents and carers|visitors?|contractors?)", "{subject}"),
 ]
@@ -131,6 +131,37 @@ def approval_questions(text: str) -> list[str]:
     return ["who has to approve it", "who needs to sign it off", "do i need permission first"]
 
 
+# A rule with no subject of its own: a list item under a lead-in that names who it is for ("All practitioners:" /
+# "avoid putting themselves into compromising situations") or an imperative ("Never take photos of children", "Please
+# switch your phone to silent"). Staff policies address staff, so it is read as a rule for "staff".
+_SUBJECTLESS = re.compile(r"^(?:please\s+)?(?P<neg>never\s+|always\s+|do not\s+|don't\s+)?"
+                          r"(?P<rest>[a-z][a-z'-]+\s[^.;:!?]{3,160})")
+_BE_START = re.compile(r"^(?:are|is)\b")  # "are responsible for ..." has its own modal; "are aware" none
+# first words that start a description, a heading or a noun phrase, not an instruction
+_NOT_A_VERB = re.compile(r"^(?:the|a|an|this|that|these|those|it|its|there|their|our|my|your|all|any|some|each|every|"
+                         r"no|one|if|when|where|while|as|in|on|at|for|of|to|by|with|from|and|or|but|so|such|which|who|"
+                         r"what|how|why|e\.g|i\.e|etc|see|page|appendix|section|part|date|name|tel|email)\b", re.I)
+
+
+def subjectless_questions(body: str) -> list[str]:
+    """Questions a rule with no subject answers (a list item under a lead-in, an imperative), read as a rule for staff;
+    none when the body does not start with an instruction."""
+    text = body.strip()
+    m = _SUBJECTLESS.match(text[:1].lower() + text[1:]) if text else None
+    if not m or _NOT_A_VERB.match(m.group("rest")) or re.match(r"\w*[A-Z]", text[m.start("rest"):]):
+        return []  # "iPads are ...", "E Safety": a name, not a verb
+    lead = text.lower().startswith(("please", "never", "always", "do not", "don't"))
+    if text[0].isupper() and not lead:
+        return []  # a capitalised first word starts an instruction only after 'please', 'never', 'always', 'do not'
+    rest, neg = m.group("rest"), (m.group("neg") or "").strip().lower()
+    if _BE_START.match(rest):
+        return rule_questions(f"Staff {rest}")
+    modals = {"never": "must never", "always": "must always", "do not": "must not", "don't": "must not"}
+    modal = modals.get(neg, "should")
+    return rule_questions(f"Staff {modal} {rest}")
+
+
 def generated_questions(body: str) -> list[str]:
     """Every generated question for one clause body."""
-    return list(dict.fromkeys(rule_questions(body) + contact_questions(body) + approval_questions(body)))
+    rules = rule_questions(body) or subjectless_questions(body)
+    return list(dict.fromkeys(rules + contact_questions(body) + approval_questions(body)))

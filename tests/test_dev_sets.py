@@ -6,12 +6,13 @@ search could turn into a hit. The real-school dev sets in data/eval/dev/ must al
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 import yaml
 
-from knowledge.evaluate import SETS_FILE, _norm, eval_sets
+from knowledge.evaluate import SETS_FILE, _norm, dev_library, dev_library_extra, eval_sets
 from knowledge.parser import parse_file, policy_id_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,3 +81,29 @@ def test_dev_library_distractors_are_real_documented_and_not_test_policies():
         assert len(parse_file(path).clauses) >= 5
     dev = eval_sets("dev")
     assert set(paths) <= set(dev_library(dev)) and not set(paths) & set(dev_library(dev, distractors=False))
+
+
+@lru_cache(maxsize=None)
+def _library_text(slug: str, split: str) -> str:
+    """The text the blind judge read for one library policy (data/eval/*/AUDIT.md), by its slug."""
+    folder = (ROOT / "tests" / "fixtures" / "policies" if split == "test" else DEV_DIR / "policies") / slug
+    files = [folder / "policy.txt", folder / "policy.md"] if folder.is_dir() else [
+        p for p in [ROOT / "data" / "policies" / "social-media-policy.md", *dev_library(eval_sets("dev")),
+                    *dev_library_extra()] if p.stem == slug]
+    found = next((f for f in files if f.is_file()), None)
+    assert found is not None, f"{slug}: no policy of that name in the {split} library"
+    return _norm(found.read_text(encoding="utf-8"))
+
+
+def test_the_blind_audit_names_library_policies_and_quotes_them_verbatim():
+    # `also` / `answered_by` (another library policy answers the row) must quote that policy, not the set's own
+    checked = 0
+    for item in eval_sets():
+        for n, row in enumerate(item.rows(), 1):
+            for entry in (row.get("also") or []) + (row.get("answered_by") or []):
+                assert policy_id_for(Path(entry["policy"])) not in item.policy_ids, (item.name, n)
+                assert _norm(entry["text"]) in _library_text(entry["policy"], item.split), (item.name, n)
+                checked += 1
+            assert not (row.get("answered_by") and not row.get("oos")), (item.name, n)
+            assert not (row.get("also") and row.get("oos")), (item.name, n)
+    assert checked >= 200, "the dev and test audits label 232 rows"

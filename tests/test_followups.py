@@ -281,6 +281,79 @@ def test_a_question_the_policies_do_not_cover_is_still_the_context(answer, expec
     assert remembered("q", answer) == expected
 
 
+@pytest.mark.parametrize("text, kinds", [
+    ("who do i ask about it in school", ["person"]),
+    ("and whose job is that?", ["person"]),
+    ("what if someone just ignores all this", ["consequence"]),
+    ("and if staff don't follow it?", ["consequence"]),
+    ("what if a parent breaks the rules?", ["consequence"]),
+    ("im a teacher, is there anything else i have to follow", [None]),
+    ("what about on my lunch break?", []),  # a break is not breaking a rule
+    ("what about the speech therapist who has to check in with her office", []),  # a relative "who"
+    ("can I check it at lunchtime?", []),
+])
+def test_asks_for_more_tells_what_kind_of_information_a_follow_up_wants(text, kinds):
+    from knowledge.followup import _CONSEQUENCE, _PERSON, asks_for_more
+
+    names = {_PERSON: "person", _CONSEQUENCE: "consequence", None: None}
+    assert [names[k] for k in asks_for_more(text)] == kinds
+
+
+def _cite(clause: str, text: str, score: float = 0.0):
+    from knowledge.search import Citation
+
+    return Citation("p", "P", clause, "", "", text, score)
+
+
+def test_a_clause_just_cited_that_lacks_what_is_asked_gives_way():
+    from knowledge.followup import _not_repeated
+
+    rule = _cite("1.1", "Staff must keep personal phones in a locker during lessons.")
+    contact = _cite("1.3", "Concerns are reported to the designated safeguarding lead.")
+    other = _cite("1.4", "Phones may be used in the staff room.")
+    order = [rule, other, contact]
+    # "who": the cited rule names nobody, so the best clause not cited leads
+    assert _not_repeated("who do I tell?", order, ["p#1.1"]) == [other, contact, rule]
+    # a cited clause that names someone stays; nothing cited or nothing asked: unchanged
+    assert _not_repeated("who do I tell?", [contact, rule], ["p#1.3"]) == [contact, rule]
+    # "responsibly" names nobody
+    aim = _cite("1.0", "This policy helps staff use social networking responsibly.")
+    assert _not_repeated("who do I ask about it?", [aim, contact], ["p#1.0"]) == [contact, aim]
+    assert _not_repeated("who do I tell?", order, []) == order
+    assert _not_repeated("and at the weekend?", order, ["p#1.1"]) == order
+    # "anything else?" never leads with a clause already shown, whatever it says
+    assert _not_repeated("is there anything else?", [contact, rule, other], ["p#1.3", "p#1.1"]) == [other, contact,
+                                                                                                      rule]
+
+
+def test_then_what_leads_with_the_clause_after_the_one_cited(small_searcher):
+    first = "Do staff have to keep personal phones in a locker during lessons?"
+    after = ask_follow_up(small_searcher, first, "then what?", ["phones#1.2"])
+    assert after.citations[0].clause == "1.3"
+    # the last clause has nothing after it: the follow-up is ranked as any other
+    from knowledge.followup import _next_step
+
+    order = small_searcher.search(first, k=len(small_searcher.index.clauses))
+    last = small_searcher.index.policy_clauses("phones")[-1].clause
+    assert _next_step(small_searcher, "then what?", order, [f"phones#{last}"]) is None
+    assert _next_step(small_searcher, "then what do I tell the office?", order, ["phones#1.2"]) is None
+
+
+def test_the_clauses_beside_the_one_cited_are_favoured(small_searcher, monkeypatch):
+    from knowledge import followup
+
+    order = small_searcher.search("Who is told about a lost school phone?", k=len(small_searcher.index.clauses))
+    score = {(c.policy, c.clause): c.score for c in order}
+    monkeypatch.setattr(followup, "NEIGHBOUR_BONUS", 0.15)
+    _, raised = followup._near_last(small_searcher, order, score, ["phones#1.2"])
+    changed = {k[1]: round(raised[k] - score[k], 6) for k in score if raised[k] != score[k]}
+    assert changed == {"1.1": 0.15, "1.3": 0.15}
+    monkeypatch.setattr(followup, "NEIGHBOUR_BONUS", 5.0)  # large enough to decide: a neighbour leads
+    ranked, _ = followup._near_last(small_searcher, order, score, ["phones#1.2"])
+    assert ranked[0].clause in {"1.1", "1.3"}
+    assert followup._near_last(small_searcher, order, score, []) == (order, score)
+
+
 # -- live stack -------------------------------------------------------------------------------------------------
 def _answer(stack, sender: str, text: str) -> dict:
     found = [p for p in payloads(rest(stack, sender, text)) if p.get("kind") != "text"]
@@ -458,7 +531,9 @@ def test_follow_ups_on_another_policy_are_answered_in_context(lone_working):
     # "who do I report it to?" cites Appendix 1's "I will report any incident within 24 hours" 0.005 ahead of 3.1,
     # which names the Business Manager. A tie-break towards the previous answer's clause fixed it but cost a
     # pointing-back tuning turn (conv4, session 22), so the floor is the measured figure and the miss is reported.
-    assert sum(results) >= 5, results
+    # 6/6 again since a clause just cited that names nobody gives way to "who…?" (conv5, session 23: Appendix 1's
+    # agreement names no one, 3.1 names the Business Manager; live REST).
+    assert sum(results) >= 6, results
 
 
 # -- ten more conversations on other policies, live over REST ---------------------------------------------------
@@ -690,8 +765,10 @@ def test_follow_ups_with_words_of_their_own_and_across_policies(real_index, libr
             scored.setdefault(name, []).append(ok)
             print(f"{'OK  ' if ok else 'MISS'} {first!r} -> {follow!r} [{top and (top.policy, top.clause)}]")
     print({name: f"{sum(r)}/{len(r)}" for name, r in scored.items()})
-    # measured (2026-12-02, search only, every follow-up taken as one): pointing back 7/12, other policy 3/5
-    assert sum(scored["pointing back"]) >= 7 and sum(scored["other policy"]) >= 3, scored
+    # measured (2026-12-02, search only, every follow-up taken as one): pointing back 7/12, other policy 3/5;
+    # 9/12, 3/5 with NEIGHBOUR_BONUS and the "who…?" rule (conv5, session 23: "can I check it at lunchtime?" and
+    # "what about on a school iPad?" are the clauses next to the one cited)
+    assert sum(scored["pointing back"]) >= 9 and sum(scored["other policy"]) >= 3, scored
 
 
 # -- the held-out conversations (data/eval/dev/followups.jsonl): the report set, never tuned on -----------------
@@ -781,7 +858,10 @@ def test_held_out_follow_up_conversations(held_out_stack):
     # from the code's objective clause. Still missed: "what happens to staff who don't follow it?".
     # Run again after conv4's changes (relative "that", stays_in_context; chosen on the tuning conversations and the
     # three-turn dev set only; live REST, 2026-12-02): 9/10, "what happens to staff who don't follow it?" still missed.
-    assert sum(scored) >= 9, scored
+    # After conv5's changes (NEIGHBOUR_BONUS, a cited clause lacking what "who / ignores / don't follow / anything
+    # else" asks for gives way; chosen on the tuning conversations and the three-turn dev set; live REST, session
+    # 23): 10/10, the disciplinary clause now answers "what happens to staff who don't follow it?".
+    assert sum(scored) >= 10, scored
 
 
 # -- three-turn dev conversations (data/eval/dev/followups-3turn.jsonl): a tuning set, written blind ---------------
@@ -830,7 +910,12 @@ def test_three_turn_dev_conversations(three_turn_stack):
     # the first answer from another school's same-topic policy (brownhill-search, then every later turn), the clause
     # just cited given again when the answer is the next one ("who keeps an eye on that", "then what"), and a refused
     # first question (coldean-laptop).
-    assert sum(turns) >= 20, turns
+    # conv5 (session 23; live REST, the same run of main just before: 20/46, 6/20): 22/46 later turns, 7/20
+    # conversations (turn 2 10 -> 13, turn 3 9 -> 8) with NEIGHBOUR_BONUS (the clauses beside the one cited) and a
+    # cited clause lacking what "who…?" / "what if someone ignores…?" / "anything else?" ask for giving way. The
+    # littleheath and cromer-email later turns now cite the gold clauses but are counted wrong: their second turn is
+    # taken as a new question, so the context is not the first question.
+    assert sum(turns) >= 22, turns
 
 
 # -- the blind test set (data/eval/test/followups.jsonl): written from the policy text only, run once -------------

@@ -106,6 +106,30 @@ def test_rule_questions_read_through_fillers_duties_and_avoid():
         "Data Protection Officer: Jo Bloggs; 01234 567 890")
 
 
+def test_first_person_and_subjectless_rules_become_questions():
+    """Acceptable-use agreements say 'I will not ...'; short policies list duties under a lead-in ('all practitioners:'
+    / 'avoid putting themselves into ...') or give orders ('Never take photos ...')."""
+    from knowledge.questions import generated_questions, rule_questions, subjectless_questions
+
+    assert "can i install any software without permission" in rule_questions(
+        "I will not install any software without permission.")
+    assert "do i have to keep my password private" in rule_questions("1. I will keep my password private.")
+    assert "should i avoid putting myself into compromising situations" in generated_questions(
+        "avoid putting themselves into compromising situations.")
+    assert "am i responsible for self-moderation of my own behaviours" in generated_questions(
+        "are responsible for self-moderation of their own behaviours.")
+    assert "can i take photos of children" in generated_questions("Never take photos of children.")
+    assert "should i switch my phone off" in generated_questions("Please switch your phone off.")
+    # a description, a name or a noun phrase is no instruction; a roman-numeral 'i' is no 'I will'
+    for text in ("The school values its community.", "E Safety", "iPads are kept in the office.",
+                 "the following documentation:", "are aware of the im", "i) the school will review it."):
+        assert generated_questions(text) == [], text
+    # a rule with a subject of its own keeps its own questions (read once, not also as a staff rule)
+    assert subjectless_questions("Pupils may bring a phone to school.") == []
+    assert generated_questions("Pupils may bring a phone to school.") == rule_questions(
+        "Pupils may bring a phone to school.")
+
+
 def test_a_rule_needing_approval_answers_who_signs_it_off():
     from knowledge.questions import approval_questions
 
@@ -169,6 +193,14 @@ def test_standard_sections_are_found_under_joined_headings_and_in_untitled_text(
     assert any("disciplined" in q for q in section_questions(
         clause("Compliance", "Staff who do not comply may face disciplinary action.")))
     assert section_questions(clause("Using phones in class", "Staff may not use phones in lessons.")) == []
+    # a pointer to other rules staff must also follow, under any heading
+    assert "which other documents go with this policy" in section_questions(clause(
+        "General", "This information should also be read in relation to the following documentation: E Safety"))
+    assert "what other policies do i have to follow as well as this one" in section_questions(clause(
+        "Objective", "In addition to this Code of Conduct, teachers must adhere to the Teachers' Standards."))
+    assert "can this policy be changed during the year" in section_questions(clause(
+        "Who is it for; when is it reviewed?", "It is subject to annual review and amended when needed."))
+    assert not any("other" in q for q in section_questions(clause("General", "Staff may use the staff room.")))
 
 
 def test_compound_questions_split_into_parts():
@@ -655,7 +687,31 @@ def test_question_lift_measures_nearness_to_the_policys_own_stored_questions(has
     ranking = searcher._ranking("can i accept a friend request from a pupil on facebook")
     features = searcher.oos_features(ranking)
     best_policy = int(searcher._clause_policy[ranking.order[0]])
-    assert features["qlift"] == pytest.approx(searcher.question_lift(ranking.qvec, best_policy))
+    assert features["qlift"] == pytest.approx(searcher.question_lift(ranking.qvec, best_policy, ranking.parts))
+
+
+def test_question_lift_of_a_compound_question_is_its_best_part(hashing_searcher):
+    """'who does our IT support, the filter blocked a website i need': one part has a stored question's shape, the
+    other part's words dilute the whole question's vector."""
+    from knowledge.search import question_parts
+
+    searcher = hashing_searcher
+    clause = next(c for c in searcher.index.clauses if c.clause == "6.3")
+    stored = next(t for t, kind in embedding_texts_with_kinds(clause) if kind == KIND_QUESTION and "," not in t)
+    compound = f"{stored}, what is the capital of france"
+    assert question_parts(compound) == [stored, "what is the capital of france"]
+    whole, part, other = searcher.encoder.encode([compound, stored, "what is the capital of france"])
+    background = float(searcher._question_background[0])
+    alone = searcher.question_lift(whole, 0)
+    assert searcher.question_lift(whole, 0, np.stack([part, other])) == pytest.approx(1.0 - background, abs=1e-4)
+    assert alone < 1.0 - background - 0.1
+    # no parts (an empty array, as a one-part question's ranking holds) is the whole question alone
+    assert searcher.question_lift(whole, 0, np.zeros((0, len(whole)), dtype=np.float32)) == pytest.approx(alone)
+    ranking = searcher._ranking(compound)
+    assert len(ranking.parts) == 2
+    best_policy = int(searcher._clause_policy[ranking.order[0]])
+    assert searcher.oos_features(ranking)["qlift"] == pytest.approx(
+        searcher.question_lift(whole, best_policy, np.stack([part, other])), abs=1e-4)
 
 
 def test_bench_prints_the_mean_of_each_figure_per_split_and_case():
