@@ -306,8 +306,9 @@ class SearchConfig:
     # 64.2% -> 69.6%, own-or-equal 77.1% -> 80.9%, only-own 71.1% -> 77.5%, R@1 0.496 -> 0.537, R@3 0.684 -> 0.697,
     # offered 71.8% -> 74.1%, prompt 8.8% -> 6.6% of answers, in-scope refused 5.6% -> 5.8%, off-topic refused 95%
     # either way; alone unchanged (on main after scope2 and conv5, bench: first-policy 64% -> 70%, own-or-equal
-    # 78% -> 81%, only-own 72% -> 78%, R@3 0.70 -> 0.71). 30 candidates: as all clauses (10: R@3 0.678). The question's token embeddings
-    # come with its vector (ONNX); a clause costs one run the first time it is a candidate (docs/performance.md).
+    # 78% -> 81%, only-own 72% -> 78%, R@3 0.70 -> 0.71). 30 candidates: as all clauses (10: R@3 0.678). The
+    # question's token embeddings come with its vector (ONNX); a clause costs one run the first time it is a
+    # candidate (docs/performance.md).
     token_weight: float = 3.0
     token_candidates: int = 30
 
