@@ -183,6 +183,12 @@ class BM25:
         return sum(self.idf[t] for t in terms if t in self.docs[row]) / total
 
 
+# clauses whose word pieces the token match keeps (about 45 MB at 1,000); Searcher.warm_tokens fills them at start,
+# because a clause met for the first time costs an encoder run: new questions on the 19-policy dev library measured
+# p95 219 ms while clauses were first met, 28 ms once met (docs/performance.md, session 23)
+TOKEN_CLAUSES = 1000
+
+
 @dataclass
 class Citation:
     """One cited clause, verbatim."""
@@ -771,6 +777,20 @@ class Searcher:
         best[~seen] = float(best[seen].min())
         return self.config.token_weight * (best - best.max())
 
+    def warm_tokens(self, batch: int = 32) -> int:
+        """Embed the clauses' word pieces for the token match before the first question (a library only); how many."""
+        token_vectors = getattr(self.encoder, "token_vectors", None)
+        if token_vectors is None or not self.config.token_weight or len(self.index.policies) < 2:
+            return 0
+        rows = [r for r in range(min(TOKEN_CLAUSES, len(self.index.clauses))) if r not in self._clause_tokens]
+        for start in range(0, len(rows), batch):
+            part = rows[start:start + batch]
+            texts = [f"{clause_head(self.index.clauses[r])} {self.index.clauses[r].text}" for r in part]
+            found = [_content_pieces(pieces, vectors).astype(np.float16) for pieces, vectors in token_vectors(texts)]
+            with self._tokens_lock:
+                self._clause_tokens.update(zip(part, found))
+        return len(rows)
+
     def _token_match(self, question: str, rows: np.ndarray) -> np.ndarray | None:
         """Late interaction of a question with some clauses (ColBERT's MaxSim): the mean, over the question's content
         word pieces, of the best cosine with any content word piece of the clause (under its heading); None when the
@@ -792,7 +812,7 @@ class Searcher:
                 for r in missing:
                     self._clause_tokens[r] = known[r]
                 # a clause's pieces take ~45 KB (60 pieces, 384-d, float16): keep the 1,000 met most recently
-                while len(self._clause_tokens) > 1000:
+                while len(self._clause_tokens) > TOKEN_CLAUSES:
                     self._clause_tokens.popitem(last=False)
         return np.array([float((asked @ known[int(r)].T.astype(np.float32)).max(axis=1).mean()) if len(known[int(r)])
                          else 0.0 for r in rows], dtype=np.float32)

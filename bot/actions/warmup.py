@@ -18,7 +18,9 @@ class ActionWarmUp(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         def warm() -> None:
-            services.searcher().ask("friend request from a pupil")
+            searcher = services.searcher()
+            searcher.warm_tokens()  # a library's clauses for the token match, so first questions are not slow
+            searcher.ask("friend request from a pupil")
             services.quiz()
 
         await off_loop(warm)
