@@ -1,6 +1,7 @@
 """Warm-up: load the encoder, index, database and quiz banks before the first user arrives."""
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -19,8 +20,10 @@ class ActionWarmUp(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         def warm() -> None:
             searcher = services.searcher()
-            searcher.warm_tokens()  # a library's clauses for the token match, so first questions are not slow
             searcher.ask("friend request from a pupil")
+            # a library's clauses for the token match, so first questions don't pay a run per clause; in the
+            # background, because a 38-policy library took 46 s on 2 cores (the launcher waits at most 120 s)
+            threading.Thread(target=searcher.warm_tokens, name="token-warm-up", daemon=True).start()
             services.quiz()
 
         await off_loop(warm)
