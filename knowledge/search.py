@@ -783,7 +783,6 @@ class Searcher:
         if token_vectors is None or not self.config.token_weight or len(self.index.policies) < 2:
             return 0
         rows = [r for r in range(min(TOKEN_CLAUSES, len(self.index.clauses))) if r not in self._clause_tokens]
-        rows.sort(key=lambda r: len(self.index.clauses[r].text))  # batches of like lengths pad less
         for start in range(0, len(rows), batch):
             part = rows[start:start + batch]
             texts = [f"{clause_head(self.index.clauses[r])} {self.index.clauses[r].text}" for r in part]
