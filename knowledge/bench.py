@@ -302,8 +302,7 @@ def _fmt_latency(t: dict) -> str:
 
 
 def _fmt(r: dict, library: bool = False) -> str:
-    oos = f"{r['oos_refused']:.0%}" if r.get("oos_refused") is not None else "  -"
-    first = f"{r['first_policy']:.0%}" if r.get("first_policy") is not None else "  -"
+    oos, first = _pct(r.get("oos_refused")), _pct(r.get("first_policy"))
     line = (f"R@1 {r['recall@1']:.2f} R@3 {r['recall@3']:.2f} R@5 {r['recall@5']:.2f} MRR {r['mrr']:.2f} "
             f"off-topic refused {oos:>4} in-scope refused {r['in_scope_refused']:.0%} first-policy {first:>4}")
     if library and r.get("policy_offered") is not None:

@@ -743,12 +743,7 @@ class Searcher:
         kw_norm = keyword / top_kw if top_kw > 0 else keyword
         combined = dense + self.config.keyword_weight * kw_norm + self._prior + own
         if len(self._policy_ids) > 1:
-            psim = self._centroids @ qvec
-            policy_prior = (self.config.policy_weight * (psim - psim.max())
-                            + self.config.vocab_weight * (topics - topics.max()))
-            named = self.named_policies(question_raw)
-            if named and len(named) < len(self._policy_ids):
-                policy_prior[named] += self.config.name_weight
+            policy_prior = sum(self.policy_prior_parts(question_raw, qvec, topics).values())
             if self.config.evidence_weight:
                 policy_prior = policy_prior + self.config.evidence_weight * self._evidence(combined)
             combined = combined + policy_prior[self._clause_policy]
@@ -761,6 +756,17 @@ class Searcher:
         topic = float(topics[self._clause_policy[order[0]]]) if n else 1.0
         return Ranking(combined, dense, keyword, base, anchor, order, topic, float(topics.max()) if n else 1.0, qvec,
                        own, vecs[1:])
+
+    def policy_prior_parts(self, question: str, qvec: np.ndarray, topics: np.ndarray) -> dict[str, np.ndarray]:
+        """The parts of the prior a library gives every clause of a policy, one value per policy, each relative to the
+        best policy's: the centroid's similarity, the topic words and the title a question names."""
+        psim = self._centroids @ qvec
+        name = np.zeros(len(self._policy_ids), dtype=np.float32)
+        named = self.named_policies(question)
+        if named and len(named) < len(self._policy_ids):
+            name[named] = self.config.name_weight
+        return {"centroid": self.config.policy_weight * (psim - psim.max()),
+                "topic words": self.config.vocab_weight * (topics - topics.max()), "name": name}
 
     def _token_prior(self, question: str, combined: np.ndarray) -> np.ndarray:
         """Each policy's token match (best over its clauses among the token_candidates best) less the best policy's,
@@ -779,17 +785,24 @@ class Searcher:
 
     def warm_tokens(self, batch: int = 32) -> int:
         """Embed the clauses' word pieces for the token match before the first question (a library only); how many."""
-        token_vectors = getattr(self.encoder, "token_vectors", None)
-        if token_vectors is None or not self.config.token_weight or len(self.index.policies) < 2:
+        if not hasattr(self.encoder, "token_vectors") or not self.config.token_weight or len(self.index.policies) < 2:
             return 0
         rows = [r for r in range(min(TOKEN_CLAUSES, len(self.index.clauses))) if r not in self._clause_tokens]
         for start in range(0, len(rows), batch):
-            part = rows[start:start + batch]
-            texts = [f"{clause_head(self.index.clauses[r])} {self.index.clauses[r].text}" for r in part]
-            found = [_content_pieces(pieces, vectors).astype(np.float16) for pieces, vectors in token_vectors(texts)]
-            with self._tokens_lock:
-                self._clause_tokens.update(zip(part, found))
+            self._clause_pieces(rows[start:start + batch])
         return len(rows)
+
+    def _clause_pieces(self, rows: list[int]) -> dict[int, np.ndarray]:
+        """Embed some clauses' content word pieces (under their headings) and keep them for the token match."""
+        texts = [f"{clause_head(self.index.clauses[r])} {self.index.clauses[r].text}" for r in rows]
+        found = {r: _content_pieces(pieces, vectors).astype(np.float16)
+                 for r, (pieces, vectors) in zip(rows, self.encoder.token_vectors(texts))}
+        with self._tokens_lock:
+            self._clause_tokens.update(found)
+            # a clause's pieces take ~45 KB (60 pieces, 384-d, float16): keep the 1,000 met most recently
+            while len(self._clause_tokens) > TOKEN_CLAUSES:
+                self._clause_tokens.popitem(last=False)
+        return found
 
     def _token_match(self, question: str, rows: np.ndarray) -> np.ndarray | None:
         """Late interaction of a question with some clauses (ColBERT's MaxSim): the mean, over the question's content
@@ -805,15 +818,7 @@ class Searcher:
             known = {int(r): self._clause_tokens.get(int(r)) for r in rows}
         missing = [r for r, v in known.items() if v is None]
         if missing:
-            texts = [f"{clause_head(self.index.clauses[r])} {self.index.clauses[r].text}" for r in missing]
-            for r, (pieces, vectors) in zip(missing, token_vectors(texts)):
-                known[r] = _content_pieces(pieces, vectors).astype(np.float16)
-            with self._tokens_lock:
-                for r in missing:
-                    self._clause_tokens[r] = known[r]
-                # a clause's pieces take ~45 KB (60 pieces, 384-d, float16): keep the 1,000 met most recently
-                while len(self._clause_tokens) > TOKEN_CLAUSES:
-                    self._clause_tokens.popitem(last=False)
+            known.update(self._clause_pieces(missing))
         return np.array([float((asked @ known[int(r)].T.astype(np.float32)).max(axis=1).mean()) if len(known[int(r)])
                          else 0.0 for r in rows], dtype=np.float32)
 

@@ -126,16 +126,11 @@ def wrong_policy(searcher: Searcher, name: str, rows: list[dict], policies: set[
         w, o = int(searcher._clause_policy[win]), int(searcher._clause_policy[mine])
         kw_top = float(ranking.keyword.max()) or 1.0
         own = ranking.own if ranking.own is not None else np.zeros_like(ranking.dense)
-        psim = searcher._centroids @ ranking.qvec
-        topics = searcher._policy_topics(text)
-        named = searcher.named_policies(text) if len(ids) > 1 else []
-        named = named if len(named) < len(ids) else []
+        prior = searcher.policy_prior_parts(text, ranking.qvec, searcher._policy_topics(text))
         parts = {"dense": ranking.dense[win] - ranking.dense[mine],
                  "keyword": config.keyword_weight * (ranking.keyword[win] - ranking.keyword[mine]) / kw_top,
                  "own words": own[win] - own[mine], "fixed prior": searcher._prior[win] - searcher._prior[mine],
-                 "centroid": config.policy_weight * (psim[w] - psim[o]),
-                 "topic words": config.vocab_weight * (topics[w] - topics[o]),
-                 "name": config.name_weight * ((w in named) - (o in named))}
+                 **{k: v[w] - v[o] for k, v in prior.items()}}
         margin = float(ranking.combined[win] - ranking.combined[mine])
         # what is left is the token match (SearchConfig.token_weight), and evidence_weight when that is on
         parts["tokens"] = margin - sum(float(v) for v in parts.values())
