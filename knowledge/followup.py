@@ -383,29 +383,35 @@ def _not_repeated(text: str, order: list[Citation], cited: list[str] | None) -> 
     return [c for c in order if not stale(c)] + [c for c in order if stale(c)]
 
 
-def _next_step(searcher: Searcher, text: str, order: list[Citation], cited: list[str] | None) -> Citation | None:
-    """For "then what?": the clause after the one the last answer led with, in its policy's document order."""
-    if not _NEXT.search(text) or not cited or "#" not in cited[0]:
+def _beside_last(searcher: Searcher, cited: list[str] | None) -> tuple[str, list[str | None]] | None:
+    """The policy of the clause the last answer led with and the clauses before and after it in document order
+    (None where there is none); None when nothing was cited or the clause is gone."""
+    if not cited or "#" not in cited[0]:
         return None
     policy, clause = cited[0].split("#", 1)
-    clauses = searcher.index.policy_clauses(policy)
-    at = next((i for i, c in enumerate(clauses) if c.clause == clause), None)
-    if at is None or at + 1 >= len(clauses):
+    mine = searcher.index.policy_clauses(policy)
+    at = next((i for i, c in enumerate(mine) if c.clause == clause), None)
+    if at is None:
         return None
-    after = clauses[at + 1].clause
+    return policy, [mine[j].clause if 0 <= j < len(mine) else None for j in (at - 1, at + 1)]
+
+
+def _next_step(searcher: Searcher, text: str, order: list[Citation], cited: list[str] | None) -> Citation | None:
+    """For "then what?": the clause after the one the last answer led with, in its policy's document order."""
+    found = _beside_last(searcher, cited) if _NEXT.search(text) else None
+    if found is None or found[1][1] is None:
+        return None
+    policy, (_, after) = found
     return next((c for c in order if _key(c) == (policy, after)), None)
 
 
 def _near_last(searcher: Searcher, order: list[Citation], score: dict[tuple[str, str], float],
                cited: list[str] | None) -> tuple[list[Citation], dict[tuple[str, str], float]]:
     """`order` and `score` with NEIGHBOUR_BONUS added to the clauses either side of the one the last answer led with."""
-    if not cited or "#" not in cited[0] or not NEIGHBOUR_BONUS:
+    found = _beside_last(searcher, cited) if NEIGHBOUR_BONUS else None
+    if found is None:
         return order, score
-    policy, clause = cited[0].split("#", 1)
-    mine = searcher.index.policy_clauses(policy)
-    at = next((i for i, c in enumerate(mine) if c.clause == clause), None)
-    if at is None:
-        return order, score
-    near = {(policy, mine[j].clause) for j in (at - 1, at + 1) if 0 <= j < len(mine)}
+    policy, beside = found
+    near = {(policy, clause) for clause in beside if clause is not None}
     score = {k: v + NEIGHBOUR_BONUS if k in near else v for k, v in score.items()}
     return sorted(order, key=lambda c: -score[_key(c)]), score
