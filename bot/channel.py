@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Restarted, UserUttered
+from rasa.shared.core.events import BotUttered, Restarted, UserUttered
 from rasa.shared.core.trackers import EventVerbosity
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -36,6 +36,7 @@ MAX_MESSAGE_BYTES = 4 * 1024  # the user's text; answered with a plain "too long
 MAX_METADATA_BYTES = 1024
 DEFAULT_TURNS = 50  # user messages (with their replies) returned by the tracker route unless ?turns= says otherwise
 MAX_TURNS = 500
+KEPT_CHARS = 300  # of a too-long message, kept in the tracker so a reload shows what was sent (with an ellipsis)
 SENDER = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 TOO_LONG = ("That message is too long for me to read. Please ask one question at a time, "
             "in a sentence or two.")
@@ -100,8 +101,9 @@ class TokenRestInput(InputChannel):
                                          or len(json.dumps(metadata)) > MAX_METADATA_BYTES):
                 return _error(400, "'metadata' must be a small JSON object")
             if len(text.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
-                return response.json([{"recipient_id": sender, "text": TOO_LONG,
-                                       "custom": {"kind": "too_long", "text": TOO_LONG}}])
+                reply = {"recipient_id": sender, "text": TOO_LONG, "custom": {"kind": "too_long", "text": TOO_LONG}}
+                await keep_exchange(getattr(request.app.ctx, "agent", None), sender, excerpt(text), reply)
+                return response.json([reply])
             if not text.strip():
                 # Rasa's classifiers fail on an empty message; nothing to understand, so no NLU at all.
                 return response.json([{"recipient_id": sender, "text": EMPTY,
@@ -136,6 +138,33 @@ class TokenRestInput(InputChannel):
             return response.json(await recent_state(agent.tracker_store, sender, turns))
 
         return webhook
+
+
+def excerpt(text: str, limit: int = KEPT_CHARS) -> str:
+    """The start of a message, cut at a word near `limit` characters, with an ellipsis when anything was cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut + " …"
+
+
+async def keep_exchange(agent: Any, sender: str, shown: str, reply: dict[str, Any]) -> None:
+    """Store a message answered by the channel itself (never sent to NLU) and its reply in the person's tracker, so
+    the chat shows both after a reload. Best effort: when the tracker store fails, the reply is still sent.
+
+    Two user events in a row do not change what the policies predict next (a dialogue state is taken at each action,
+    and the later message replaces the earlier one), so the stored message has no intent and runs no action."""
+    if agent is None or getattr(agent, "tracker_store", None) is None or getattr(agent, "processor", None) is None:
+        return
+    try:
+        async with agent.lock_store.lock(sender):
+            tracker = await agent.processor.fetch_tracker_and_update_session(sender, CollectingOutputChannel())
+            tracker.update(UserUttered(shown, input_channel=TokenRestInput.name()))
+            tracker.update(BotUttered(reply["text"], data={"custom": reply["custom"]}))
+            await agent.tracker_store.save(tracker)
+    except Exception:  # the person still gets the reply; the details go to the log
+        log.warning("could not store a refused message in the tracker", exc_info=True)
 
 
 async def recent_state(tracker_store: Any, sender: str, turns: int) -> dict[str, Any]:

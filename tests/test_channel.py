@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot.training import accounts
 from bot.training.store import Answer, Attempt, QuestionLog, Staff, get_store
 from tests.conftest import enrol, payloads, post, rest
+from ui.rasa_client import conversation_from_events
 
 pytestmark = pytest.mark.slow
 
@@ -217,6 +218,22 @@ def test_message_just_over_4kb_gets_a_plain_too_long_reply_without_nlu(live_stac
     replies = rest(live_stack, sender, _words(5000))
     assert _kinds(replies) == ["too_long"] and "too long" in replies[0]["text"]
     assert _records(live_env["DATABASE_URL"], f"{sender}@example.org")[1] == 0  # never reached an action
+
+
+def test_a_too_long_message_and_its_reply_come_back_after_a_reload_and_keep_the_context(live_stack, live_env):
+    sender = enrol(live_env["DATABASE_URL"])
+    first = "A pupil sent me a friend request on Facebook, what do I do?"
+    rest(live_stack, sender, first)
+    assert _kinds(rest(live_stack, sender, _words(5000))) == ["too_long"]
+    follow = [p for p in payloads(rest(live_stack, sender, "what if they're my nephew?")) if p["kind"] != "text"]
+    assert follow[0]["kind"] == "policy_answer" and follow[0].get("context") == first  # the context is kept
+    base = f"http://127.0.0.1:{live_stack.rasa_port}/webhooks/rest/conversations"
+    events = requests.get(f"{base}/{sender}/tracker", headers=live_stack.headers(), timeout=30).json()["events"]
+    turns = conversation_from_events(events)
+    users = [t["text"] for t in turns if t["role"] == "user"]
+    assert users[0] == first and users[2] == "what if they're my nephew?"
+    assert users[1].startswith("friend request facebook pupil") and users[1].endswith(" …") and len(users[1]) < 320
+    assert [m["kind"] for m in turns[3]["messages"]] == ["too_long"]
 
 
 def test_100kb_and_1mb_messages_are_refused_while_another_user_keeps_chatting(live_stack, live_env):

@@ -1,6 +1,8 @@
 """The REST client: pairing Rasa's split text messages with their custom payloads, and clear errors."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ui import rasa_client
@@ -75,3 +77,13 @@ def test_client_sends_the_bearer_token_and_maps_refusals_to_clear_messages(tmp_p
             rasa_client.send_message(url, "c_abc", "413")
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("unit", ["a", "é", "漢", "😀", "a b\n"])
+def test_a_huge_message_is_cut_to_fit_the_channel_body_but_stays_too_long(unit):
+    text = unit * 50_000
+    sent = rasa_client.cut_for_sending(text)
+    assert text.startswith(sent)
+    assert len(json.dumps({"sender": "c_abc", "message": sent, "metadata": {"x": "y" * 900}})) < 16 * 1024
+    assert len(sent.encode("utf-8")) > 4 * 1024  # the channel still answers "too long" (and keeps it)
+    assert rasa_client.cut_for_sending("short question") == "short question"

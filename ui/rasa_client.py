@@ -13,6 +13,10 @@ from knowledge.settings import get_settings
 
 SHOWN_KEY = "shown"  # message metadata: what the chat showed as the user's turn when a button sent a /payload
 MAX_SHOWN_METADATA = 900  # bytes of metadata JSON with the shown text; the channel refuses more than 1024
+# A message is cut to this many bytes of JSON before it is sent: under the channel's 16 KB body limit (which refuses
+# with nothing stored) with the metadata, and still over its 4 KB message limit even for 4-byte characters (12 bytes
+# escaped), so it is answered "too long" and kept in the tracker, where a reload shows it.
+MAX_SENT_JSON = 14 * 1024
 UNREACHABLE = ("The chat service isn't reachable right now. Please try again in a minute; if it keeps happening, "
                "tell your coordinator.")
 
@@ -140,10 +144,21 @@ def channel_token() -> str:
         return ""  # Rasa then answers 401, shown as a clear message
 
 
+def cut_for_sending(text: str) -> str:
+    """The longest start of a message whose JSON fits MAX_SENT_JSON bytes (all of it, usually)."""
+    if len(json.dumps(text)) <= MAX_SENT_JSON:
+        return text
+    low, high = 0, len(text)  # the escaped length only grows with the prefix: bisect on it
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if len(json.dumps(text[:mid])) <= MAX_SENT_JSON else (low, mid - 1)
+    return text[:low]
+
+
 def send_message(base_url: str, sender: str, text: str, *, timeout: float = 60, metadata: dict | None = None,
                  token: str | None = None) -> list[dict]:
     """Send one user message as the signed-in person's opaque chat id; return the bot's render-ready replies."""
-    body = {"sender": sender, "message": text}
+    body = {"sender": sender, "message": cut_for_sending(text)}
     if metadata:
         body["metadata"] = metadata
     try:
