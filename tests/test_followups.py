@@ -245,9 +245,15 @@ def test_a_message_only_the_conversations_policy_answers_in_context_stays_in_the
     first, cited = "Do I phone the office after a home visit?", ["visits#1.2"]
     # alone it is the phone policy's rule; with the home-visit question before it, the visits policy's own 1.3
     assert stays_in_context(two_small, first, "how soon do I report a lost phone?", cited)
-    # a new question the previous answer's policy answers alone, or one that leaves that policy in context too
-    assert not stays_in_context(two_small, first, "who has to approve it first?", cited)
+    # a message the previous answer's policy answers alone with the clause beside the one just cited asks about the
+    # part of the policy just shown; one answered from elsewhere in that policy, or from another, is a new question
+    assert stays_in_context(two_small, first, "who has to approve it first?", cited)
     assert not stays_in_context(two_small, first, "Can staff keep personal phones in a locker during lessons?", cited)
+    locker, review = "Do staff have to keep personal phones in a locker during lessons?", "How often is this reviewed?"
+    assert two_small.ask(review).citations[0].clause == "1.4"
+    assert not stays_in_context(two_small, locker, review, ["phones#1.1"])
+    assert stays_in_context(two_small, locker, review, ["phones#1.3"])  # 1.4 is beside 1.3
+    assert stays_in_context(two_small, locker, review, ["phones#1.1", "phones#1.4"])  # 1.4 was cited
     # nothing cited before (a refused question, or the first message): nothing to stay with
     assert not stays_in_context(two_small, first, "how soon do I report a lost phone?", [])
     assert not stays_in_context(two_small, "", "how soon do I report a lost phone?", cited)
