@@ -239,6 +239,21 @@ def test_a_follow_up_naming_another_policy_or_clearly_answered_by_one_leaves_it(
     assert (clear.citations[0].policy, clear.citations[0].clause) == ("phones", "1.1")
 
 
+def test_leaving_the_conversations_policy_leads_with_the_clause_the_follow_ups_own_words_fit(two_small):
+    from knowledge.followup import _context_policy_first
+
+    text = "and keeping personal phones in a locker during lessons?"
+    found = {c.clause: c for c in two_small.search(text, k=len(two_small.index.clauses)) if c.policy == "phones"}
+    visit = next(c for c in two_small.search(text, k=len(two_small.index.clauses)) if c.policy == "visits")
+    order = [found["1.3"], found["1.1"], visit]  # the in-context order led with another clause of the phone policy
+    score = {("phones", "1.3"): 0.0, ("phones", "1.1"): -0.05, ("visits", visit.clause): -0.5}
+    left = _context_policy_first(two_small, text, order, score, ["visits#1.2"])
+    assert (left.policy, left.clause) == ("phones", "1.1")  # clearly better, so the phone policy: its own-words clause
+    # still in the conversation's policy, or with no words of its own: the in-context order stands
+    assert _context_policy_first(two_small, text, order, score, ["phones#1.2"]).clause == "1.3"
+    assert _context_policy_first(two_small, "and then?", order, score, ["visits#1.2"]).clause == "1.3"
+
+
 def test_a_message_only_the_conversations_policy_answers_in_context_stays_in_the_conversation(two_small):
     from knowledge.followup import stays_in_context
 
