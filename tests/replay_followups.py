@@ -122,10 +122,11 @@ def intents(texts: list[str]) -> dict[str, str]:
 def _hit(cite, gold) -> bool:
     if isinstance(gold, set):
         return cite.clause in gold
+    from knowledge.evaluate import _norm  # the bench's matching: case, spacing and curly apostrophes aside
+
     policy, snippets = gold[-2:]
-    text = " ".join(cite.text.split()).lower()
-    return cite.policy == policy and any(" ".join(s.split()).lower() in text
-                                         for s in ([snippets] if isinstance(snippets, str) else snippets))
+    text = _norm(cite.text)
+    return cite.policy == policy and any(_norm(s) in text for s in ([snippets] if isinstance(snippets, str) else snippets))
 
 
 def replay(searchers: dict, sets: dict, intent: dict[str, str], *, verbose: bool = False,
