@@ -136,6 +136,7 @@ def approval_questions(text: str) -> list[str]:
 # switch your phone to silent"). Staff policies address staff, so it is read as a rule for "staff".
 _SUBJECTLESS = re.compile(r"^(?:please\s+)?(?P<neg>never\s+|always\s+|do not\s+|don't\s+)?"
                           r"(?P<rest>[a-z][a-z'-]+\s[^.;:!?]{3,160})")
+_LEAD = re.compile(r"(?:please|never|always|do not|don't)\b", re.IGNORECASE)
 _BE_START = re.compile(r"^(?:are|is)\b")  # "are responsible for ..." has its own modal; "are aware" none
 # first words that start a description, a heading or a noun phrase, not an instruction
 _NOT_A_VERB = re.compile(r"^(?:the|a|an|this|that|these|those|it|its|there|their|our|my|your|all|any|some|each|every|"
@@ -150,7 +151,7 @@ def subjectless_questions(body: str) -> list[str]:
     m = _SUBJECTLESS.match(text[:1].lower() + text[1:]) if text else None
     if not m or _NOT_A_VERB.match(m.group("rest")) or re.match(r"\w*[A-Z]", text[m.start("rest"):]):
         return []  # "iPads are ...", "E Safety": a name, not a verb
-    lead = text.lower().startswith(("please", "never", "always", "do not", "don't"))
+    lead = _LEAD.match(text)  # whole words: "Nevertheless ..." is not "never", "Do notify ..." not "do not"
     if text[0].isupper() and not lead:
         return []  # a capitalised first word starts an instruction only after 'please', 'never', 'always', 'do not'
     rest, neg = m.group("rest"), (m.group("neg") or "").strip().lower()

@@ -124,6 +124,11 @@ def test_first_person_and_subjectless_rules_become_questions():
     for text in ("The school values its community.", "E Safety", "iPads are kept in the office.",
                  "the following documentation:", "are aware of the im", "i) the school will review it."):
         assert generated_questions(text) == [], text
+    # the lead words are whole words: "Nevertheless"/"Neverland" are not "never", "Do notify" is not "do not"
+    for text in ("Nevertheless take photos of children.", "Neverland take photos of children.",
+                 "Do notify the office.", "Pleased to report the results.", "Alwayson devices are kept safe."):
+        assert subjectless_questions(text) == [], text
+    assert "can i notify the office" in subjectless_questions("Do not notify the office.")
     # a rule with a subject of its own keeps its own questions (read once, not also as a staff rule)
     assert subjectless_questions("Pupils may bring a phone to school.") == []
     assert generated_questions("Pupils may bring a phone to school.") == rule_questions(
