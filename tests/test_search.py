@@ -453,6 +453,27 @@ def test_a_school_name_in_a_title_does_not_name_the_policy(hashing_library):
     assert renamed.named_policies("at a primary school can i keep my phone on me?") == []
 
 
+def test_another_documents_name_sharing_a_title_word_does_not_name_the_policy(hashing_library):
+    # "child protection policy" is not the Data Protection Policy, though "protection policy" ends both
+    index = hashing_library.index
+    policies = {k: dict(v) for k, v in index.policies.items()}
+    policies["lone-working-policy"]["title"] = "Data Protection Policy"
+    clauses = list(index.clauses)
+    row = next(i for i, c in enumerate(clauses) if c.policy == "staff-mobile-phone-policy")
+    clauses[row] = replace(clauses[row], text=clauses[row].text + " Follow the child protection procedures.")
+    renamed = Searcher(PolicyIndex(policies, clauses, index.vectors, index.owners, index.model, index.dim,
+                                   kinds=index.kinds), load_encoder("hashing"), lexicon=Lexicon.load(LEXICON))
+
+    def named(question):
+        return {renamed._policy_ids[p] for p in renamed.named_policies(question)}
+
+    assert named("how does this fit with the child protection policy?") == set()
+    assert named("does the data protection policy cover cctv?") == {"lone-working-policy"}
+    # a word that only qualifies the policy, or one the policies never put before a title word, still names it
+    assert named("when does the new protection policy start?") == {"lone-working-policy"}
+    assert named("where do i hand in my signed protection policy form?") == {"lone-working-policy"}
+
+
 def test_topic_gap_allows_for_the_words_a_bigger_library_knows(hashing_searcher, hashing_library):
     # the anchors (generic off-topic questions) find more of their words in four policies than in one
     assert hashing_library._anchor_topic > hashing_searcher._anchor_topic
