@@ -435,10 +435,21 @@ def test_a_title_phrase_names_its_policy_without_the_word_policy(hashing_library
     def named(question):
         return {hashing_library._policy_ids[p] for p in hashing_library.named_policies(question)}
 
-    assert named("does lone working cover home visits?") == {"lone-working-policy"}
+    assert named("does the lone working cover home visits?") == {"lone-working-policy"}
     assert named("what do the social media rules say about friend requests") == {"social-media-policy"}
-    assert named("is my mobile phone allowed in the classroom?") == {"staff-mobile-phone-policy"}
+    assert named("is the staff mobile phone thing strict about the classroom?") == {"staff-mobile-phone-policy"}
     assert named("can i post a photo of the class trip?") == set()  # no title phrase: no policy is named
+
+
+def test_a_title_phrase_as_the_subject_of_a_question_does_not_name_the_policy(hashing_library):
+    # "on social media", "my mobile phone": the topic, not a document (in the dev library the bonus sent another
+    # school's social networking questions to the Social Media guidance)
+    def named(question):
+        return {hashing_library._policy_ids[p] for p in hashing_library.named_policies(question)}
+
+    assert named("does lone working cover home visits?") == set()
+    assert named("can i post about my holiday on social media?") == set()
+    assert named("is my mobile phone allowed in the classroom?") == set()
 
 
 def test_a_school_name_in_a_title_does_not_name_the_policy(hashing_library):
