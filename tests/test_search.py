@@ -440,10 +440,21 @@ def test_a_title_phrase_names_its_policy_without_the_word_policy(hashing_library
     def named(question):
         return {hashing_library._policy_ids[p] for p in hashing_library.named_policies(question)}
 
-    assert named("does lone working cover home visits?") == {"lone-working-policy"}
+    assert named("does the lone working cover home visits?") == {"lone-working-policy"}
     assert named("what do the social media rules say about friend requests") == {"social-media-policy"}
-    assert named("is my mobile phone allowed in the classroom?") == {"staff-mobile-phone-policy"}
+    assert named("is the staff mobile phone thing strict about the classroom?") == {"staff-mobile-phone-policy"}
     assert named("can i post a photo of the class trip?") == set()  # no title phrase: no policy is named
+
+
+def test_a_title_phrase_as_the_subject_of_a_question_does_not_name_the_policy(hashing_library):
+    # "on social media", "my mobile phone": the topic, not a document (in the dev library the bonus sent another
+    # school's social networking questions to the Social Media guidance)
+    def named(question):
+        return {hashing_library._policy_ids[p] for p in hashing_library.named_policies(question)}
+
+    assert named("does lone working cover home visits?") == set()
+    assert named("can i post about my holiday on social media?") == set()
+    assert named("is my mobile phone allowed in the classroom?") == set()
 
 
 def test_a_school_name_in_a_title_does_not_name_the_policy(hashing_library):
@@ -456,6 +467,27 @@ def test_a_school_name_in_a_title_does_not_name_the_policy(hashing_library):
     assert [ids[p] for p in renamed.named_policies("do the lone working rules cover home visits?")] == [
         "lone-working-policy"]
     assert renamed.named_policies("at a primary school can i keep my phone on me?") == []
+
+
+def test_another_documents_name_sharing_a_title_word_does_not_name_the_policy(hashing_library):
+    # "child protection policy" is not the Data Protection Policy, though "protection policy" ends both
+    index = hashing_library.index
+    policies = {k: dict(v) for k, v in index.policies.items()}
+    policies["lone-working-policy"]["title"] = "Data Protection Policy"
+    clauses = list(index.clauses)
+    row = next(i for i, c in enumerate(clauses) if c.policy == "staff-mobile-phone-policy")
+    clauses[row] = replace(clauses[row], text=clauses[row].text + " Follow the child protection procedures.")
+    renamed = Searcher(PolicyIndex(policies, clauses, index.vectors, index.owners, index.model, index.dim,
+                                   kinds=index.kinds), load_encoder("hashing"), lexicon=Lexicon.load(LEXICON))
+
+    def named(question):
+        return {renamed._policy_ids[p] for p in renamed.named_policies(question)}
+
+    assert named("how does this fit with the child protection policy?") == set()
+    assert named("does the data protection policy cover cctv?") == {"lone-working-policy"}
+    # a word that only qualifies the policy, or one the policies never put before a title word, still names it
+    assert named("when does the new protection policy start?") == {"lone-working-policy"}
+    assert named("where do i hand in my signed protection policy form?") == {"lone-working-policy"}
 
 
 def test_topic_gap_allows_for_the_words_a_bigger_library_knows(hashing_searcher, hashing_library):
