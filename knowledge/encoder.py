@@ -72,6 +72,7 @@ class Encoder:
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_tokens: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self.runs = 0  # batches the model has run (a benchmark counts them per question)
 
     def encode(self, texts: list[str], *, progress: bool = False, batch_size: int = 32) -> np.ndarray:
         """Embed texts into normalised vectors (a few recent questions are remembered; ingest batches are not)."""
@@ -109,6 +110,8 @@ class Encoder:
         with self._recent_lock:
             raw = {t: self._recent_tokens[t] for t in texts if t in self._recent_tokens}
         missing = [t for t in dict.fromkeys(texts) if t not in raw]
+        if missing:
+            self.runs += -(-len(missing) // 32)
         if missing and self._onnx is not None:
             self._onnx.encode(missing, 32, raw)
             missing = [t for t in missing if t not in raw]
@@ -135,6 +138,7 @@ class Encoder:
             self._recent_tokens.clear()
 
     def _encode(self, texts: list[str], progress: bool, batch_size: int, tokens: dict | None = None) -> np.ndarray:
+        self.runs += -(-len(texts) // batch_size)
         if self._onnx is not None:
             return self._onnx.encode(list(texts), batch_size, tokens)
         vectors = self.model.encode(

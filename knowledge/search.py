@@ -183,7 +183,7 @@ class BM25:
         return sum(self.idf[t] for t in terms if t in self.docs[row]) / total
 
 
-# clauses whose word pieces the token match keeps (about 45 MB at 1,000); Searcher.warm_tokens fills them at start,
+# clauses whose word pieces the token match keeps (about 90 MB at 1,000); Searcher.warm_tokens fills them at start,
 # because a clause met for the first time costs an encoder run: new questions on the 19-policy dev library measured
 # p95 219 ms while clauses were first met, 28 ms once met (docs/performance.md, session 23)
 TOKEN_CLAUSES = 1000
@@ -786,7 +786,13 @@ class Searcher:
         question_raw = question
         question = strip_policy_name(question, self._titles)
         parts = question_parts(question)
-        vecs = self.encoder.encode([question] + parts)
+        texts = [question] + parts
+        if question_raw != question and self._needs_raw_vector():
+            # the token match (and a refusal's topic contact) embed the question as asked, before its policy name was
+            # taken out: in the same run, as each model run costs ~7 ms however short its texts (ONNX profile,
+            # docs/performance.md, session 24)
+            texts.append(question_raw)
+        vecs = self.encoder.encode(texts)[:1 + len(parts)]
         qvec = vecs[0]
         dense, own = self._dense(vecs, n)
         base = tokens(question)
@@ -810,6 +816,12 @@ class Searcher:
         topic = float(topics[self._clause_policy[order[0]]]) if n else 1.0
         return Ranking(combined, dense, keyword, base, anchor, order, topic, float(topics.max()) if n else 1.0, qvec,
                        own, vecs[1:])
+
+    def _needs_raw_vector(self) -> bool:
+        """Will answering embed the question as asked (the token match of a library, a topic contact)?"""
+        token_match = (len(self._policy_ids) > 1 and bool(self.config.token_weight)
+                       and hasattr(self.encoder, "token_vectors"))
+        return token_match or bool(self.topic_contacts)
 
     def policy_prior_parts(self, question: str, qvec: np.ndarray, topics: np.ndarray) -> dict[str, np.ndarray]:
         """The parts of the prior a library gives every clause of a policy, one value per policy, each relative to the
@@ -849,11 +861,13 @@ class Searcher:
     def _clause_pieces(self, rows: list[int]) -> dict[int, np.ndarray]:
         """Embed some clauses' content word pieces (under their headings) and keep them for the token match."""
         texts = [f"{clause_head(self.index.clauses[r])} {self.index.clauses[r].text}" for r in rows]
-        found = {r: _content_pieces(pieces, vectors).astype(np.float16)
+        # rounded to float16 (as the token weight was chosen with) but kept as float32: converting the 30 candidates'
+        # pieces back on every question took ~2 of the token match's ~3 ms (session 24), for twice the memory
+        found = {r: _content_pieces(pieces, vectors).astype(np.float16).astype(np.float32)
                  for r, (pieces, vectors) in zip(rows, self.encoder.token_vectors(texts))}
         with self._tokens_lock:
             self._clause_tokens.update(found)
-            # a clause's pieces take ~45 KB (60 pieces, 384-d, float16): keep the 1,000 met most recently
+            # a clause's pieces take ~90 KB (60 pieces, 384-d, float32): keep the 1,000 used most recently
             while len(self._clause_tokens) > TOKEN_CLAUSES:
                 self._clause_tokens.popitem(last=False)
         return found
@@ -870,10 +884,13 @@ class Searcher:
             return None
         with self._tokens_lock:
             known = {int(r): self._clause_tokens.get(int(r)) for r in rows}
+            for r, pieces in known.items():
+                if pieces is not None:  # least recently used first out: a clause met again is kept
+                    self._clause_tokens.move_to_end(r)
         missing = [r for r, v in known.items() if v is None]
         if missing:
             known.update(self._clause_pieces(missing))
-        return np.array([float((asked @ known[int(r)].T.astype(np.float32)).max(axis=1).mean()) if len(known[int(r)])
+        return np.array([float((asked @ known[int(r)].T).max(axis=1).mean()) if len(known[int(r)])
                          else 0.0 for r in rows], dtype=np.float32)
 
     def _evidence(self, combined: np.ndarray, pool: int = 200, depth: int = 3) -> np.ndarray:

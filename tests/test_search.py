@@ -12,7 +12,8 @@ from knowledge.encoder import load_encoder
 from knowledge.evaluate import evaluate, load_set
 from knowledge.index import KIND_QUESTION, KIND_SENTENCE, KIND_TEXT, PolicyIndex, embedding_texts_with_kinds, ingest, load
 from knowledge.parser import parse_file
-from knowledge.search import BM25, Lexicon, SearchConfig, Searcher, clean_question, strip_policy_name, tokens
+from knowledge.search import (BM25, Lexicon, SearchConfig, Searcher, clean_question, question_parts, strip_policy_name,
+                              tokens)
 from knowledge.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -615,6 +616,55 @@ def test_warming_the_token_match_embeds_each_clause_once_and_changes_no_answer(h
     assert calls == [[question]]  # only the question is run: every clause was ready
     alone = Searcher(load_policy_index(index, "lone-working-policy"), _TokenHashing(), lexicon=Lexicon.load(LEXICON))
     assert alone.warm_tokens() == 0  # one policy: the token match is off, nothing to warm
+
+
+class _OneRun(_TokenHashing):
+    """A token encoder that, like the ONNX one, has a text's token embeddings only from the run that embedded it."""
+
+    def __init__(self):
+        super().__init__()
+        self.runs: list[list[str]] = []
+
+    def encode(self, texts, **kwargs):
+        self.runs.append(list(texts))
+        return super().encode(texts, **kwargs)
+
+    def token_vectors(self, texts):
+        for text in texts:
+            if not any(text in run for run in self.runs):
+                self.runs.append([text])  # a second run, for a text the question's run did not hold
+        return super().token_vectors(texts)
+
+
+def test_a_question_naming_its_policy_is_embedded_as_asked_in_the_same_run(hashing_library):
+    index = hashing_library.index
+    library = Searcher(index, _OneRun(), lexicon=Lexicon.load(LEXICON))
+    library.warm_tokens()
+    library.encoder.runs.clear()
+    question = "does the staff mobile phone policy let me ring a parent, who do i ask first"
+    stripped = strip_policy_name(question, library._titles)
+    assert stripped != question and question_parts(stripped)
+    plain = Searcher(index, _TokenHashing(), lexicon=Lexicon.load(LEXICON))
+    assert [(c.clause, c.score) for c in library.ask(question).citations] == \
+        [(c.clause, c.score) for c in plain.ask(question).citations]  # the same answer
+    # the token match needs the question as asked (before its policy name was cut): in the run of its vector
+    asked = [run for run in library.encoder.runs if {question, stripped} & set(run)]
+    assert asked == [[stripped, *question_parts(stripped), question]]  # (other runs: the hashing index's highlights)
+    alone = Searcher(load_policy_index(index, "staff-mobile-phone-policy"), _OneRun(), lexicon=Lexicon.load(LEXICON))
+    alone.ask(question)
+    asked = [run for run in alone.encoder.runs if {question, stripped} & set(run)]
+    assert asked == [[stripped, *question_parts(stripped)]]  # one policy: no token match, not added
+
+
+def test_the_token_match_keeps_the_clauses_used_most_recently(hashing_library, monkeypatch):
+    from knowledge import search
+
+    monkeypatch.setattr(search, "TOKEN_CLAUSES", 4)
+    library = Searcher(hashing_library.index, _TokenHashing(), lexicon=Lexicon.load(LEXICON))
+    assert library.warm_tokens() == 4 and list(library._clause_tokens) == [0, 1, 2, 3]
+    library._token_match("phones in the classroom", np.array([0]))  # clause 0 is used again
+    library._token_match("phones in the classroom", np.array([5]))  # a new clause: the least recently used goes
+    assert list(library._clause_tokens) == [2, 3, 0, 5]
 
 
 def load_policy_index(index: PolicyIndex, policy: str) -> PolicyIndex:

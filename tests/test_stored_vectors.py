@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from knowledge import highlight
-from knowledge.bench import TimedSearcher, _latency, replicate
+from knowledge.bench import TimedSearcher, _latency, library_of, replicate
 from knowledge.encoder import load_encoder
 from knowledge.highlight import clause_units, units
 from knowledge.index import ingest, load, save
@@ -127,6 +127,21 @@ def test_the_bench_splits_an_ask_into_stages_and_copies_share_stored_units(built
     assert sum(share for _, _, share in timing["stages"].values()) == pytest.approx(1.0, abs=0.02)
     assert all(p95 >= p50 >= 0 for p50, p95, _ in timing["stages"].values())
     assert timing["p95"] >= timing["p50"] > 0
+
+
+def test_the_bench_times_a_library_of_exactly_the_size_asked_for(built):
+    index = load(built)  # one policy: a library of 3 is it and two renamed copies
+    for size in (1, 3):
+        lib = library_of(index, size)
+        assert len(lib.policies) == size == len({c.policy for c in lib.clauses})
+        assert len(lib.clauses) == size * len(index.clauses) and len(lib.owners) == size * len(index.owners)
+        assert np.array_equal(lib.owners[:len(index.owners)], index.owners) and lib.owners.max() < len(lib.clauses)
+        assert np.allclose(lib.vectors[:len(index.vectors)], index.vectors, atol=1e-6)  # the first copy is the index
+        for row in range(0, len(lib.owners), 97):  # each vector still belongs to its clause's copy
+            twin = lib.clauses[lib.owners[row]]
+            assert twin.text == index.clauses[index.owners[row % len(index.owners)]].text
+    two = replicate(index, 2)  # a library of fewer policies than the copies made keeps the first ones whole
+    assert list(library_of(two, 1).policies) == [next(iter(two.policies))]
 
 
 def test_a_policy_name_is_stripped_and_the_titles_stemmed_once_per_library():
