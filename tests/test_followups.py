@@ -944,7 +944,9 @@ def test_three_turn_dev_conversations(three_turn_stack):
     # (one turn a scorer fix, curly apostrophes; four the standalone-looking turns answered by a clause just cited or
     # beside it now kept in the conversation, littleheath and cromer-email among them; one leaving for another policy
     # by the follow-up's own words).
-    assert sum(turns) >= 22, turns
+    # Live REST after all session 24 merges (2026-12-02): 29/46 later turns, 9/20 conversations (turn 2 14, turn 3 12);
+    # the floor keeps two turns of margin for the replay/live difference (the NLU's intents are the live model's).
+    assert sum(turns) >= 27, turns
 
 
 # -- the blind test set (data/eval/test/followups.jsonl): written from the policy text only, run once -------------
@@ -977,5 +979,7 @@ def test_blind_follow_up_conversations_on_test_policies(test_set_stack):
     # made for it): 2/12 conversations wholly in context, 6/23 follow-up turns. The floor is that run's figure; the
     # misses are reported in the closing note and were not tuned on. Second run, after conv4's three-turn work and
     # the nlu branch's follow-up examples (both chosen on dev sets only; live REST, 2026-12-02): 3/12 conversations,
-    # 8/23 turns. The floor is the second run's figure.
+    # 8/23 turns. The floor is the second run's figure. Third run (session 23, after conv5): 4/12, 9/23. Fourth run
+    # (session 24, after conv6 and the retrieval merges): 4/12, 9/23 — conv6's +5 on the dev three-turn set did not
+    # carry over to these conversations.
     assert sum(turns) >= 8, results
