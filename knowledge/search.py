@@ -577,6 +577,8 @@ class Searcher:
         # the clauses' content word-piece embeddings for the token match: stored in the index, or (an index from before
         # them) embedded when first met and kept for the clauses met most recently
         self._stored_pieces = index.piece_spans is not None and index.pieces_version == PIECES_VERSION
+        # a plain view of the memory map: slicing the np.memmap itself cost ~0.1 ms more per question
+        self._pieces = np.asarray(index.piece_vectors) if self._stored_pieces else None
         self._clause_tokens: OrderedDict[int, np.ndarray] = OrderedDict()
         self._tokens_lock = threading.Lock()
 
@@ -902,19 +904,15 @@ class Searcher:
                          else 0.0 for r in rows], dtype=np.float32)
 
     def _stored_match(self, asked: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """_token_match with the clauses' pieces read from the index: the candidates' pieces gathered into one block
-        and met in one product (one float16-to-float32 conversion and one matrix product for all candidates)."""
+        """_token_match with the clauses' pieces read from the index: the candidates' float16 pieces converted
+        together (~0.5 ms for 30), then met clause by clause as before."""
         spans = self.index.piece_spans[np.asarray(rows, dtype=np.int64)]
-        lengths = spans[:, 1] - spans[:, 0]
-        out = np.zeros(len(rows), dtype=np.float32)
-        filled = np.flatnonzero(lengths > 0)
-        if not len(filled):
-            return out
-        pieces = self.index.piece_vectors
-        block = np.concatenate([pieces[start:end] for start, end in spans[filled]]).astype(np.float32)
-        best = np.maximum.reduceat(asked @ block.T, np.concatenate(([0], np.cumsum(lengths[filled])[:-1])), axis=1)
-        out[filled] = best.mean(axis=0)
-        return out
+        block = np.concatenate([self._pieces[start:end] for start, end in spans]).astype(np.float32)
+        bounds = np.concatenate(([0], np.cumsum(spans[:, 1] - spans[:, 0])))
+        # one small product per clause, not one product of all candidates: that one crossed OpenBLAS's threading
+        # threshold and took p50 5-8 ms (against ~1 ms) on the shared 2-core box at load 2
+        return np.array([float((asked @ block[a:b].T).max(axis=1).mean()) if b > a else 0.0
+                         for a, b in zip(bounds[:-1], bounds[1:])], dtype=np.float32)
 
     def _evidence(self, combined: np.ndarray, pool: int = 200, depth: int = 3) -> np.ndarray:
         """Each policy's mean score over its `depth` best clauses among the `pool` best overall, less the best
