@@ -907,6 +907,8 @@ class Searcher:
         """_token_match with the clauses' pieces read from the index: the candidates' float16 pieces converted
         together (~0.5 ms for 30), then met clause by clause as before."""
         spans = self.index.piece_spans[np.asarray(rows, dtype=np.int64)]
+        if not len(spans):
+            return np.zeros(0, dtype=np.float32)
         block = np.concatenate([self._pieces[start:end] for start, end in spans]).astype(np.float32)
         bounds = np.concatenate(([0], np.cumsum(spans[:, 1] - spans[:, 0])))
         # one small product per clause, not one product of all candidates: that one crossed OpenBLAS's threading
