@@ -188,10 +188,12 @@ def replicate(index: PolicyIndex, copies: int, *, seed: int = 0) -> PolicyIndex:
         jitter = index.vectors + rng.normal(0, 0.01, index.vectors.shape).astype(np.float32) if i else index.vectors
         vectors.append(jitter / np.linalg.norm(jitter, axis=1, keepdims=True))
         kinds.append(index.kinds)
-    # copies share their clauses' texts, so the stored highlight vectors serve every copy
+    # copies share their clauses' texts, so the stored highlight vectors and clause pieces serve every copy
+    spans = None if index.piece_spans is None else np.tile(index.piece_spans, (copies, 1))
     return PolicyIndex(policies, clauses, np.vstack(vectors).astype(np.float32), np.concatenate(owners),
                        index.model, index.dim, kinds=np.concatenate(kinds), unit_texts=list(index.unit_texts),
-                       unit_vectors=index.unit_vectors, unit_spans=index.unit_spans, units_version=index.units_version)
+                       unit_vectors=index.unit_vectors, unit_spans=index.unit_spans, units_version=index.units_version,
+                       piece_vectors=index.piece_vectors, piece_spans=spans, pieces_version=index.pieces_version)
 
 
 def library_of(index: PolicyIndex, size: int) -> PolicyIndex:
@@ -208,7 +210,10 @@ def library_of(index: PolicyIndex, size: int) -> PolicyIndex:
     return PolicyIndex({k: whole.policies[k] for k in keep}, [whole.clauses[i] for i in rows],
                        whole.vectors[vectors], renumber[whole.owners[vectors]], whole.model, whole.dim,
                        kinds=whole.kinds[vectors], unit_texts=list(whole.unit_texts), unit_vectors=whole.unit_vectors,
-                       unit_spans=whole.unit_spans, units_version=whole.units_version)
+                       unit_spans=whole.unit_spans, units_version=whole.units_version,
+                       piece_vectors=whole.piece_vectors,
+                       piece_spans=None if whole.piece_spans is None else whole.piece_spans[rows],
+                       pieces_version=whole.pieces_version)
 
 
 STAGES = ("embed", "search", "highlight", "other")

@@ -24,6 +24,9 @@ FORMAT_VERSION = 4
 # Bump when embedding_texts_with_kinds or the retrieval data change meaning, so an unchanged policy is re-embedded.
 EMBED_VERSION = "10"  # 10: questions for first-person and subjectless rules; 9: parser fixes, new questions
 RETRIEVAL_DIR = DATA / "retrieval"
+# Bump when the token match's stored clause pieces (piece_text, search.content_pieces) change meaning, so the next
+# ingest stores them again (until then the searcher embeds them as it meets them).
+PIECES_VERSION = "1"
 # Vectors from which the dense search is an HNSW graph rather than an exact flat scan (a local authority's library).
 HNSW_FROM = 100_000
 
@@ -52,6 +55,11 @@ def clause_body(clause: Clause) -> str:
 def clause_head(clause: Clause) -> str:
     """The heading a clause is read under: its section for numbered clauses, else its title."""
     return clause.title if clause.kind != "clause" else clause.section
+
+
+def piece_text(clause: Clause) -> str:
+    """The text whose word pieces the token match compares with a question: the clause under its heading."""
+    return f"{clause_head(clause)} {clause.text}"
 
 
 def _load_yaml(path: Path):
@@ -169,6 +177,13 @@ class PolicyIndex:
     unit_vectors: np.ndarray | None = field(default=None, repr=False)
     unit_spans: dict[str, list[list[int]]] = field(default_factory=dict, repr=False)
     units_version: str = ""
+    # The token match's content word pieces of every clause (search.content_pieces of piece_text), embedded at ingest
+    # so a question never runs the model for a clause: rows piece_spans[i, 0]:piece_spans[i, 1] of piece_vectors
+    # (float16, memory-mapped when loaded) are clause i's; clauses with the same text share rows. None: not stored
+    # (an older index, or an encoder without token embeddings). pieces_version is PIECES_VERSION when they were stored.
+    piece_vectors: np.ndarray | None = field(default=None, repr=False)
+    piece_spans: np.ndarray | None = field(default=None, repr=False)
+    pieces_version: str = ""
 
     def __post_init__(self):
         if self.kinds is None or len(self.kinds) != len(self.owners):
@@ -176,6 +191,9 @@ class PolicyIndex:
         if self.unit_vectors is None or len(self.unit_vectors) != len(self.unit_texts):
             self.unit_texts, self.unit_vectors = [], np.zeros((0, self.dim), dtype=np.float32)
             self.units_version = ""  # so the next ingest stores them again
+        if (self.piece_vectors is None or self.piece_spans is None or len(self.piece_spans) != len(self.clauses)
+                or (len(self.piece_spans) and int(np.max(self.piece_spans, initial=0)) > len(self.piece_vectors))):
+            self.piece_vectors, self.piece_spans, self.pieces_version = None, None, ""
         self._unit_rows: dict[str, int] | None = None
 
     def unit_vector(self, text: str) -> np.ndarray | None:
@@ -185,6 +203,13 @@ class PolicyIndex:
             rows = self._unit_rows = {t: i for i, t in enumerate(self.unit_texts)}
         row = rows.get(text)
         return None if row is None else self.unit_vectors[row]
+
+    def clause_pieces(self, row: int) -> np.ndarray | None:
+        """Clause `row`'s stored content word-piece vectors (float16), or None when the index stores none."""
+        if self.piece_spans is None or self.pieces_version != PIECES_VERSION:
+            return None
+        start, end = self.piece_spans[row]
+        return self.piece_vectors[start:end]
 
     def build_faiss(self) -> None:
         """(Re)build the in-memory FAISS inner-product index from the vectors."""
@@ -216,6 +241,8 @@ class PolicyIndex:
 INDEX_FILES = ("vectors.npy", "owners.npy", "kinds.npy", "clauses.faiss", "clauses.json")
 # units.npy and units.json (the highlight vectors) are optional: an index written before them still loads, and its
 # highlights are embedded at ask time until the next ingest adds them. When present they are checksummed like the rest.
+# So are pieces.npy and piece_spans.npy (the token match's clause pieces): without them the searcher embeds a clause's
+# pieces when it first meets it.
 
 
 def file_checksum(path: Path) -> str:
@@ -267,12 +294,16 @@ def save(index: PolicyIndex, directory: Path) -> None:
             np.save(tmp / "units.npy", np.asarray(index.unit_vectors, dtype=np.float32))
             (tmp / "units.json").write_text(json.dumps({"version": index.units_version, "texts": index.unit_texts,
                                                         "spans": index.unit_spans}))
+        if index.pieces_version and index.piece_spans is not None:
+            np.save(tmp / "pieces.npy", np.asarray(index.piece_vectors, dtype=np.float16))
+            np.save(tmp / "piece_spans.npy", np.asarray(index.piece_spans, dtype=np.int64))
         manifest = {
             "format": FORMAT_VERSION,
             # checksums of every other file, so `ingest` can tell a damaged index from an unchanged one
             "files": {f.name: file_checksum(f) for f in sorted(tmp.iterdir())},
             "model": index.model,
             "dim": index.dim,
+            "pieces": index.pieces_version if index.piece_spans is not None else "",
             "policies": index.policies,
             "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
@@ -317,6 +348,11 @@ def load(directory: Path) -> PolicyIndex:
             stored = json.loads((directory / "units.json").read_text())
             stored_units, stored_spans, units_version = stored["texts"], stored["spans"], str(stored["version"])
             stored_unit_vectors = np.load(directory / "units.npy")
+        piece_vectors = piece_spans = None
+        if manifest.get("pieces") and (directory / "pieces.npy").exists():
+            # memory-mapped: a large library's pieces (~17 KB a clause) stay on disk until a question meets them
+            piece_vectors = np.load(directory / "pieces.npy", mmap_mode="r")
+            piece_spans = np.load(directory / "piece_spans.npy")
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexError_(f"The policy index at {directory} is damaged ({exc}); rebuild it with policy-coach ingest") from exc
     if manifest.get("format") != FORMAT_VERSION:
@@ -334,6 +370,9 @@ def load(directory: Path) -> PolicyIndex:
         unit_vectors=stored_unit_vectors,
         unit_spans=stored_spans,
         units_version=units_version,
+        piece_vectors=piece_vectors,
+        piece_spans=piece_spans,
+        pieces_version=str(manifest.get("pieces") or ""),
     )
 
 
@@ -372,6 +411,38 @@ def _unit_store(clauses: list[Clause], old: PolicyIndex | None, encoder, *, prog
     keep.update(zip(missing, fresh))
     vectors = np.stack([keep[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, encoder.dim), np.float32)
     return spans, texts, vectors
+
+
+def _piece_store(clauses: list[Clause], old: PolicyIndex | None, encoder, *,
+                 on_progress) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The token match's content word pieces of `clauses` (float16, one block per distinct piece_text) and each
+    clause's [start, end) rows: kept from `old` where it stores them, else embedded now. (None, None) when the
+    encoder gives no token embeddings (the hashing encoder of the fast tests)."""
+    if not hasattr(encoder, "token_vectors"):
+        return None, None
+    from knowledge.search import content_pieces  # noqa: PLC0415 - search builds on this module
+
+    texts = list(dict.fromkeys(piece_text(c) for c in clauses))
+    found: dict[str, np.ndarray] = {}
+    if old is not None and old.pieces_version == PIECES_VERSION and old.piece_spans is not None:
+        wanted = set(texts)
+        for row, clause in enumerate(old.clauses):
+            text = piece_text(clause)
+            if text in wanted and text not in found:
+                found[text] = np.asarray(old.clause_pieces(row), dtype=np.float16)
+    missing = [t for t in texts if t not in found]
+    for first in range(0, len(missing), 256):
+        if on_progress:
+            on_progress("Embedding the clauses' word pieces", 0.9 + 0.02 * first / len(missing))
+        batch = missing[first:first + 256]
+        for text, (pieces, vectors) in zip(batch, encoder.token_vectors(batch)):
+            found[text] = content_pieces(pieces, vectors).astype(np.float16)
+    blocks = [found[t] for t in texts]
+    ends = np.cumsum([len(b) for b in blocks], dtype=np.int64)
+    where = {t: (int(e) - len(b), int(e)) for t, b, e in zip(texts, blocks, ends)}
+    spans = np.array([where[piece_text(c)] for c in clauses], dtype=np.int64).reshape(len(clauses), 2)
+    vectors = np.vstack(blocks) if blocks else np.zeros((0, encoder.dim), np.float16)
+    return vectors.astype(np.float16, copy=False), spans
 
 
 def _policy_meta(policy: Policy, extras_dir: Path | None = None) -> dict:
@@ -510,7 +581,10 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
         todo.append(policy)
     # an index from before stored highlight units (or cut by an older units()) gains them at the next ingest
     needs_units = current is not None and bool(current.clauses) and not _units_current(current)
-    if not todo and not needs_units:
+    # ... and so does one from before stored clause pieces (when the encoder gives token embeddings)
+    needs_pieces = (current is not None and bool(current.clauses) and hasattr(encoder, "token_vectors")
+                    and current.pieces_version != PIECES_VERSION)
+    if not todo and not needs_units and not needs_pieces:
         return report
 
     replaced = {p.policy for p in todo}
@@ -558,6 +632,7 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
 
     spans, units_text, units_vectors = _unit_store(clauses, current, encoder, progress=progress,
                                                    on_progress=on_progress)
+    piece_vectors, piece_spans = _piece_store(clauses, current, encoder, on_progress=on_progress)
     index = PolicyIndex(
         policies=keep_policies,
         clauses=clauses,
@@ -570,6 +645,9 @@ def ingest(paths: list[Path], directory: Path, encoder, *, progress: bool = Fals
         unit_vectors=units_vectors,
         unit_spans=spans,
         units_version=UNITS_VERSION,
+        piece_vectors=piece_vectors,
+        piece_spans=piece_spans,
+        pieces_version=PIECES_VERSION if piece_spans is not None else "",
     )
     if on_progress:
         on_progress("Saving the index", 0.92)

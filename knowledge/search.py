@@ -49,7 +49,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from knowledge.index import KIND_QUESTION, KIND_SECTION, KIND_SENTENCE, KIND_TEXT, RETRIEVAL_DIR, PolicyIndex, clause_head
+from knowledge.index import (KIND_QUESTION, KIND_SECTION, KIND_SENTENCE, KIND_TEXT, PIECES_VERSION, RETRIEVAL_DIR,
+                             PolicyIndex, piece_text)
 
 STOPWORDS = set(
     """a about above after again against all am an and any are aren't as at be because been before being below
@@ -183,9 +184,10 @@ class BM25:
         return sum(self.idf[t] for t in terms if t in self.docs[row]) / total
 
 
-# clauses whose word pieces the token match keeps (about 90 MB at 1,000); Searcher.warm_tokens fills them at start,
-# because a clause met for the first time costs an encoder run: new questions on the 19-policy dev library measured
-# p95 219 ms while clauses were first met, 28 ms once met (docs/performance.md, session 23)
+# An index stores its clauses' word pieces for the token match (PolicyIndex.piece_vectors, at ingest). One from before
+# them keeps the pieces of this many clauses met most recently (about 90 MB at 1,000), filled at start by
+# Searcher.warm_tokens, because a clause met for the first time costs an encoder run: new questions on the 19-policy
+# dev library measured p95 219 ms while clauses were first met, 28 ms once met (docs/performance.md, session 23)
 TOKEN_CLAUSES = 1000
 
 
@@ -498,7 +500,7 @@ class Searcher:
         self.max_chars = max_chars
         retrieval_dir = Path(retrieval_dir or RETRIEVAL_DIR)
         clauses = index.clauses
-        docs = [tokens(f"{clause_head(clause)} {clause.text}") for clause in clauses]
+        docs = [tokens(piece_text(clause)) for clause in clauses]
         self.bm25 = BM25(docs)
         self.links: dict[str, list[tuple[str, str]]] = {}  # normalised question -> [(policy, clause)]
         self.topic_contacts: list[tuple[str, str]] = []  # (question marked not covered, who staff should ask)
@@ -572,7 +574,11 @@ class Searcher:
         anchor_topics = [self._policy_topics(q) for q in load_anchors(retrieval_dir / "anchors.yml")]
         self._anchor_topic = float(np.mean([t.max() for t in anchor_topics if len(t)])) if anchor_topics and n else 0.0
         self.oos = OutOfScope.load(retrieval_dir / "oos.yml", getattr(encoder, "name", ""))
-        # each clause's content word-piece embeddings for the token match, kept for the clauses met most recently
+        # the clauses' content word-piece embeddings for the token match: stored in the index, or (an index from before
+        # them) embedded when first met and kept for the clauses met most recently
+        self._stored_pieces = index.piece_spans is not None and index.pieces_version == PIECES_VERSION
+        # a plain view of the memory map: slicing the np.memmap itself cost ~0.1 ms more per question
+        self._pieces = np.asarray(index.piece_vectors) if self._stored_pieces else None
         self._clause_tokens: OrderedDict[int, np.ndarray] = OrderedDict()
         self._tokens_lock = threading.Lock()
 
@@ -850,8 +856,10 @@ class Searcher:
         return self.config.token_weight * (best - best.max())
 
     def warm_tokens(self, batch: int = 32) -> int:
-        """Embed the clauses' word pieces for the token match before the first question (a library only); how many."""
-        if not hasattr(self.encoder, "token_vectors") or not self.config.token_weight or len(self.index.policies) < 2:
+        """Embed the clauses' word pieces for the token match before the first question (a library whose index does
+        not store them only); how many."""
+        if (self._stored_pieces or not hasattr(self.encoder, "token_vectors") or not self.config.token_weight
+                or len(self.index.policies) < 2):
             return 0
         rows = [r for r in range(min(TOKEN_CLAUSES, len(self.index.clauses))) if r not in self._clause_tokens]
         for start in range(0, len(rows), batch):
@@ -860,10 +868,10 @@ class Searcher:
 
     def _clause_pieces(self, rows: list[int]) -> dict[int, np.ndarray]:
         """Embed some clauses' content word pieces (under their headings) and keep them for the token match."""
-        texts = [f"{clause_head(self.index.clauses[r])} {self.index.clauses[r].text}" for r in rows]
+        texts = [piece_text(self.index.clauses[r]) for r in rows]
         # rounded to float16 (as the token weight was chosen with) but kept as float32: converting the 30 candidates'
         # pieces back on every question took ~2 of the token match's ~3 ms (session 24), for twice the memory
-        found = {r: _content_pieces(pieces, vectors).astype(np.float16).astype(np.float32)
+        found = {r: content_pieces(pieces, vectors).astype(np.float16).astype(np.float32)
                  for r, (pieces, vectors) in zip(rows, self.encoder.token_vectors(texts))}
         with self._tokens_lock:
             self._clause_tokens.update(found)
@@ -879,9 +887,11 @@ class Searcher:
         token_vectors = getattr(self.encoder, "token_vectors", None)
         if token_vectors is None:
             return None
-        asked = _content_pieces(*token_vectors([question])[0])
+        asked = content_pieces(*token_vectors([question])[0])
         if not len(asked):
             return None
+        if self._stored_pieces:
+            return self._stored_match(asked, rows)
         with self._tokens_lock:
             known = {int(r): self._clause_tokens.get(int(r)) for r in rows}
             for r, pieces in known.items():
@@ -892,6 +902,19 @@ class Searcher:
             known.update(self._clause_pieces(missing))
         return np.array([float((asked @ known[int(r)].T).max(axis=1).mean()) if len(known[int(r)])
                          else 0.0 for r in rows], dtype=np.float32)
+
+    def _stored_match(self, asked: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """_token_match with the clauses' pieces read from the index: the candidates' float16 pieces converted
+        together (~0.5 ms for 30), then met clause by clause as before."""
+        spans = self.index.piece_spans[np.asarray(rows, dtype=np.int64)]
+        if not len(spans):
+            return np.zeros(0, dtype=np.float32)
+        block = np.concatenate([self._pieces[start:end] for start, end in spans]).astype(np.float32)
+        bounds = np.concatenate(([0], np.cumsum(spans[:, 1] - spans[:, 0])))
+        # one small product per clause, not one product of all candidates: that one crossed OpenBLAS's threading
+        # threshold and took p50 5-8 ms (against ~1 ms) on the shared 2-core box at load 2
+        return np.array([float((asked @ block[a:b].T).max(axis=1).mean()) if b > a else 0.0
+                         for a, b in zip(bounds[:-1], bounds[1:])], dtype=np.float32)
 
     def _evidence(self, combined: np.ndarray, pool: int = 200, depth: int = 3) -> np.ndarray:
         """Each policy's mean score over its `depth` best clauses among the `pool` best overall, less the best
@@ -1043,7 +1066,7 @@ class Searcher:
         return self.ranked(self._ranking(text), k)
 
 
-def _content_pieces(pieces: list[str], vectors: np.ndarray) -> np.ndarray:
+def content_pieces(pieces: list[str], vectors: np.ndarray) -> np.ndarray:
     """The vectors of the whole-word pieces that are not stop words (continuations "##ing" and punctuation left
     out, as measured for SearchConfig.token_weight)."""
     keep = [i for i, piece in enumerate(pieces) if piece.isalnum() and piece not in STOPWORDS]

@@ -5,7 +5,8 @@
     .venv/bin/python -m tests.rank_check compare var/rank-before.json var/rank-after.json
 
 For every question of every dev set (data/eval/sets.yml `split: dev`), asked new (the encoder's question memory
-cleared) in the 19-policy dev library (token match warmed up first, as the action server does) and with its set's
+cleared) in the 19-policy dev library (token match warmed up first, as the action server does: nothing to do when
+the index stores the clauses' pieces) and with its set's
 policy alone: the five best clauses with their scores (`Searcher.search`), and what `Searcher.ask` answers (answered
 or the refusal reason, the cited clauses and scores, the highlighted sentences). `compare` passes when every clause
 and answer is the same and every score is within 1e-5. Dev sets only: test policies and questions are never run.

@@ -3,6 +3,7 @@ the benchmark's per-stage split, and the optional ONNX Runtime encoder giving to
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from knowledge import highlight
 from knowledge.bench import TimedSearcher, _latency, library_of, replicate
 from knowledge.encoder import load_encoder
 from knowledge.highlight import clause_units, units
-from knowledge.index import ingest, load, save
-from knowledge.search import Lexicon, Searcher, strip_policy_name
+from knowledge.index import PIECES_VERSION, ingest, load, piece_text, save
+from knowledge.search import Lexicon, Searcher, content_pieces, strip_policy_name
 from knowledge.settings import SettingsError, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,6 +145,94 @@ def test_the_bench_times_a_library_of_exactly_the_size_asked_for(built):
     assert list(library_of(two, 1).policies) == [next(iter(two.policies))]
 
 
+class TokenCounting(Counting):
+    """The counting hashing encoder with word-level "token embeddings" (each word hashed alone), counting the texts
+    whose token embeddings it is asked for."""
+
+    def __init__(self):
+        super().__init__()
+        self.token_calls: list[list[str]] = []
+
+    def token_vectors(self, texts):
+        """Each text's words and their hashing vectors, recording the call."""
+        self.token_calls.append(list(texts))
+        words = [re.findall(r"[a-z0-9]+", t.lower()) for t in texts]
+        return [(w, self.inner.encode(w)) for w in words]
+
+
+def without_pieces(index):
+    """The same index as one built before clause pieces were stored."""
+    index.piece_vectors, index.piece_spans, index.pieces_version = None, None, ""
+    return index
+
+
+@pytest.fixture(scope="module")
+def tokened(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("pieces") / "index"
+    ingest([SOCIAL, MOBILE], directory, TokenCounting())
+    return directory
+
+
+def test_ingest_stores_each_clauses_pieces_memory_mapped_and_checksummed(tokened):
+    index = load(tokened)
+    encoder = TokenCounting()
+    assert index.pieces_version == PIECES_VERSION and isinstance(index.piece_vectors, np.memmap)
+    assert index.piece_vectors.dtype == np.float16 and index.piece_spans.shape == (len(index.clauses), 2)
+    for row, clause in enumerate(index.clauses):
+        expected = content_pieces(*encoder.token_vectors([piece_text(clause)])[0]).astype(np.float16)
+        assert np.array_equal(index.clause_pieces(row), expected)
+    assert {"pieces.npy", "piece_spans.npy"} <= set(json.loads((tokened / "manifest.json").read_text())["files"])
+    plain = tokened.parent / "plain"
+    ingest([SOCIAL], plain, load_encoder("hashing"))  # no token embeddings: nothing stored, as before
+    assert load(plain).piece_spans is None and not (plain / "pieces.npy").exists()
+
+
+def test_stored_pieces_give_the_token_match_without_running_the_model_for_a_clause(tokened):
+    stored, computed = TokenCounting(), TokenCounting()
+    with_pieces = Searcher(load(tokened), stored, lexicon=Lexicon.load(LEXICON))
+    old = Searcher(without_pieces(load(tokened)), computed, lexicon=Lexicon.load(LEXICON))
+    assert with_pieces.warm_tokens() == 0 and old.warm_tokens() == len(old.index.clauses)
+    rows = np.arange(len(with_pieces.index.clauses))
+    for question in QUESTIONS:
+        stored.token_calls.clear()
+        assert np.allclose(with_pieces._token_match(question, rows), old._token_match(question, rows), atol=1e-6)
+        assert stored.token_calls == [[question]]  # the question only, never a clause
+        new_answer, old_answer = with_pieces.ask(question), old.ask(question)
+        assert [(c.clause, round(c.score, 5)) for c in new_answer.citations] == \
+            [(c.clause, round(c.score, 5)) for c in old_answer.citations]
+    assert not with_pieces._clause_tokens  # nothing kept per searcher
+
+
+def test_an_index_from_before_stored_pieces_gains_them_and_unchanged_policies_keep_theirs(tokened, tmp_path):
+    directory = tmp_path / "index"
+    shutil.copytree(tokened, directory)
+    save(without_pieces(load(directory)), directory)
+    assert load(directory).piece_spans is None and not (directory / "pieces.npy").exists()
+    encoder = TokenCounting()
+    report = ingest([SOCIAL, MOBILE], directory, encoder)
+    assert len(report.unchanged) == 2 and report.written
+    assert np.array_equal(load(directory).piece_vectors, load(tokened).piece_vectors)
+    changed = tmp_path / MOBILE.name
+    changed.write_text(MOBILE.read_text() + "\n\n99.1 Staff must keep their phones in the staff room during lessons.\n")
+    encoder.token_calls.clear()
+    ingest([changed], directory, encoder)
+    embedded = {t for call in encoder.token_calls for t in call}
+    after = load(directory)
+    social = {piece_text(c) for c in after.clauses if c.policy == after.clauses[0].policy}
+    assert any("staff room during lessons" in t for t in embedded) and not social & embedded
+    assert ingest([SOCIAL, changed], directory, encoder).written is False  # and then nothing to do
+
+
+def test_bench_copies_share_the_stored_pieces(tokened):
+    index = load(tokened)
+    lib = library_of(index, 5)
+    assert len(lib.piece_vectors) == len(index.piece_vectors) and len(lib.piece_spans) == len(lib.clauses)
+    for row in range(0, len(lib.clauses), 7):
+        twin = lib.clauses[row]
+        same = next(i for i, c in enumerate(index.clauses) if c.text == twin.text and c.section == twin.section)
+        assert np.array_equal(lib.clause_pieces(row), index.clause_pieces(same))
+
+
 def test_a_policy_name_is_stripped_and_the_titles_stemmed_once_per_library():
     from knowledge import search
 
@@ -177,6 +266,19 @@ def test_stored_unit_vectors_are_the_ones_an_answer_would_compute(real_index):
     computed = np.vstack([encoder._encode([t], False, 32) for t in sample])  # one by one, as an answer would
     stored = np.vstack([index.unit_vector(t) for t in sample])
     assert float(np.min(np.sum(computed * stored, axis=1))) >= 0.9999
+
+
+@pytest.mark.slow
+def test_stored_clause_pieces_give_the_token_match_an_answer_would_compute(real_index):
+    encoder = load_encoder(get_settings().model)
+    index = load(real_index)
+    assert index.pieces_version == PIECES_VERSION and len(index.piece_vectors) > 10 * len(index.clauses)
+    stored = Searcher(index, encoder, lexicon=Lexicon.load(LEXICON))
+    computed = Searcher(without_pieces(load(real_index)), encoder, lexicon=Lexicon.load(LEXICON))
+    rows = np.arange(0, len(index.clauses), 3)
+    for question in QUESTIONS:
+        # computed: the candidates' pieces embedded together when first met, as without stored pieces
+        assert np.allclose(stored._token_match(question, rows), computed._token_match(question, rows), atol=1e-4)
 
 
 @pytest.mark.slow

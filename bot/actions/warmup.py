@@ -21,9 +21,10 @@ class ActionWarmUp(Action):
         def warm() -> None:
             searcher = services.searcher()
             searcher.ask("friend request from a pupil")
-            # a library's clauses for the token match, so first questions don't pay a run per clause; in the
-            # background: 696 clauses took 6.6 s on the quiet 2-core box and 46 s while tests ran beside it, and
-            # the launcher waits at most 120 s for the warm-up
+            # an index stores its clauses' token-match pieces (knowledge.index, ingest), and then this does
+            # nothing; one built before them embeds its clauses' pieces here until the next ingest stores them, in
+            # the background: 696 clauses took 6.6 s on the quiet 2-core box and 46 s while tests ran beside it,
+            # and the launcher waits at most 120 s for the warm-up
             threading.Thread(target=searcher.warm_tokens, name="token-warm-up", daemon=True).start()
             services.quiz()
 
