@@ -204,9 +204,14 @@ class PolicyIndex:
         row = rows.get(text)
         return None if row is None else self.unit_vectors[row]
 
+    @property
+    def has_pieces(self) -> bool:
+        """Whether the index stores its clauses' word pieces in the current PIECES_VERSION."""
+        return self.piece_spans is not None and self.pieces_version == PIECES_VERSION
+
     def clause_pieces(self, row: int) -> np.ndarray | None:
         """Clause `row`'s stored content word-piece vectors (float16), or None when the index stores none."""
-        if self.piece_spans is None or self.pieces_version != PIECES_VERSION:
+        if not self.has_pieces:
             return None
         start, end = self.piece_spans[row]
         return self.piece_vectors[start:end]

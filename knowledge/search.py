@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from knowledge.index import (KIND_QUESTION, KIND_SECTION, KIND_SENTENCE, KIND_TEXT, PIECES_VERSION, RETRIEVAL_DIR,
+from knowledge.index import (KIND_QUESTION, KIND_SECTION, KIND_SENTENCE, KIND_TEXT, RETRIEVAL_DIR,
                              PolicyIndex, piece_text)
 
 STOPWORDS = set(
@@ -576,7 +576,7 @@ class Searcher:
         self.oos = OutOfScope.load(retrieval_dir / "oos.yml", getattr(encoder, "name", ""))
         # the clauses' content word-piece embeddings for the token match: stored in the index, or (an index from before
         # them) embedded when first met and kept for the clauses met most recently
-        self._stored_pieces = index.piece_spans is not None and index.pieces_version == PIECES_VERSION
+        self._stored_pieces = index.has_pieces
         # a plain view of the memory map: slicing the np.memmap itself cost ~0.1 ms more per question
         self._pieces = np.asarray(index.piece_vectors) if self._stored_pieces else None
         self._clause_tokens: OrderedDict[int, np.ndarray] = OrderedDict()
