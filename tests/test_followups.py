@@ -169,6 +169,24 @@ def test_a_follow_up_pointing_back_with_words_of_its_own_is_led_by_them(small_se
     assert [c.clause for c in after.citations][:2] == ["1.4", "1.3"]
 
 
+def test_a_possessive_follow_up_is_about_its_head_noun_not_its_owner(small_searcher, monkeypatch):
+    from knowledge import followup
+    from knowledge.search import Citation, Lexicon
+
+    assert followup._pairs("what about a pupil's mum?") == ((frozenset({"mum"}), frozenset({"pupil"})),)
+    assert followup._pairs("and a parent of one of my pupils?") == ((frozenset({"parent"}), frozenset({"pupil"})),)
+    assert followup._pairs("unless the pupils are family members") == ()  # no phrase says whose
+    monkeypatch.setattr(small_searcher, "lexicon", Lexicon({"mum": "parent family members"}))
+    pupils = Citation("p", "P", "6.3", "6", "", "Decline friend requests from pupils unless the pupils are family "
+                                                "members.", 1.0)
+    family = Citation("p", "P", "6.5", "6", "", "No contact with pupils' family members through social media.", 0.9)
+    score = {("p", "6.3"): 0.0, ("p", "6.5"): -0.1}
+    order, _ = followup._same_phrase(small_searcher, "what about a pupil's mum?", [pupils, family], score)
+    assert [c.clause for c in order] == ["6.5", "6.3"]
+    order, _ = followup._same_phrase(small_searcher, "what about a colleague's mum?", [pupils, family], score)
+    assert [c.clause for c in order] == ["6.3", "6.5"]  # the same head of another owner gains nothing
+
+
 def test_ask_keeps_its_ranking_and_its_json_is_unchanged(small_searcher):
     question = "Can staff post images of pupils online?"
     answer = small_searcher.ask(question)
@@ -398,7 +416,9 @@ def test_ten_follow_up_conversations_are_answered_in_context(live_stack, live_en
     print(f"follow-up conversations answered in context: {score}/{len(results)}")
     # measured 9/10 (live REST), before and after knowledge.followup.ask_follow_up (2026-12-02); the miss: "what
     # about a pupil's mum?" after a colleagues question
-    # cites 6.3 (pupils) before 6.5 (pupils' family members): the search reads "pupil's mum" as about pupils
+    # cites 6.3 (pupils) before 6.5 (pupils' family members): the search reads "pupil's mum" as about pupils.
+    # conv7 (session 25): a clause naming the follow-up's possessive (PHRASE_BONUS) leads with 6.5; replayed search
+    # only (tests/replay_followups.py) 10/10, not yet run live, so the bound stays
     assert score >= 9, results
 
 
