@@ -173,9 +173,11 @@ def test_a_possessive_follow_up_is_about_its_head_noun_not_its_owner(small_searc
     from knowledge import followup
     from knowledge.search import Citation, Lexicon
 
-    assert followup._pairs("what about a pupil's mum?") == ((frozenset({"mum"}), frozenset({"pupil"})),)
-    assert followup._pairs("and a parent of one of my pupils?") == ((frozenset({"parent"}), frozenset({"pupil"})),)
-    assert followup._pairs("unless the pupils are family members") == ()  # no phrase says whose
+    assert followup._pairs("what about a pupil's mum?") == [("mum", "pupil")]
+    assert followup._pairs("and a parent of one of my pupils?") == [("a parent", "pupils")]
+    assert followup._pairs("unless the pupils are family members") == []  # no phrase says whose
+    assert followup._pairs("what if my sons school rings?", bare=True) == [("school", "sons")]
+    assert followup._pairs("what if my sons school rings?") == []  # policy text is read as written
     monkeypatch.setattr(small_searcher, "lexicon", Lexicon({"mum": "parent family members"}))
     pupils = Citation("p", "P", "6.3", "6", "", "Decline friend requests from pupils unless the pupils are family "
                                                 "members.", 1.0)
