@@ -43,6 +43,10 @@ CONVERSATIONS = [
     ("is that any different for a parent of one of my pupils?", "ask_policy", True),
     ("Does that policy cover supply staff who work with us for more than a week?", "ask_policy", False),
     ("Does the policy say that staff can use their phones during lessons?", "ask_policy", False),
+    # a closing "tho" / "then" answers back; "too" does not (standalone questions end so)
+    ("im waiting on a call from the hospital today tho", "ask_policy", True),
+    ("do the rules still count at home then", "ask_policy", True),
+    ("does the phone policy apply to volunteers too", "ask_policy", False),
 ])
 def test_is_follow_up(text, intent, expected):
     assert is_follow_up(text, intent) is expected
