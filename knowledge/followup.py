@@ -261,7 +261,8 @@ def ask_follow_up(searcher: Searcher, previous: str, text: str, cited: list[str]
     steers; the clauses either side of the one the last answer led with are favoured (NEIGHBOUR_BONUS), and so are those
     naming the follow-up's possessive ("a pupil's mum": pupils' family members, PHRASE_BONUS); a clause just
     cited that lacks what the follow-up asks for ("who…?", "what if someone ignores it?", "anything else?") gives
-    way, and "then what?" leads with the next clause. A lead clause from another policy than the previous answer's
+    way, "then what?" leads with the next clause, and "what's his number?" after an answer naming a role with no
+    number leads with that role's contact line. A lead clause from another policy than the previous answer's
     gives way to that policy's best clause unless the follow-up names another policy or the other clause is clearly
     better (OTHER_POLICY_MARGIN); when it does leave, the new policy's clause the follow-up's own words fit best leads.
     """
@@ -292,7 +293,8 @@ def ask_follow_up(searcher: Searcher, previous: str, text: str, cited: list[str]
         order, score = _near_last(searcher, order, score, cited)
         order, score = _same_phrase(searcher, text, order, score)
         order = _not_repeated(text, order, cited)
-        first = _next_step(searcher, text, order, cited) or _context_policy_first(searcher, text, order, score, cited)
+        first = (_next_step(searcher, text, order, cited) or _contact_of_named(searcher, text, order, cited)
+                 or _context_policy_first(searcher, text, order, score, cited))
         rest = [c for c in base.citations if _key(c) != _key(first)]
         cites = [first, *rest][:searcher.config.max_citations]
     marks = highlight.highlights(searcher, question, cites, focus=text)
@@ -522,3 +524,44 @@ def _same_phrase(searcher: Searcher, text: str, order: list[Citation], score: di
     gains = {_key(c) for c in order if named(c)}
     score = {k: v + PHRASE_BONUS if k in gains else v for k, v in score.items()}
     return sorted(order, key=lambda c: -score[_key(c)]), score
+
+
+# -- "what's his number?" ---------------------------------------------------------------------------------------------
+# asked after an answer that names a role but gives no number ("tell the site manager before working alone", "report
+# it to the School Business Manager and the DSL"), a request for contact details wants the line of the same policy
+# that gives that role's number or email ("Site Manager: Mr Paul Reid, 01632 960 301"); "his" / "her" picks between
+# two such lines by the title (Mr; Mrs, Ms, Miss) when the answer named two roles. English and the shape of a contact
+# line, nothing of one policy.
+_CONTACT = re.compile(r"\b(?:number|phone|mobile|email|e-mail|extension|contact|ring|call|reach|get hold of)\b", re.I)
+_HIM, _HER = re.compile(r"\b(?:he|him|his)\b", re.I), re.compile(r"\b(?:she|her|hers)\b", re.I)
+_THEM = re.compile(r"\b(?:he|him|his|she|her|hers|they|them|their)\b", re.I)
+_ROLE = re.compile(r"\b(?:([a-z]+)\s+)?(manager|head ?teacher|principal|supervisor|leader|lead|officer|dsl|dpo|"
+                   r"co-?ordinator|clerk|administrator|bursar|senco|deputy|governor)s?\b", re.I)
+_DETAILS = re.compile(r"\d[\d ]{5,}\d|@")
+_TITLE_HIM, _TITLE_HER = re.compile(r"\bmr\b", re.I), re.compile(r"\b(?:mrs|ms|miss)\b", re.I)
+
+
+def _roles(text: str) -> set[str]:
+    """The roles a text names, with the word before each when it is a content word ("site manager", "dsl")."""
+    out = set()
+    for m in _ROLE.finditer(text):
+        before = (m.group(1) or "").lower()
+        out.add(f"{before} {m.group(2).lower()}" if tokens(before) else m.group(2).lower())
+    return out
+
+
+def _contact_of_named(searcher: Searcher, text: str, order: list[Citation], cited: list[str] | None
+                      ) -> Citation | None:
+    """For "what's his number?": the contact line of the role the last answer named, when that answer gave none."""
+    if not cited or "#" not in cited[0] or not (_CONTACT.search(text) and _THEM.search(text)):
+        return None
+    lead = searcher.index.find(*cited[0].split("#", 1))
+    if lead is None or _DETAILS.search(lead.text):
+        return None
+    roles = _roles(lead.text)
+    # a line of that role itself before one of its deputy's ("Deputy DSL and EYFS Lead: …" after "…and the DSL"): the
+    # larger share of the line's own roles named by the answer first
+    lines = sorted((c for c in order if c.policy == lead.policy and _DETAILS.search(c.text) and _roles(c.text) & roles),
+                   key=lambda c: -len(_roles(c.text) & roles) / len(_roles(c.text)))
+    title = _TITLE_HIM if _HIM.search(text) else _TITLE_HER if _HER.search(text) else None
+    return next((c for c in lines if title is not None and title.search(c.text)), lines[0] if lines else None)

@@ -193,6 +193,32 @@ def test_a_possessive_follow_up_is_about_its_head_noun_not_its_owner(small_searc
     assert [c.clause for c in order] == ["6.3", "6.5"]  # the same head of another owner gains nothing
 
 
+def test_a_request_for_his_or_her_number_leads_with_the_contact_line_of_the_role_just_named():
+    from types import SimpleNamespace
+
+    from knowledge.followup import _contact_of_named
+    from knowledge.search import Citation
+
+    def cite(clause, text):
+        return Citation("p", "P", clause, "", "", text, 0.0)
+
+    rule = cite("7.4", "Report a lost device to the School Business Manager and the DSL within 24 hours.")
+    site = cite("1.2", "Staff must tell the site manager before working alone.")
+    lines = [cite("AA.2", "Designated Safeguarding Lead (DSL): Mr Dan Osei, 01632 960 219"),
+             cite("AA.3", "Deputy DSL and EYFS Lead: Miss Priya Raman, 01632 960 223"),
+             cite("AA.4", "School Business Manager: Mrs Ann Lee, 01632 960 210"),
+             cite("A2.1", "Site Manager: Mr Paul Reid, 01632 960 301")]
+    every = {c.clause: c for c in [rule, site, *lines]}
+    searcher = SimpleNamespace(index=SimpleNamespace(find=lambda policy, clause: every.get(clause)))
+    order = [rule, site, *lines]
+    assert _contact_of_named(searcher, "what's her phone number?", order, ["p#7.4"]).clause == "AA.4"
+    assert _contact_of_named(searcher, "what's his number?", order, ["p#7.4"]).clause == "AA.2"
+    assert _contact_of_named(searcher, "how do I get hold of him?", order, ["p#1.2"]).clause == "A2.1"
+    # the answer gave the number already, or the message asks for something else: nothing changes
+    assert _contact_of_named(searcher, "what's his number?", order, ["p#A2.1"]) is None
+    assert _contact_of_named(searcher, "when does she work?", order, ["p#7.4"]) is None
+
+
 def test_ask_keeps_its_ranking_and_its_json_is_unchanged(small_searcher):
     question = "Can staff post images of pupils online?"
     answer = small_searcher.ask(question)
