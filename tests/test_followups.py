@@ -844,8 +844,11 @@ def test_follow_ups_with_words_of_their_own_and_across_policies(real_index, libr
     # 9/12, 3/5 with NEIGHBOUR_BONUS and the "who…?" rule (conv5, session 23: "can I check it at lunchtime?" and
     # "what about on a school iPad?" are the clauses next to the one cited); 8/12 after scope2's generated questions
     # for first-person and subjectless rules (session 23, measured on both commits): "does that apply to supply
-    # staff?" after "Can I keep my phone in my pocket in class?" now leads with the visitors' reminder, not 2.1
-    assert sum(scored["pointing back"]) >= 8 and sum(scored["other policy"]) >= 3, scored
+    # staff?" after "Can I keep my phone in my pocket in class?" now leads with the visitors' reminder, not 2.1.
+    # 9/12, 5/5 after conv7 (session 25): "is that any different for a parent of one of my pupils?" leads with the
+    # pupils' family members clause (PHRASE_BONUS), "what's his number?" / "what's her phone number?" with the
+    # contact line of the role the answer named
+    assert sum(scored["pointing back"]) >= 9 and sum(scored["other policy"]) >= 5, scored
 
 
 # -- the held-out conversations (data/eval/dev/followups.jsonl): the report set, never tuned on -----------------
