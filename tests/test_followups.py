@@ -47,6 +47,10 @@ CONVERSATIONS = [
     ("im waiting on a call from the hospital today tho", "ask_policy", True),
     ("do the rules still count at home then", "ask_policy", True),
     ("does the phone policy apply to volunteers too", "ask_policy", False),
+    # an existential "there" points at nothing; "why…" naming its own subject is a question of its own
+    ("is there cctv in school", "ask_policy", False), ("can my kids use it there?", "nlu_fallback", True),
+    ("is there anything else?", "ask_policy", True),
+    ("why do we need rules on photos", "ask_policy", False), ("why is that?", "ask_policy", True),
 ])
 def test_is_follow_up(text, intent, expected):
     assert is_follow_up(text, intent) is expected
