@@ -43,6 +43,14 @@ CONVERSATIONS = [
     ("is that any different for a parent of one of my pupils?", "ask_policy", True),
     ("Does that policy cover supply staff who work with us for more than a week?", "ask_policy", False),
     ("Does the policy say that staff can use their phones during lessons?", "ask_policy", False),
+    # a closing "tho" / "then" answers back; "too" does not (standalone questions end so)
+    ("im waiting on a call from the hospital today tho", "ask_policy", True),
+    ("do the rules still count at home then", "ask_policy", True),
+    ("does the phone policy apply to volunteers too", "ask_policy", False),
+    # an existential "there" points at nothing; "why…" naming its own subject is a question of its own
+    ("is there cctv in school", "ask_policy", False), ("can my kids use it there?", "nlu_fallback", True),
+    ("is there anything else?", "ask_policy", True),
+    ("why do we need rules on photos", "ask_policy", False), ("why is that?", "ask_policy", True),
 ])
 def test_is_follow_up(text, intent, expected):
     assert is_follow_up(text, intent) is expected
@@ -167,6 +175,52 @@ def test_a_follow_up_pointing_back_with_words_of_its_own_is_led_by_them(small_se
     assert small_searcher.ask(in_context(first, follow)).citations[0].clause == "1.3"
     after = ask_follow_up(small_searcher, first, follow, ["phones#1.3"])
     assert [c.clause for c in after.citations][:2] == ["1.4", "1.3"]
+
+
+def test_a_possessive_follow_up_is_about_its_head_noun_not_its_owner(small_searcher, monkeypatch):
+    from knowledge import followup
+    from knowledge.search import Citation, Lexicon
+
+    assert followup._pairs("what about a pupil's mum?") == [("mum", "pupil")]
+    assert followup._pairs("and a parent of one of my pupils?") == [("a parent", "pupils")]
+    assert followup._pairs("unless the pupils are family members") == []  # no phrase says whose
+    assert followup._pairs("what if my sons school rings?", bare=True) == [("school", "sons")]
+    assert followup._pairs("what if my sons school rings?") == []  # policy text is read as written
+    monkeypatch.setattr(small_searcher, "lexicon", Lexicon({"mum": "parent family members"}))
+    pupils = Citation("p", "P", "6.3", "6", "", "Decline friend requests from pupils unless the pupils are family "
+                                                "members.", 1.0)
+    family = Citation("p", "P", "6.5", "6", "", "No contact with pupils' family members through social media.", 0.9)
+    score = {("p", "6.3"): 0.0, ("p", "6.5"): -0.1}
+    order, _ = followup._same_phrase(small_searcher, "what about a pupil's mum?", [pupils, family], score)
+    assert [c.clause for c in order] == ["6.5", "6.3"]
+    order, _ = followup._same_phrase(small_searcher, "what about a colleague's mum?", [pupils, family], score)
+    assert [c.clause for c in order] == ["6.3", "6.5"]  # the same head of another owner gains nothing
+
+
+def test_a_request_for_his_or_her_number_leads_with_the_contact_line_of_the_role_just_named():
+    from types import SimpleNamespace
+
+    from knowledge.followup import _contact_of_named
+    from knowledge.search import Citation
+
+    def cite(clause, text):
+        return Citation("p", "P", clause, "", "", text, 0.0)
+
+    rule = cite("7.4", "Report a lost device to the School Business Manager and the DSL within 24 hours.")
+    site = cite("1.2", "Staff must tell the site manager before working alone.")
+    lines = [cite("AA.2", "Designated Safeguarding Lead (DSL): Mr Dan Osei, 01632 960 219"),
+             cite("AA.3", "Deputy DSL and EYFS Lead: Miss Priya Raman, 01632 960 223"),
+             cite("AA.4", "School Business Manager: Mrs Ann Lee, 01632 960 210"),
+             cite("A2.1", "Site Manager: Mr Paul Reid, 01632 960 301")]
+    every = {c.clause: c for c in [rule, site, *lines]}
+    searcher = SimpleNamespace(index=SimpleNamespace(find=lambda policy, clause: every.get(clause)))
+    order = [rule, site, *lines]
+    assert _contact_of_named(searcher, "what's her phone number?", order, ["p#7.4"]).clause == "AA.4"
+    assert _contact_of_named(searcher, "what's his number?", order, ["p#7.4"]).clause == "AA.2"
+    assert _contact_of_named(searcher, "how do I get hold of him?", order, ["p#1.2"]).clause == "A2.1"
+    # the answer gave the number already, or the message asks for something else: nothing changes
+    assert _contact_of_named(searcher, "what's his number?", order, ["p#A2.1"]) is None
+    assert _contact_of_named(searcher, "when does she work?", order, ["p#7.4"]) is None
 
 
 def test_ask_keeps_its_ranking_and_its_json_is_unchanged(small_searcher):
@@ -398,7 +452,9 @@ def test_ten_follow_up_conversations_are_answered_in_context(live_stack, live_en
     print(f"follow-up conversations answered in context: {score}/{len(results)}")
     # measured 9/10 (live REST), before and after knowledge.followup.ask_follow_up (2026-12-02); the miss: "what
     # about a pupil's mum?" after a colleagues question
-    # cites 6.3 (pupils) before 6.5 (pupils' family members): the search reads "pupil's mum" as about pupils
+    # cites 6.3 (pupils) before 6.5 (pupils' family members): the search reads "pupil's mum" as about pupils.
+    # conv7 (session 25): a clause naming the follow-up's possessive (PHRASE_BONUS) leads with 6.5; replayed search
+    # only (tests/replay_followups.py) 10/10, not yet run live, so the bound stays
     assert score >= 9, results
 
 
@@ -792,8 +848,11 @@ def test_follow_ups_with_words_of_their_own_and_across_policies(real_index, libr
     # 9/12, 3/5 with NEIGHBOUR_BONUS and the "who…?" rule (conv5, session 23: "can I check it at lunchtime?" and
     # "what about on a school iPad?" are the clauses next to the one cited); 8/12 after scope2's generated questions
     # for first-person and subjectless rules (session 23, measured on both commits): "does that apply to supply
-    # staff?" after "Can I keep my phone in my pocket in class?" now leads with the visitors' reminder, not 2.1
-    assert sum(scored["pointing back"]) >= 8 and sum(scored["other policy"]) >= 3, scored
+    # staff?" after "Can I keep my phone in my pocket in class?" now leads with the visitors' reminder, not 2.1.
+    # 9/12, 5/5 after conv7 (session 25): "is that any different for a parent of one of my pupils?" leads with the
+    # pupils' family members clause (PHRASE_BONUS), "what's his number?" / "what's her phone number?" with the
+    # contact line of the role the answer named
+    assert sum(scored["pointing back"]) >= 9 and sum(scored["other policy"]) >= 5, scored
 
 
 # -- the held-out conversations (data/eval/dev/followups.jsonl): the report set, never tuned on -----------------

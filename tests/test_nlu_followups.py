@@ -46,5 +46,7 @@ def test_follow_ups_reach_the_policy_search_and_quiz_progress_help_greet_keep_th
     # (9.1%). Session 24 added eight blind-written dev sets (their questions short and casual, e.g. "photocopier
     # code?"): 85/782 (10.9%) in CI, with the NLU data and is_follow_up unchanged — new staff wording, not a
     # regression. The bound is the measured share plus one point; lowering it is issue-12 work.
+    # conv7 (session 25): an existential "there" and a "why…" naming its own subject no longer count by shape:
+    # 85 -> 69 of the 772 of these questions outside the held-out followups.jsonl (not run there); bound left to the lead
     fresh = result["fresh"]
     assert fresh["taken_as_follow_up"] <= 0.12 * fresh["total"], fresh
