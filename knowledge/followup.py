@@ -20,6 +20,18 @@ POLICY_TIE = 0.03  # two policies' best clauses within this combined score of ea
 # `python -m knowledge.bench --split dev --tie-curve ... --tie-choices 2,3,4`): a tie is a sign the question fits
 # several policies, and the set's own policy was then rarely one of the two tied ones but often the third.
 TIE_CHOICES = 3
+# Two schools' policies often hold nearly the same rule ("phones are kept in the office", "parents may film their own
+# child at the nativity"), and then no word of the question says which school's is meant: when the best two
+# policies' best clauses say nearly the same thing (cosine of their text vectors at least SAME_RULE_SIMILARITY) and
+# the second scores within SAME_RULE_TIE of the first, the prompt asks which. Chosen 2026-12-02 (session 25, branch
+# lib4) on the 18 dev sets in the 19-policy dev library (with SearchConfig.token_count_penalty 0.02), offline on the
+# 512 answered in-scope questions; offered / prompt share, means of the sets (prompts in all): POLICY_TIE alone
+# 68.9% / 7.2% (35); + similarity 0.75 within 0.3 70.4% / 9.5% (43); 0.75 within 0.2 70.2% / 9.2%; 0.7 within 0.3
+# 71.0% / 12.1% (53); 0.65 within 0.3 71.7% / 14.1%; 0.6 within 0.3 72.7% / 18.6%. Widening POLICY_TIE instead
+# costs far more prompts for as much: 0.1 70.5% / 17.7% (83), 0.15 72.4% / 26.0%. The cosine of the best two
+# policies' best clauses has median 0.46; 0.75 is about its 95th percentile (0.78 its 99th).
+SAME_RULE_SIMILARITY = 0.75
+SAME_RULE_TIE = 0.3
 
 _OPENERS = re.compile(r"^\s*(?:and|but|so|or|also|then|what if|what about|how about|even if|even though|why|"
                       r"why not|how come|what else|same for|is that|does that|do they|does it|is it|are they)\b", re.I)
@@ -148,7 +160,8 @@ class Tie:
 def policy_tie(searcher: Searcher, question: str, answer: Answer, tie: float = POLICY_TIE,
                choices: int = TIE_CHOICES) -> Tie | None:
     """The policies to offer when the best clauses of two policies score within `tie` (POLICY_TIE) of each other,
-    or two policies' front-matter facts lead: those, and the next best policies up to `choices` (TIE_CHOICES)."""
+    two policies' front-matter facts lead, or the best two policies' best clauses say nearly the same thing
+    (SAME_RULE_SIMILARITY, SAME_RULE_TIE): those, and the next best policies up to `choices` (TIE_CHOICES)."""
     if not answer.answered or len(searcher.index.policies) < 2:
         return None
     found = searcher.search(question, k=30)
@@ -167,9 +180,11 @@ def policy_tie(searcher: Searcher, question: str, answer: Answer, tie: float = P
     tied = [c for c in ranked if ranked[0].score - c.score <= tie]
     # "who is responsible for this policy?": a front-matter fact every policy has is a question about one of them
     facts = [c for c in ranked[:2] if _is_detail(searcher, c)]
-    if len(tied) < 2 and len(facts) < 2:
+    same = (ranked[0].score - ranked[1].score <= SAME_RULE_TIE
+            and searcher.clause_similarity(ranked[0], ranked[1]) >= SAME_RULE_SIMILARITY)
+    if len(tied) < 2 and len(facts) < 2 and not same:
         return None
-    chosen = tied if len(tied) >= 2 else facts
+    chosen = tied if len(tied) >= 2 else facts if len(facts) >= 2 else ranked[:2]
     chosen += [c for c in ranked + further if c not in chosen][:max(0, choices - len(chosen))]
     shown = [titles[c.policy] for c in chosen]
     # two schools' "Mobile Phone Policy" would be two identical buttons: such titles also show the policy's id

@@ -777,6 +777,52 @@ def test_a_policy_tie_offers_the_next_best_policies_labelled_apart(hashing_libra
     # the same title on every button would say nothing: each names its policy
     assert [t for _, t in three.policies] == [f"Staff Policy ({p})" for p, _ in three.policies]
 
+def test_the_token_match_does_not_favour_a_policy_for_having_more_candidate_clauses(hashing_library, monkeypatch):
+    searcher = hashing_library
+    combined = searcher._ranking("can i use my phone in the classroom").combined
+    rows = np.argsort(-combined, kind="stable")[:searcher.config.token_candidates]
+    counts = np.bincount(searcher._clause_policy[rows], minlength=len(searcher._policy_ids))
+    assert counts.max() > 1 and (counts > 0).sum() >= 2
+    monkeypatch.setattr(searcher, "_token_match", lambda question, rows: np.full(len(rows), 0.5, dtype=np.float32))
+    prior = searcher._token_prior("can i use my phone in the classroom", combined)
+    # every candidate matches alike: the best of more clauses is no better, each policy loses the log of its count
+    seen = counts > 0
+    expected = -searcher.config.token_weight * searcher.config.token_count_penalty * np.log(counts[seen])
+    assert prior[seen] == pytest.approx(expected - expected.max(), abs=1e-6)
+    assert np.all(prior[~seen] <= prior[seen].min() + 1e-6)
+
+
+def test_two_schools_stating_the_same_rule_get_the_which_policy_prompt(tmp_path, monkeypatch):
+    from knowledge import followup
+
+    ashdown, birchfield = tmp_path / "ashdown-phones.txt", tmp_path / "birchfield-phones.txt"
+    ashdown.write_text("ASHDOWN PRIMARY SCHOOL\nStaff Mobile Phone Policy\n\n1 PHONES IN SESSIONS\n\n"
+                       "1.1 Staff must keep their personal mobile phones in the lockers in the staff room during "
+                       "sessions with children.\n\n1.2 The office telephone number is given to families for "
+                       "emergencies.\n\n2 VISITORS\n\n2.1 Visitors are asked to leave their phones at reception.\n")
+    birchfield.write_text("BIRCHFIELD NURSERY\nCamera and Phone Rules\n\n1 PERSONAL PHONES\n\n1.1 All staff must "
+                          "keep personal mobile phones in the staff room lockers during sessions with the children, "
+                          "and not on them.\n\n1.2 Photographs of children are taken only on the nursery tablet."
+                          "\n\n2 OUTINGS\n\n2.1 The outing leader takes the nursery mobile phone on every outing.\n")
+    encoder = load_encoder("hashing")
+    ingest([ashdown, birchfield], tmp_path / "index", encoder)
+    searcher = Searcher(load(tmp_path / "index"), encoder)
+    question = "where do we keep our phones during sessions with children"
+    answer = searcher.ask(question)
+    first, second = searcher.search(question, k=2)
+    assert {first.policy, second.policy} == {"ashdown-phones", "birchfield-phones"}
+    assert followup.POLICY_TIE < first.score - second.score <= followup.SAME_RULE_TIE  # no score tie
+    assert searcher.clause_similarity(first, second) >= followup.SAME_RULE_SIMILARITY  # but the same rule
+    tie = followup.policy_tie(searcher, question, answer)
+    assert tie is not None and [p for p, _ in tie.policies] == [first.policy, second.policy]
+    monkeypatch.setattr(followup, "SAME_RULE_SIMILARITY", 1.01)
+    assert followup.policy_tie(searcher, question, answer) is None
+    # a rule only one school has is answered straight away
+    monkeypatch.undo()
+    outing = "who takes the phone on an outing"
+    assert followup.policy_tie(searcher, outing, searcher.ask(outing)) is None
+
+
 def test_question_lift_measures_nearness_to_the_policys_own_stored_questions(hashing_searcher):
     searcher = hashing_searcher
     clause = next(c for c in searcher.index.clauses if c.clause == "6.3")
