@@ -454,8 +454,8 @@ def test_ten_follow_up_conversations_are_answered_in_context(live_stack, live_en
     # about a pupil's mum?" after a colleagues question
     # cites 6.3 (pupils) before 6.5 (pupils' family members): the search reads "pupil's mum" as about pupils.
     # conv7 (session 25): a clause naming the follow-up's possessive (PHRASE_BONUS) leads with 6.5; replayed search
-    # only (tests/replay_followups.py) 10/10, not yet run live, so the bound stays
-    assert score >= 9, results
+    # only (tests/replay_followups.py) 10/10; live REST after the session-25 merges (conv7 + lib4): 10/10
+    assert score >= 10, results
 
 
 @pytest.mark.slow
@@ -1040,5 +1040,6 @@ def test_blind_follow_up_conversations_on_test_policies(test_set_stack):
     # the nlu branch's follow-up examples (both chosen on dev sets only; live REST, 2026-12-02): 3/12 conversations,
     # 8/23 turns. The floor is the second run's figure. Third run (session 23, after conv5): 4/12, 9/23. Fourth run
     # (session 24, after conv6 and the retrieval merges): 4/12, 9/23 — conv6's +5 on the dev three-turn set did not
-    # carry over to these conversations.
-    assert sum(turns) >= 8, results
+    # carry over to these conversations. Fifth run (session 25, after conv7 and lib4, chosen on dev only): 4/12,
+    # 10/23. The floor stays one under the run, as the misses depend on small score gaps.
+    assert sum(turns) >= 9, results

@@ -47,6 +47,7 @@ def test_follow_ups_reach_the_policy_search_and_quiz_progress_help_greet_keep_th
     # code?"): 85/782 (10.9%) in CI, with the NLU data and is_follow_up unchanged — new staff wording, not a
     # regression. The bound is the measured share plus one point; lowering it is issue-12 work.
     # conv7 (session 25): an existential "there" and a "why…" naming its own subject no longer count by shape:
-    # 85 -> 69 of the 772 of these questions outside the held-out followups.jsonl (not run there); bound left to the lead
+    # 85 -> 69 of the 772 of these questions outside the held-out followups.jsonl; live on all 782: 69 (8.8%), so the
+    # bound is again the measured share plus one point
     fresh = result["fresh"]
-    assert fresh["taken_as_follow_up"] <= 0.12 * fresh["total"], fresh
+    assert fresh["taken_as_follow_up"] <= 0.10 * fresh["total"], fresh
