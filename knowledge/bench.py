@@ -343,6 +343,10 @@ def _fmt(r: dict, library: bool = False) -> str:
     if library and r.get("policy_offered") is not None:
         # strict first citation beside: the right policy among those shown (citations or choice buttons)
         line += f" offered {r['policy_offered']:.0%} choice-prompt {r['policy_prompt']:.0%}"
+    if library and r.get("oos_answered_other") is not None:
+        # alone every off-topic answer comes from the set's own policy; a library adds the other policies' answers
+        line += (f"\n           off-topic answered from its own policy {r['oos_answered_own']:.0%}, "
+                 f"from another policy {r['oos_answered_other']:.0%}")
     if library and r.get("n_shared"):
         # the blind audit (data/eval/*/AUDIT.md): questions another school's policy answers as directly
         line += (f"\n           first-policy, own or an equally answering policy {r['first_policy_any']:.0%}; "
@@ -359,7 +363,9 @@ def _pct(value: float | None) -> str:
 
 
 MEAN_KEYS = (("recall@1", "R@1", ".2f"), ("recall@3", "R@3", ".2f"), ("oos_refused", "off-topic refused", ".0%"),
-             ("in_scope_refused", "in-scope refused", ".0%"), ("first_policy", "first-policy", ".0%"),
+             ("oos_answered_own", "off-topic answered from own policy", ".0%"),
+             ("oos_answered_other", "from another", ".0%"), ("in_scope_refused", "in-scope refused", ".0%"),
+             ("first_policy", "first-policy", ".0%"),
              ("first_policy_any", "first-policy own-or-equal", ".0%"),
              ("first_policy_single", "first-policy only-own", ".0%"), ("policy_offered", "offered", ".0%"),
              ("elsewhere_right", "answered-elsewhere right", ".0%"))
@@ -372,7 +378,7 @@ def mean_lines(results: dict[tuple[str, str], list[dict]]) -> list[str]:
         parts = []
         for key, label, spec in MEAN_KEYS:
             values = [r[key] for r in rows if r.get(key) is not None]
-            if values and not (case == "alone" and key in ("first_policy", "policy_offered")):
+            if values and not (case == "alone" and key in ("first_policy", "policy_offered", "oos_answered_other")):
                 parts.append(f"{label} {format(float(np.mean(values)), spec)}")
         lines.append(f"  {split} {case} ({len(rows)} sets): " + "  ".join(parts))
     return lines

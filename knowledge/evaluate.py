@@ -163,14 +163,16 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
     `first_policy_any` (the first citation is from its own policy or one judged to answer it as directly),
     `first_policy_single` (the strict figure on questions only their own policy answers) with `n_shared` (answered
     questions another policy also answers), and `elsewhere_right` / `n_elsewhere` (an off-topic question another
-    library policy answers, answered from that policy).
+    library policy answers, answered from that policy). `oos_answered_own` / `oos_answered_other` split the off-topic
+    questions answered into those answered from the set's own policy (alone: every one) and from another library
+    policy: adding policies can only add the second kind (docs/retrieval-eval.md, session 25, branch libref).
     """
     from knowledge.followup import policy_tie  # noqa: PLC0415 - followup builds on search; only the library needs it
 
     hits = {1: 0, 3: 0, 5: 0}
     rr = 0.0
     in_scope = oos = oos_refused = in_refused = first_ok = answered_in = offered = prompted = 0
-    first_any = single = single_ok = elsewhere = elsewhere_ok = 0
+    first_any = single = single_ok = elsewhere = elsewhere_ok = oos_own = oos_other = 0
     latencies = []
     questions = []
     searcher.ask("warm up")
@@ -190,6 +192,10 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
         if row.get("oos"):
             oos += 1
             oos_refused += int(refused)
+            if not refused:
+                from_own = policies is None or (first is not None and first.policy in policies)
+                oos_own += int(from_own)
+                oos_other += int(not from_own)
             questions.append({"q": row["q"], "oos": True, "rank": None, "refused": refused,
                               "top": [f"{first.policy}:{first.clause}"] if first else []})
             continue
@@ -230,6 +236,8 @@ def evaluate(searcher, rows: list[dict], *, k: int = 5, policies: set[str] | Non
         "recall@5": hits[5] / n_in,
         "mrr": rr / n_in,
         "oos_refused": oos_refused / oos if oos else None,
+        "oos_answered_own": oos_own / oos if oos else None,
+        "oos_answered_other": oos_other / oos if oos else None,
         "in_scope_refused": in_refused / n_in,
         "first_policy": first_ok / answered_in if answered_in else None,
         "policy_offered": offered / answered_in if answered_in else None,

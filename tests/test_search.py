@@ -537,6 +537,21 @@ def test_library_evaluation_counts_the_blind_audit_of_other_policies_that_answer
     assert alone["n_oos"] == 3 and alone["n_elsewhere"] == 0
 
 
+def test_library_evaluation_tells_off_topic_answers_from_another_policy_apart(hashing_library):
+    # a phone question is off-topic for the social media policy; in a library holding a phone policy it is answered
+    # from that one: the library's lower off-topic refusal comes from the policies added, not from its own policy
+    rows = [{"q": "can i use my phone in the classroom", "oos": True}, {"q": "What is the capital of France?", "oos": True}]
+    library = evaluate(hashing_library, rows, policies={"social-media-policy"})
+    phone = library["questions"][0]
+    assert not phone["refused"] and phone["top"][0].startswith("staff-mobile-phone-policy:")
+    assert library["oos_answered_other"] == pytest.approx(0.5)  # the phone row
+    assert library["oos_refused"] + library["oos_answered_own"] + library["oos_answered_other"] == pytest.approx(1.0)
+    # without a set's own policies (the alone case) every answer is its own
+    alone = evaluate(hashing_library, rows)
+    assert alone["oos_answered_other"] == 0.0
+    assert alone["oos_answered_own"] == pytest.approx(1.0 - alone["oos_refused"])
+
+
 def test_bench_lists_refused_in_scope_questions_with_their_features(hashing_searcher):
     from knowledge.bench import refused_lines
 
